@@ -1,0 +1,32 @@
+# Two entry points: `make demo` (set up + run the nightly job on demo data) and
+# `make test` (set up + run the whole test suite). Everything else is a helper.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test lint manifest clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/bullseye run
+
+test: install
+	$(BIN)/ruff check bullseye dags tests scripts
+	$(BIN)/python -m pytest -q tests
+
+lint: install
+	$(BIN)/ruff check bullseye dags tests scripts
+
+manifest: install
+	$(BIN)/bullseye dbt-manifest
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs

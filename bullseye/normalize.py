@@ -1,0 +1,178 @@
+"""Value normalizers shared by staging (as DuckDB UDFs), identity and tests.
+
+Identity keys only match when both sides were normalized the same way, so every
+place that compares phones, emails, names or regions goes through these
+functions. They are pure, cached, and return ``None`` for values that carry no
+information (empty, junk, unparseable) so that SQL sees a NULL.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+
+# Values that people type into forms when they do not want to give the real one.
+JUNK_PHONES = frozenset(
+    {"+8613800138000", "+8613888888888", "+8613900000000", "+8613000000000", "+8618888888888",
+     "+8613812345678", "+8612345678901"}
+)
+JUNK_EMAILS = frozenset(
+    {"test@test.com", "a@a.com", "123@qq.com", "none@none.com", "test@qq.com", "no@no.com",
+     "null@null.com", "xxx@xxx.com"}
+)
+JUNK_TEXT = frozenset(
+    {"", "无", "无名", "不详", "未知", "没有", "null", "none", "n/a", "na", "-", "--", "测试",
+     "test", "x", "xx", "xxx", "先生", "女士", "小姐", "0"}
+)
+
+_MOBILE = re.compile(r"^(?:0086|86)?(1[3-9]\d{9})$")
+_NON_DIGIT = re.compile(r"[^\d+]")
+_EMAIL = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}$")
+
+PROVINCES = (
+    "北京市", "天津市", "上海市", "重庆市", "河北省", "山西省", "辽宁省", "吉林省", "黑龙江省",
+    "江苏省", "浙江省", "安徽省", "福建省", "江西省", "山东省", "河南省", "湖北省", "湖南省",
+    "广东省", "海南省", "四川省", "贵州省", "云南省", "陕西省", "甘肃省", "青海省", "台湾省",
+    "内蒙古自治区", "广西壮族自治区", "西藏自治区", "宁夏回族自治区", "新疆维吾尔自治区",
+    "香港特别行政区", "澳门特别行政区",
+)
+_PROVINCE_BY_SHORT = {}
+for _p in PROVINCES:
+    _short = re.sub(r"(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)$", "", _p)
+    _PROVINCE_BY_SHORT[_short] = _p
+    _PROVINCE_BY_SHORT[_p] = _p
+_PROVINCE_BY_SHORT.update({"内蒙": "内蒙古自治区", "粤": "广东省", "沪": "上海市", "京": "北京市"})
+_CITY_SUFFIXES = ("市", "地区", "盟", "自治州")
+
+
+@lru_cache(maxsize=200_000)
+def fold_text(value: str | None) -> str | None:
+    """NFKC, trimmed, inner whitespace collapsed, traditional folded to simplified."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip()
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        return None
+    return _T2S.convert(text)
+
+
+def is_junk_text(value: str | None) -> bool:
+    return value is None or value.strip().lower() in JUNK_TEXT
+
+
+@lru_cache(maxsize=200_000)
+def person_name(value: str | None) -> str | None:
+    """A name fit for matching: folded to simplified, junk removed, no spaces in Han names."""
+    text = fold_text(value)
+    if text is None or is_junk_text(text):
+        return None
+    if re.fullmatch(r"[\u3400-\u9fff·\s]+", text):
+        text = text.replace(" ", "")
+    return text
+
+
+@lru_cache(maxsize=500_000)
+def phone_e164(value: str | None) -> str | None:
+    """E.164 for a Chinese phone written in any common form, else None.
+
+    A fast path handles mobiles (the bulk); landlines and foreign numbers go
+    through ``phonenumbers``. The result is not checked against the junk list:
+    see :func:`phone_issue` for that.
+    """
+    if value is None:
+        return None
+    raw = unicodedata.normalize("NFKC", value).strip()
+    if not raw:
+        return None
+    digits = _NON_DIGIT.sub("", raw)
+    plain = digits.lstrip("+")
+    match = _MOBILE.match(plain)
+    if match:
+        return "+86" + match.group(1)
+    try:
+        parsed = phonenumbers.parse(raw if raw.startswith("+") else digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_issue(value: str | None) -> str | None:
+    """Why a phone cannot be used for matching or contact: missing, invalid or junk."""
+    if value is None or not value.strip():
+        return "missing"
+    e164 = phone_e164(value)
+    if e164 is None:
+        return "invalid"
+    if e164 in JUNK_PHONES or re.search(r"(\d)\1{6,}", e164):
+        return "junk"
+    return None
+
+
+def phone_key(value: str | None) -> str | None:
+    """The phone as an identity key: E.164 when valid and not junk."""
+    return phone_e164(value) if phone_issue(value) is None else None
+
+
+@lru_cache(maxsize=500_000)
+def email_norm(value: str | None) -> str | None:
+    """Lower-cased, trimmed email when it looks like one, else None."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    return text if _EMAIL.match(text) else None
+
+
+def email_key(value: str | None) -> str | None:
+    email = email_norm(value)
+    if email is None or email in JUNK_EMAILS or email.split("@")[0] in {"test", "null", "none"}:
+        return None
+    return email
+
+
+@lru_cache(maxsize=10_000)
+def province(value: str | None) -> str | None:
+    """Full standard province name ('广东' -> '广东省'); unknown values pass through folded."""
+    text = fold_text(value)
+    if text is None or is_junk_text(text):
+        return None
+    text = text.replace(" ", "")
+    return _PROVINCE_BY_SHORT.get(text, text)
+
+
+@lru_cache(maxsize=50_000)
+def city(value: str | None) -> str | None:
+    """City with its '市' suffix ('广州' -> '广州市'), folded to simplified."""
+    text = fold_text(value)
+    if text is None or is_junk_text(text):
+        return None
+    text = text.replace(" ", "")
+    if text in _PROVINCE_BY_SHORT and _PROVINCE_BY_SHORT[text].endswith("市"):
+        return _PROVINCE_BY_SHORT[text]  # municipalities: 北京 -> 北京市
+    if not text.endswith(_CITY_SUFFIXES) and len(text) <= 4:
+        text += "市"
+    return text
+
+
+@lru_cache(maxsize=10)
+def gender(value: str | None) -> str | None:
+    """'M' or 'F' from the usual spellings (男, 女, m, female, 1, 2), else None."""
+    if value is None:
+        return None
+    text = fold_text(value)
+    if text is None:
+        return None
+    text = text.lower()
+    if text in {"m", "male", "男", "1", "先生"}:
+        return "M"
+    if text in {"f", "female", "女", "2", "女士", "小姐"}:
+        return "F"
+    return None
