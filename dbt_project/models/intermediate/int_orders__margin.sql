@@ -1,0 +1,14 @@
+-- Each order with its cost of goods from its lines (margin is unknown where a line lacks a cost).
+with lines as (
+    select order_id, count(*) as n_lines, sum(amount) as lines_amount, sum(cost) as cost,
+           count(*) filter (where cost is null) as lines_without_cost
+    from {{ ref('stg_sales__order_lines') }}
+    group by order_id
+)
+select
+    o.*,
+    l.n_lines,
+    l.cost as cost_of_goods,
+    case when l.n_lines > 0 and l.lines_without_cost = 0 then o.amount - l.cost end as margin
+from {{ ref('stg_sales__orders') }} o
+left join lines l using (order_id)

@@ -1,0 +1,22 @@
+-- Contract table: one row per order up to the run date, tied to its person.
+-- customer_id is NULL for an order whose customer record was never delivered (an orphan).
+select
+    o.order_id,
+    m.customer_id,
+    o.source_system,
+    o.source_customer_id,
+    o.order_ts,
+    o.order_date,
+    o.amount,
+    o.discount_amount,
+    o.cost_of_goods,
+    o.margin,
+    o.store_id,
+    o.channel,
+    o.coupon_code,
+    o.status,
+    o.is_refunded,
+    o.n_lines
+from {{ ref('int_orders__margin') }} o
+left join {{ ref('customer_identity_map') }} m
+    on m.source = 'crm_customers' and m.source_record_id = o.source_record_id

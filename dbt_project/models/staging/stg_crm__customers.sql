@@ -1,0 +1,43 @@
+-- One row per (source_system, source_customer_id): the latest delivered version,
+-- with every identifying value normalized for matching.
+with source as (
+    select * from {{ source('crm', 'crm_customers') }}
+    where coalesce(joined_at, updated_at, timestamp '1900-01-01') < {{ as_of_end() }}
+),
+latest as (
+    select *,
+        row_number() over (
+            partition by coalesce(source_system, 'crm'), source_customer_id
+            order by updated_at desc nulls last, _delivery_id desc, _line desc
+        ) as _version
+    from source
+)
+select
+    coalesce(trim(source_system), 'crm')                    as source_system,
+    trim(source_customer_id)                                as source_customer_id,
+    coalesce(trim(source_system), 'crm') || ':' || trim(source_customer_id) as source_record_id,
+    name                                                    as name_raw,
+    bz_person_name(name)                                    as name,
+    bz_gender(gender)                                       as gender,
+    birth_date,
+    phone                                                   as phone_raw,
+    bz_phone_e164(phone)                                    as phone_e164,
+    bz_phone_issue(phone)                                   as phone_issue,
+    bz_email_norm(email)                                    as email,
+    bz_email_key(email)                                     as email_key,
+    nullif(trim(wechat_unionid), '')                        as wechat_unionid,
+    nullif(upper(trim(member_card_no)), '')                 as member_card_no,
+    case when id_card_no is not null
+         then sha256('{{ var("id_salt") }}' || upper(trim(id_card_no))) end as id_card_hash,
+    bz_province(province)                                   as province,
+    bz_city(city)                                           as city,
+    bz_fold_text(district)                                  as district,
+    bz_fold_text(address)                                   as address,
+    nullif(trim(postcode), '')                              as postcode,
+    store_id,
+    employee_id,
+    joined_at,
+    updated_at,
+    _delivery_id
+from latest
+where _version = 1

@@ -1,0 +1,26 @@
+-- Prospect list records, only of lists acquired by the run date.
+select
+    r.list_id,
+    r.list_record_id,
+    r.list_id || ':' || r.list_record_id            as source_record_id,
+    bz_person_name(r.name)                          as name,
+    bz_gender(r.gender)                             as gender,
+    r.birth_date,
+    r.age,
+    r.phone                                         as phone_raw,
+    bz_phone_e164(r.phone)                          as phone_e164,
+    bz_phone_issue(r.phone)                         as phone_issue,
+    bz_email_norm(r.email)                          as email,
+    bz_email_key(r.email)                           as email_key,
+    bz_province(r.province)                         as province,
+    bz_city(r.city)                                 as city,
+    bz_fold_text(r.district)                        as district,
+    bz_fold_text(r.address)                         as address,
+    r.postcode,
+    r.company,
+    r.title,
+    r.industry,
+    m.acquired_at
+from {{ source('lists', 'lists') }} r
+join {{ ref('stg_lists__manifests') }} m using (list_id)
+qualify row_number() over (partition by r.list_id, r.list_record_id order by r._delivery_id desc, r._line desc) = 1
