@@ -35,8 +35,8 @@ def pairwise_scores(con: duckdb.DuckDBPyConnection, truth_csv: Path,
         FROM read_csv('{truth_csv}', all_varchar = true) t
         JOIN {identity_table} m USING (source, source_record_id)""")
     pairs = "sum(n * (n - 1) / 2)"
-    true_pairs = con.execute(f"SELECT {pairs} FROM (SELECT count(*) n FROM _both GROUP BY person_id)").fetchone()[0]
-    pred = con.execute(f"SELECT {pairs} FROM (SELECT count(*) n FROM _both GROUP BY customer_id)").fetchone()[0]
+    true_pairs = con.execute(f"SELECT {pairs} FROM (SELECT count(*) n FROM _both GROUP BY person_id)").fetchall()[0][0]
+    pred = con.execute(f"SELECT {pairs} FROM (SELECT count(*) n FROM _both GROUP BY customer_id)").fetchall()[0][0]
     both = con.execute(f"SELECT {pairs} FROM (SELECT count(*) n FROM _both GROUP BY person_id, customer_id)"
-                       ).fetchone()[0]
+                       ).fetchall()[0][0]
     return PairScores(int(true_pairs or 0), int(pred or 0), int(both or 0))
