@@ -1,0 +1,209 @@
+"""The ``bullseye`` command (contract section 3).
+
+    bullseye run [--landing DIR] [--as-of DATE] [--warehouse PATH]
+    bullseye demo-data --out DIR [--scale S] [--seed N]
+    bullseye dbt-manifest [--target DIR]
+    bullseye bench demo-data|load [--scale S]
+
+Console output is for people: one line per step, a summary at the end, and on
+failure one clear message. Library logs go to ``<home>/logs/bullseye.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bullseye.config import RunConfig, default_home
+
+console = Console(highlight=False)
+DEMO_SEED = 42
+
+
+def _setup_logging(logdir: Path) -> None:
+    logdir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.FileHandler(logdir / "bullseye.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    warnings.filterwarnings("ignore")
+
+
+def _demo_landing(home: Path) -> Path:
+    from bullseye.demo import generate
+
+    landing = home / "demo_landing"
+    if not (landing / "_truth" / "identity.csv").exists():
+        with console.status("generating demo landing zone (scale 1)"):
+            generate(landing, scale=1.0, seed=DEMO_SEED)
+        console.print(f"[dim]demo landing zone written to {landing}[/dim]")
+    return landing
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bullseye.pipeline import STEPS, NightSummary
+
+    home = Path(args.home).resolve() if args.home else default_home()
+    _setup_logging(home / "logs")
+    landing = Path(args.landing) if args.landing else _demo_landing(home)
+    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
+                    home=home)
+    summary = NightSummary(as_of=cfg.as_of.isoformat())
+    console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
+                  f"warehouse={cfg.warehouse}")
+    only = set(args.steps.split(",")) if args.steps else None
+    for i, (name, fn) in enumerate(STEPS, start=1):
+        if only and name not in only:
+            continue
+        t0 = time.perf_counter()
+        with console.status(f"[{i}/{len(STEPS)}] {name} ..."):
+            try:
+                fn(cfg, summary)
+            except Exception as exc:  # noqa: BLE001 - reported to the user, details in the log
+                logging.getLogger("bullseye").exception("step %s failed", name)
+                console.print(f"[red]✗ [{i}/{len(STEPS)}] {name} failed after {time.perf_counter() - t0:.1f}s[/red]")
+                console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+                if name in ("load", "build", "check"):
+                    console.print("[yellow]nothing was published; the last good publication is untouched[/yellow]")
+                return 1
+        console.print(f"[green]✓[/green] [{i}/{len(STEPS)}] {name:<8} {time.perf_counter() - t0:6.1f}s"
+                      + _step_note(name, summary))
+    _print_summary(summary)
+    return 0
+
+
+def _step_note(name: str, s) -> str:
+    if name == "load":
+        return (f"  {s.deliveries_new} new deliveries ({s.deliveries_skipped} already loaded), "
+                f"{s.rows_loaded:,} rows loaded, {s.rows_quarantined:,} quarantined")
+    if name == "build":
+        return f"  {s.people:,} people, {s.orders:,} orders"
+    if name == "check":
+        return f"  {s.checks_passed} checks passed, {s.checks_warned} warnings"
+    if name == "export":
+        return f"  {sum(s.lists.values()):,} rows in {len(s.lists)} list(s)"
+    return ""
+
+
+def _print_summary(s) -> None:
+    table = Table(title=f"Night of {s.as_of}", show_header=False, title_justify="left")
+    table.add_row("rows in", f"{s.rows_in:,}")
+    table.add_row("rows loaded", f"{s.rows_loaded:,}")
+    table.add_row("rows quarantined", f"{s.rows_quarantined:,} (+{s.values_quarantined:,} unreadable values dropped)")
+    table.add_row("people", f"{s.people:,} ({s.customers:,} customers)")
+    for campaign, n in s.lists.items():
+        table.add_row(f"list {campaign}", f"{n:,} rows")
+    console.print(table)
+    console.print(f"published for BI: {s.published}", soft_wrap=True)
+    console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from bullseye.demo import generate
+
+    t0 = time.perf_counter()
+    summary = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    console.print(f"wrote demo landing zone for {summary.people:,} people to {args.out} "
+                  f"in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+def cmd_dbt_manifest(args: argparse.Namespace) -> int:
+    from bullseye.config import DBT_PROJECT_DIR
+    from bullseye.transform import compile_manifest
+
+    target = Path(args.target) if args.target else DBT_PROJECT_DIR / "target"
+    console.print(f"manifest written to {compile_manifest(target)}")
+    return 0
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import duckdb
+
+    from bullseye.demo import generate
+    from bullseye.ingest import load_landing
+
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        landing = Path(tmp) / "landing"
+        t0 = time.perf_counter()
+        summary = generate(landing, scale=args.scale, seed=DEMO_SEED)
+        gen_s = time.perf_counter() - t0
+        size = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
+        rows = sum(summary.counts.values())
+        console.print(f"demo-data scale={args.scale}: {summary.people:,} people, {rows:,} rows, "
+                      f"{size / 1e6:,.0f} MB in {gen_s:.1f}s; peak RSS {_peak_rss_mb():,.0f} MB")
+        if args.what == "load":
+            con = duckdb.connect(str(Path(tmp) / "bench.duckdb"))
+            t0 = time.perf_counter()
+            report = load_landing(con, landing, "bench")
+            load_s = time.perf_counter() - t0
+            con.close()
+            console.print(f"load scale={args.scale}: {report.total('rows_in'):,} rows in "
+                          f"{len(report.deliveries)} deliveries in {load_s:.1f}s "
+                          f"({report.total('rows_in') / load_s:,.0f} rows/s); peak RSS {_peak_rss_mb():,.0f} MB")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bullseye", description="Nightly database-marketing pipeline.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the nightly job once (on demo data without --landing)")
+    run.add_argument("--landing", help="landing zone folder (default: a generated demo landing zone)")
+    run.add_argument("--as-of", type=date.fromisoformat, help="run date YYYY-MM-DD (default: today)")
+    run.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
+    run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
+                                    "(default: $BULLSEYE_HOME or ./var)")
+    run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export")
+    run.set_defaults(fn=cmd_run)
+
+    demo = sub.add_parser("demo-data", help="write a demo landing zone")
+    demo.add_argument("--out", required=True)
+    demo.add_argument("--scale", type=float, default=1.0, help="1 = about 10k people and 100k orders")
+    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo.set_defaults(fn=cmd_demo_data)
+
+    man = sub.add_parser("dbt-manifest", help="compile dbt's manifest.json for the Airflow DAG (Cosmos)")
+    man.add_argument("--target", help="target folder (default: dbt_project/target)")
+    man.set_defaults(fn=cmd_dbt_manifest)
+
+    bench = sub.add_parser("bench", help="print speed and memory figures")
+    bench.add_argument("what", choices=["demo-data", "load"])
+    bench.add_argument("--scale", type=float, default=1.0)
+    bench.add_argument("--tmp", help="scratch folder (default: system temp)")
+    bench.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Where a run reads and writes, and for which date. One object passed to every step."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass
+class RunConfig:
+    landing: Path
+    warehouse: Path
+    as_of: date = field(default_factory=date.today)
+    # Everything else lives beside the warehouse unless set.
+    home: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.landing = Path(self.landing).resolve()
+        self.warehouse = Path(self.warehouse).resolve()
+        if isinstance(self.as_of, str):
+            self.as_of = date.fromisoformat(self.as_of)
+        self.home = Path(self.home).resolve() if self.home else self.warehouse.parent
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.as_of.isoformat()}"
+
+    @property
+    def published(self) -> Path:
+        """The read-only copy BI tools open (contract section 2)."""
+        return self.home / "published" / self.warehouse.name
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports" / self.as_of.isoformat()
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.home / "quality"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.home / "dbt_target"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()

@@ -1,0 +1,96 @@
+"""Run the dbt project in-process (dbtRunner): one dbt start-up for the whole build."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bullseye.config import DBT_PROJECT_DIR, RunConfig
+
+
+class TransformError(RuntimeError):
+    """dbt failed; the message lists the failing models and tests."""
+
+
+@dataclass
+class NodeResult:
+    name: str
+    resource_type: str
+    status: str
+    message: str
+    seconds: float
+
+
+@contextmanager
+def _dbt_env(cfg: RunConfig):
+    saved = {k: os.environ.get(k) for k in ("BULLSEYE_WAREHOUSE", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
+    os.environ["BULLSEYE_WAREHOUSE"] = str(cfg.warehouse)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
+    return [command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
+            "--vars", json.dumps({"as_of": cfg.as_of.isoformat()}), "--quiet", *extra]
+
+
+def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeResult]:
+    """Run one dbt command; raise TransformError naming every failed node."""
+    from dbt.cli.main import dbtRunner
+
+    cfg.logs.mkdir(parents=True, exist_ok=True)
+    with _dbt_env(cfg):
+        try:
+            res = dbtRunner().invoke(dbt_args(cfg, command, *extra))
+        finally:
+            release_dbt_connection()
+    nodes = []
+    for r in (res.result or []) if hasattr(res.result, "__iter__") else []:
+        node = getattr(r, "node", None)
+        if node is None:
+            continue
+        nodes.append(NodeResult(node.name, node.resource_type, str(r.status), r.message or "",
+                                r.execution_time or 0.0))
+    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+    if failed or not res.success:
+        detail = "\n".join(f"  - {n.resource_type} {n.name}: {n.status}: {n.message}" for n in failed)
+        if not detail and res.exception:
+            detail = f"  {res.exception}"
+        raise TransformError(f"dbt {command} failed (logs in {cfg.logs}):\n{detail}")
+    return nodes
+
+
+def release_dbt_connection() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process.
+
+    DuckDB refuses a second connection to the same file with other settings (such
+    as read_only) while one is open, so later steps could not read the warehouse.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def compile_manifest(target: Path) -> Path:
+    """Write dbt's manifest.json for Cosmos (parse only; no warehouse needed)."""
+    from dbt.cli.main import dbtRunner
+
+    res = dbtRunner().invoke(["parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+                              str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet"])
+    if not res.success:
+        raise TransformError(f"dbt parse failed: {res.exception}")
+    return target / "manifest.json"
