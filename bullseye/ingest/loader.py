@@ -163,10 +163,10 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
     except Exception:
         con.rollback()
         raise
-    if res.outcome == "loaded" and (res.rows_quarantined or res.values_quarantined):
-        res.outcome = "loaded_with_issues"
     if res.outcome == "loaded" and res.rows_in and res.rows_loaded == 0:
         res.outcome = "rejected"
+    elif res.outcome == "loaded" and (res.rows_quarantined or res.values_quarantined):
+        res.outcome = "loaded_with_issues"
     if res.rows_quarantined and not res.message:
         res.message = _top_reasons(con, delivery_id)
     con.execute("INSERT INTO meta.load_ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [

@@ -1,0 +1,136 @@
+"""The whole nightly job in-process, on demo data and on a minimal landing zone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bullseye.cli import main
+from bullseye.config import RunConfig
+from bullseye.evaluation import pairwise_scores
+from bullseye.pipeline import PipelineError, step_check, step_load
+from bullseye.quality import QualityError
+from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
+
+pytestmark = pytest.mark.slow
+MARTS = ["dim_customer", "customer_identity_map", "fct_orders", "customer_rfm", "target_lists"]
+AS_OF = "2026-11-24"
+
+
+def _marts_digest(db: Path) -> dict[str, str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for t in MARTS:
+            rows = con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").fetchall()
+            out[t] = hashlib.sha256(repr(rows).encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def night(demo_landing, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    args = ["run", "--landing", str(demo_landing), "--as-of", AS_OF, "--home", str(home)]
+    assert main(args) == 0
+    first = _marts_digest(home / "published" / "bullseye.duckdb")
+    assert main(args) == 0  # the same night again
+    return home, first, args
+
+
+def test_run_fills_contract_tables_and_is_idempotent(night):
+    home, first, _ = night
+    assert _marts_digest(home / "published" / "bullseye.duckdb") == first
+    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    counts = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchall()[0][0] for t in MARTS}
+    assert all(n > 0 for n in counts.values()), counts
+    cols = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'dim_customer'"
+                                      ).fetchall()}
+    assert {"customer_id", "name", "gender", "birth_date", "phone", "email", "province", "city", "district",
+            "first_seen_at", "is_customer", "n_source_records"} <= cols
+    assert con.execute("SELECT max(order_ts) < DATE '2026-11-25' FROM marts.fct_orders").fetchall() == [(True,)]
+    con.close()
+    wh = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    assert wh.execute("SELECT count(*) FROM meta.load_ledger").fetchall()[0][0] == len(
+        {r[0] for r in wh.execute("SELECT checksum FROM meta.load_ledger").fetchall()})
+    wh.close()
+
+
+def test_export_files_and_manifest(night):
+    home, _, _ = night
+    out = home / "exports" / AS_OF
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    camp = manifest["campaigns"][0]
+    csv_path = out / f"{camp['campaign_id']}.csv"
+    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM so that Excel reads UTF-8
+    assert camp["files"][csv_path.name] == hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    assert camp["rows_exported"] + camp["holdout"] == camp["counts_by_reason"]["included:dormant_high_value"]
+    assert camp["fields"] == ["customer_id", "phone", "reason"]
+
+
+def test_exported_people_are_contactable(night):
+    home, _, _ = night
+    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    bad = con.execute("""SELECT count(*) FROM marts.target_lists t JOIN marts.customer_contact_policy p
+        USING (customer_id) WHERE p.do_not_contact OR (p.channel = 'sms' AND p.consent_status = 'withdrawn')
+        """).fetchall()[0][0]
+    assert bad == 0
+
+
+def test_deterministic_matching_against_truth(night, demo_landing):
+    home, _, _ = night
+    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    s = pairwise_scores(con, demo_landing / "_truth" / "identity.csv")
+    assert s.precision >= 0.98 and s.recall >= 0.85, s
+    # junk phones and emails never tie people together
+    assert con.execute("SELECT count(*) FROM marts.dim_customer WHERE phone = '+8613800138000'").fetchall() == [(0,)]
+
+
+def test_failed_critical_check_stops_before_publishing(night):
+    home, _, args = night
+    wh = home / "warehouse" / "bullseye.duckdb"
+    pub = home / "published" / "bullseye.duckdb"
+    before = pub.stat().st_mtime_ns
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE marts.customer_rfm SET r_score = 9 WHERE customer_id = (SELECT min(customer_id) "
+                "FROM marts.customer_rfm)")
+    con.close()
+    cfg = RunConfig(landing=args[2], warehouse=wh, as_of=AS_OF, home=home)
+    with pytest.raises(QualityError, match=r"marts.customer_rfm: expect_column_values_to_be_between\(r_score\)"):
+        step_check(cfg)
+    assert main([*args, "--steps", "check,publish,export"]) == 1
+    assert pub.stat().st_mtime_ns == before
+
+
+def test_backfill_only_sees_data_up_to_its_date(demo_landing, tmp_path):
+    assert main(["run", "--landing", str(demo_landing), "--as-of", "2025-06-30", "--home", str(tmp_path)]) == 0
+    con = duckdb.connect(str(tmp_path / "published" / "bullseye.duckdb"), read_only=True)
+    assert con.execute("SELECT max(order_ts) < DATE '2025-07-01', min(recency_days) >= 0 FROM marts.fct_orders, "
+                       "marts.customer_rfm").fetchall() == [(True, True)]
+    assert con.execute("SELECT DISTINCT run_date::VARCHAR FROM marts.target_lists").fetchall() == [("2025-06-30",)]
+
+
+def test_minimal_landing_zone_with_required_columns_only(tmp_path):
+    land = tmp_path / "land"
+    write(land / "crm_customers" / "a.csv", MINIMAL_CRM)
+    write(land / "orders" / "o.csv", MINIMAL_ORDERS)
+    wh = tmp_path / "wh" / "bullseye.duckdb"
+    assert main(["run", "--landing", str(land), "--as-of", "2026-06-01", "--warehouse", str(wh),
+                 "--home", str(tmp_path / "home")]) == 0
+    con = duckdb.connect(str(tmp_path / "home" / "published" / "bullseye.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*), count(phone) FROM marts.dim_customer").fetchall() == [(2, 2)]
+    assert con.execute("SELECT customer_id, frequency FROM marts.customer_rfm ORDER BY frequency").fetchall()[1][1] == 2
+
+
+def test_landing_without_customers_fails_clearly(tmp_path):
+    land = tmp_path / "land"
+    write(land / "orders" / "o.csv", MINIMAL_ORDERS)
+    cfg = RunConfig(landing=land, warehouse=tmp_path / "w.duckdb", as_of=date(2026, 6, 1))
+    with pytest.raises(PipelineError, match="crm_customers"):
+        step_load(cfg)
