@@ -12,9 +12,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from bullseye.config import DBT_PROJECT_DIR
+from bullseye.warehouse import connect
 
 CHANNEL_FIELDS = {"sms": ["phone"], "phone": ["phone"], "email": ["email"], "mail": ["name", "address"]}
 
@@ -35,7 +34,7 @@ def _definition_hash(campaign_id: str) -> str:
 def export_lists(warehouse: Path, run_date: date, out_dir: Path) -> dict[str, int]:
     """Write one CSV + Parquet per campaign of ``run_date`` and a manifest; returns rows per campaign."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
     manifest: dict = {"run_date": run_date.isoformat(), "campaigns": []}
     try:

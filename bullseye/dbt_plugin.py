@@ -7,8 +7,8 @@ every connection dbt opens (profile ``plugins: [{module: bullseye.dbt_plugin}]``
 
 from __future__ import annotations
 
-from duckdb import DuckDBPyConnection
 from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
 
 from bullseye import normalize
 

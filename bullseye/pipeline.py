@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import duckdb
-
 from bullseye.config import RunConfig
 from bullseye.ingest import LoadReport, ensure_schema, load_landing
 from bullseye.ingest.sources import REQUIRED_SOURCES
+from bullseye.warehouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
     if not cfg.landing.is_dir():
         raise PipelineError(f"landing zone {cfg.landing} does not exist")
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(cfg.warehouse))
+    con = connect(cfg.warehouse)
     try:
         report = load_landing(con, cfg.landing, cfg.run_id)
         empty = [s for s in REQUIRED_SOURCES
@@ -69,14 +68,14 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
 def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.transform import run_dbt
 
-    con = duckdb.connect(str(cfg.warehouse))
+    con = connect(cfg.warehouse)
     try:
         ensure_schema(con)  # raw tables exist even for sources never delivered
     finally:
         con.close()
     nodes = run_dbt(cfg, "build")
     if summary is not None:
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        con = connect(cfg.warehouse, read_only=True)
         try:
             summary.people, summary.customers = con.execute(
                 "SELECT count(*), count(*) FILTER (is_customer) FROM marts.dim_customer").fetchall()[0]

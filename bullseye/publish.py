@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from bullseye.warehouse import release_dbt_connection
+
 PUBLISHED_SCHEMAS = ("marts",)
 
 
@@ -23,6 +25,7 @@ def publish(warehouse: Path, target: Path, run_id: str) -> dict[str, int]:
     tmp = target.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
+    release_dbt_connection()
     con = duckdb.connect(str(tmp))
     try:
         con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")

@@ -17,8 +17,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import yaml
+
+from bullseye.warehouse import connect
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 LAYERS = ("raw", "staging", "marts")
@@ -106,7 +107,7 @@ def run_checks(warehouse: Path, workdir: Path, layers: tuple[str, ...] = LAYERS,
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_or_update_pandas(name="bullseye_duckdb")
     report = QualityReport()
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         for layer in layers:
             for table, tspec in (suites[layer].get("tables") or {}).items():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bullseye.config import DBT_PROJECT_DIR, RunConfig
+from bullseye.warehouse import release_dbt_connection
 
 
 class TransformError(RuntimeError):
@@ -69,20 +70,6 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
             detail = f"  {res.exception}"
         raise TransformError(f"dbt {command} failed (logs in {cfg.logs}):\n{detail}")
     return nodes
-
-
-def release_dbt_connection() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process.
-
-    DuckDB refuses a second connection to the same file with other settings (such
-    as read_only) while one is open, so later steps could not read the warehouse.
-    """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
 
 
 def compile_manifest(target: Path) -> Path:

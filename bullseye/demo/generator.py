@@ -292,7 +292,7 @@ class _Gen:
         order_id = np.array([f"O{i:09d}" for i in rng.permutation(m) + 1], dtype=object)
         # lines
         cat_ix, sku, price, cost = [], [], [], []
-        for ci, (cat, stems, (lo, hi), (clo, chi)) in enumerate(V.CATEGORIES):
+        for ci, (_cat, stems, (lo, hi), (clo, chi)) in enumerate(V.CATEGORIES):
             for stem in stems:
                 for model in range(4):
                     cat_ix.append(ci)
@@ -381,7 +381,8 @@ class _Gen:
             truth += [("events", x, f"P{int(w):07d}") for x, w in zip(a, o, strict=True) if x in idset]
             sku = self.choice([f"SKU-{c}{i:04d}" for c in range(6) for i in range(0, 100, 7)], m)
             props = np.where(etype == "product_view", '{"sku": "' + sku + '"}',
-                             np.where(etype == "search", '{"query": "' + self.choice(["冰箱", "空调", "奶粉", "茶叶"], m) + '"}',
+                             np.where(etype == "search",
+                                      '{"query": "' + self.choice(["冰箱", "空调", "奶粉", "茶叶"], m) + '"}',
                                       np.where(etype == "form_submit", '{"form": "enquiry"}', "{}")))
             prov_i = np.where(known, p.place.to_numpy()[np.maximum(oo, 0)], rng.integers(0, len(V.PLACES), m))
             df = pd.DataFrame({
@@ -403,7 +404,8 @@ class _Gen:
             total += m
             if part == 0:
                 self.append_broken(path, ['{"event_id": "ev-broken-1", "event_ts": "2026-01-0',
-                                          '{"event_id": "ev-broken-2", "anonymous_id": "a-x", "event_type": "page_view"}'],
+                                          '{"event_id": "ev-broken-2", "anonymous_id": "a-x", '
+                                          '"event_type": "page_view"}'],
                                    "broken_json_or_missing_required")
         self.summary.counts["events"] = total
         return anon_known
