@@ -346,7 +346,7 @@ class _Gen:
         anon = np.array([f"a-{x:012x}" for x in rng.permutation(len(owner)) + 0xA00000], dtype=object)
         per = np.where(owner >= 0, rng.poisson(75, len(owner)), rng.poisson(6, len(owner))) + 1
         total = 0
-        block = 200_000
+        block = 20_000  # visitors per file: bounds memory at scale 100 (~1.5M events per block)
         (self.out / "events").mkdir(parents=True, exist_ok=True)
         for part, b0 in enumerate(range(0, len(owner), block)):
             sl = slice(b0, b0 + block)
