@@ -19,11 +19,11 @@ demo: install
 	$(BIN)/bullseye run
 
 test: install
-	$(BIN)/ruff check bullseye dags tests scripts
+	$(BIN)/ruff check bullseye dags tests
 	$(BIN)/python -m pytest -q tests
 
 lint: install
-	$(BIN)/ruff check bullseye dags tests scripts
+	$(BIN)/ruff check bullseye dags tests
 
 manifest: install
 	$(BIN)/bullseye dbt-manifest
