@@ -31,6 +31,8 @@ WAREHOUSE = os.environ.get("BULLSEYE_WAREHOUSE", str(HOME / "warehouse" / "bulls
 LANDING = os.environ.get("BULLSEYE_LANDING", str(HOME / "demo_landing"))
 os.environ.setdefault("BULLSEYE_WAREHOUSE", WAREHOUSE)  # read by dbt_project/profiles.yml
 EXECUTION_MODE = ExecutionMode(os.environ.get("BULLSEYE_COSMOS_MODE", "watcher"))
+if not MANIFEST.exists():
+    raise FileNotFoundError(f"dbt manifest {MANIFEST} is missing: run `make manifest` (bullseye dbt-manifest)")
 
 
 def _config(ds: str):
