@@ -23,6 +23,7 @@ UDFS = {
     "bz_province": normalize.province,
     "bz_city": normalize.city,
     "bz_gender": normalize.gender,
+    "bz_name_pinyin": normalize.name_pinyin,
 }
 
 

@@ -176,3 +176,19 @@ def gender(value: str | None) -> str | None:
     if text in {"f", "female", "女", "2", "女士", "小姐"}:
         return "F"
     return None
+
+
+@lru_cache(maxsize=200_000)
+def name_pinyin(value: str | None) -> str | None:
+    """Toneless pinyin of a (folded) name, for homophone and typo-tolerant matching.
+
+    张伟 and 章伟 both give ``zhangwei``; the clerk who typed the wrong character
+    by ear is caught, while the exact-name level of the match model still prefers
+    the same characters.
+    """
+    name = person_name(value)
+    if name is None:
+        return None
+    from pypinyin import lazy_pinyin  # imported lazily: staging is the only caller
+
+    return "".join(lazy_pinyin(name)).lower().replace(" ", "")

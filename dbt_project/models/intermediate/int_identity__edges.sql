@@ -1,8 +1,12 @@
--- Which keys may tie records together, and through which graph node.
--- A key used under one name (or none) links all its records. A key used under several
--- names is a family or shop key: it links only records that share the same name, and
--- records without a name do not link through it. Above identity_max_names_per_key
--- distinct names it links no one.
+-- Which keys may tie records together deterministically, and through which graph node.
+--   * Account keys (ID card, WeChat unionid, member card, web login) belong to one
+--     person whatever name is typed next to them: they always link.
+--   * Contact keys (phone, email) used under one name (or none) link all their records.
+--     Used under several names they are family or shop keys: they link only records
+--     with the same name (the match model still weighs them for the rest). Above
+--     identity_max_names_per_key names, or identity_max_records_per_key records, they
+--     link no one and the match model ignores them too.
+-- Junk values never get here: the bz_*_key normalizers turned them into NULL.
 with k as (
     select k.*, r.name
     from {{ ref('int_identity__keys') }} k
@@ -11,24 +15,36 @@ with k as (
 stats as (
     select key_type, key_value, count(*) as n_records, count(distinct name) as n_names
     from k group by key_type, key_value
+),
+ruled as (
+    select
+        k.*,
+        s.n_records,
+        s.n_names,
+        k.key_type in ('phone', 'email') as name_checked,
+        s.n_records > {{ var('identity_max_records_per_key') }} as too_many_records
+    from k
+    join stats s using (key_type, key_value)
 )
 select
-    k.source,
-    k.source_record_id,
-    k.key_type,
-    k.key_value,
-    s.n_records,
-    s.n_names,
+    source,
+    source_record_id,
+    key_type,
+    key_value,
+    n_records,
+    n_names,
     case
-        when s.n_names <= 1 then k.key_type || ':' || k.key_value
-        when s.n_names <= {{ var('identity_max_names_per_key') }} and k.name is not null
-            then k.key_type || ':' || k.key_value || '#' || k.name
+        when too_many_records then null
+        when not name_checked or n_names <= 1 then key_type || ':' || key_value
+        when n_names <= {{ var('identity_max_names_per_key') }} and name is not null
+            then key_type || ':' || key_value || '#' || name
     end as node,
     case
-        when s.n_names <= 1 then 'key'
-        when s.n_names > {{ var('identity_max_names_per_key') }} then 'shared key: too many names'
-        when k.name is null then 'shared key: record has no name'
+        when too_many_records then 'blocked: too many records'
+        when not name_checked then 'account key'
+        when n_names <= 1 then 'key'
+        when n_names > {{ var('identity_max_names_per_key') }} then 'shared key: too many names'
+        when name is null then 'shared key: record has no name'
         else 'shared key: same name only'
     end as rule
-from k
-join stats s using (key_type, key_value)
+from ruled

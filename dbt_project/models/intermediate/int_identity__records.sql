@@ -1,25 +1,29 @@
--- Every source record that can stand for a person, with the attributes the golden
--- record is built from. Anonymous web visitors appear only once they revealed a key
--- (logged in, or submitted a phone or email).
+-- Every source record that can stand for a person, with the attributes the match
+-- model compares and the golden record is built from. Anonymous web visitors appear
+-- only once they revealed a key (logged in, or submitted a phone or email).
+-- source_rank orders sources by trust for survivorship: store CRMs, then the web
+-- shop, then purchased lists, then web events.
 with crm as (
     select
-        'crm_customers' as source, source_record_id, name, gender, birth_date,
-        phone_e164 as phone, phone_issue, email, province, city, district, address,
-        coalesce(updated_at, joined_at) as seen_at, joined_at as first_seen_at, 1 as source_rank
+        'crm_customers' as source, source_record_id, source_system as origin, name,
+        bz_name_pinyin(name) as name_pinyin, gender, birth_date,
+        phone_e164 as phone, phone_issue, email, province, city, district, address, postcode,
+        coalesce(updated_at, joined_at) as seen_at, joined_at as first_seen_at,
+        case source_system when 'store_pos' then 1 when 'member_club' then 1 else 2 end as source_rank
     from {{ ref('stg_crm__customers') }}
 ),
 lists as (
     select
-        'lists', source_record_id, name, gender, birth_date,
-        phone_e164, phone_issue, email, province, city, district, address,
-        cast(acquired_at as timestamp), cast(acquired_at as timestamp), 2
+        'lists', source_record_id, list_id, name, bz_name_pinyin(name), gender, birth_date,
+        phone_e164, phone_issue, email, province, city, district, address, postcode,
+        cast(acquired_at as timestamp), cast(acquired_at as timestamp), 3
     from {{ ref('stg_lists__records') }}
 ),
 events as (
     select
-        'events', anonymous_id, null, null, null::date,
-        any_value(phone_key), null, any_value(email_key), mode(province), mode(city), null, null,
-        max(event_ts), min(event_ts), 3
+        'events', anonymous_id, 'web', null, null, null, null::date,
+        any_value(phone_key), null, any_value(email_key), mode(province), mode(city), null, null, null,
+        max(event_ts), min(event_ts), 4
     from {{ ref('stg_web__events') }}
     group by anonymous_id
     having count(phone_key) + count(email_key) + count(user_id) > 0

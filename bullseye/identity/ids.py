@@ -1,0 +1,94 @@
+"""Stable customer_ids across nights, and the journal of merges and splits.
+
+Marketers, BI dashboards and downstream systems keep customer_ids; an id that
+changes because a new record arrived breaks their joins. So each night's clusters
+inherit the ids of the previous night:
+
+- a cluster whose records carried one id keeps it;
+- a cluster whose records carried several ids (a merge) keeps the *oldest* id
+  (first issued; ties broken by the id itself) and the others are retired into it;
+- an id whose records are now in several clusters (a split) stays with the cluster
+  holding most of its records (ties: the one with the smallest record key); the
+  other parts get new ids;
+- a cluster with no previous id gets a new one, derived from its smallest record
+  key, so a rebuild from scratch gives the same ids. A derived id that was ever
+  issued before is never reused: it is re-derived with a counter.
+
+Every retired or split-off id is written to the journal (old id -> new id, why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+
+def customer_id_for(record_key: str, attempt: int = 0) -> str:
+    text = record_key if attempt == 0 else f"{record_key}#{attempt}"
+    return "C" + hashlib.md5(text.encode("utf-8")).hexdigest()[:12].upper()
+
+
+def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame, issued: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Give each cluster label a customer_id.
+
+    clusters: record, label, match_rule (this night).
+    previous: record, customer_id (last night's open registry rows).
+    issued: customer_id, first_issued (every id ever issued, with its first night).
+    Returns (customer_id per label, journal rows: event, old_customer_id, new_customer_id,
+    records, reason).
+    """
+    first_key = clusters.groupby("label")["record"].min()
+    prev = clusters.merge(previous, on="record", how="inner")
+    # How many of each old id's records went to each label.
+    counts = prev.groupby(["customer_id", "label"]).agg(n=("record", "size"), rule=("match_rule", _top))
+    counts = counts.reset_index()
+    counts["first_key"] = counts["label"].map(first_key)
+    # Each old id goes to the label holding most of its records.
+    home = counts.sort_values(["customer_id", "n", "first_key"], ascending=[True, False, True]) \
+        .drop_duplicates("customer_id")
+    home = home.merge(issued, on="customer_id", how="left")
+    home["first_issued"] = home["first_issued"].fillna(pd.Timestamp.max.normalize())
+    # Among the old ids at home in one label, the oldest survives.
+    home = home.sort_values(["label", "first_issued", "customer_id"])
+    survivor = home.drop_duplicates("label").set_index("label")["customer_id"]
+
+    ids = pd.Series(index=first_key.index, dtype=object)
+    ids.loc[survivor.index] = survivor
+    used = set(issued["customer_id"]) | set(survivor)
+    for label in ids.index[ids.isna()]:
+        attempt = 0
+        cid = customer_id_for(first_key[label])
+        while cid in used:
+            attempt += 1
+            cid = customer_id_for(first_key[label], attempt)
+        used.add(cid)
+        ids[label] = cid
+
+    journal = []
+    merged = home[home["customer_id"] != home["label"].map(survivor)]
+    for r in merged.itertuples():
+        journal.append(("merge", r.customer_id, ids[r.label], int(r.n), f"merged by {r.rule}"))
+    away = counts.merge(home[["customer_id", "label"]].rename(columns={"label": "home"}), on="customer_id")
+    for r in away[away["label"] != away["home"]].itertuples():
+        journal.append(("split", r.customer_id, ids[r.label], int(r.n),
+                        f"{r.n} record(s) no longer tied to {r.customer_id}"))
+    cols = ["event", "old_customer_id", "new_customer_id", "records", "reason"]
+    return ids, pd.DataFrame(journal, columns=cols)
+
+
+def _top(values: pd.Series) -> str:
+    vals = values[values != "singleton"]
+    return str(vals.mode().iloc[0]) if len(vals) else "singleton"
+
+
+def changed_share(clusters: pd.DataFrame, ids: pd.Series, previous: pd.DataFrame) -> float:
+    """Share of last night's records whose customer_id is different tonight."""
+    if not len(previous):
+        return 0.0
+    now = clusters[["record", "label"]].assign(customer_id=lambda d: d["label"].map(ids))
+    both = previous.merge(now, on="record", how="inner", suffixes=("_prev", ""))
+    if not len(both):
+        return 0.0
+    return float(np.mean(both["customer_id_prev"].to_numpy() != both["customer_id"].to_numpy()))
