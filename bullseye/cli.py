@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else _demo_landing(home)
     warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
-                    home=home)
+                    home=home, identity_mode=args.identity_mode)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 logging.getLogger("bullseye").exception("step %s failed", name)
                 console.print(f"[red]✗ [{i}/{len(STEPS)}] {name} failed after {time.perf_counter() - t0:.1f}s[/red]")
                 console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
-                if name in ("load", "build", "check"):
+                if name in ("load", "build", "check", "publish"):
                     console.print("[yellow]nothing was published; the last good publication is untouched[/yellow]")
                 return 1
         console.print(f"[green]✓[/green] [{i}/{len(STEPS)}] {name:<8} {time.perf_counter() - t0:6.1f}s"
@@ -92,7 +92,10 @@ def _step_note(name: str, s) -> str:
         return (f"  {s.deliveries_new} new deliveries ({s.deliveries_skipped} already loaded), "
                 f"{s.rows_loaded:,} rows loaded, {s.rows_quarantined:,} quarantined")
     if name == "build":
-        return f"  {s.people:,} people, {s.orders:,} orders"
+        i = s.identity
+        ident = (f"; identity {i['mode']}: {i['merges']} merges, {i['splits']} splits, "
+                 f"{i['changed_share']:.2%} of records changed id") if i else ""
+        return f"  {s.people:,} people, {s.orders:,} orders{ident}"
     if name == "check":
         return f"  {s.checks_passed} checks passed, {s.checks_warned} warnings"
     if name == "export":
@@ -130,6 +133,61 @@ def cmd_dbt_manifest(args: argparse.Namespace) -> int:
     target = Path(args.target) if args.target else DBT_PROJECT_DIR / "target"
     console.print(f"manifest written to {compile_manifest(target)}")
     return 0
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """explain / why-not / drift / ack: audit of identity resolution on the warehouse."""
+    from bullseye.identity import drift, explain
+    from bullseye.warehouse import connect
+
+    home = Path(args.home).resolve() if args.home else default_home()
+    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    if not warehouse.exists():
+        console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]")
+        return 1
+    con = connect(warehouse)
+    try:
+        if args.action == "explain":
+            members, journal = explain.customer(con, args.customer_id)
+            if members.empty and journal.empty:
+                console.print(f"[red]no customer {args.customer_id}[/red]")
+                return 1
+            _print_frame(f"records of {args.customer_id}", members)
+            if not journal.empty:
+                _print_frame("journal", journal)
+        elif args.action == "why-not":
+            res = explain.why_not(con, args.record_a, args.record_b, args.threshold)
+            verdict = "the same person" if res.merged else "different people"
+            console.print(f"{args.record_a} and {args.record_b} are {verdict} "
+                          f"({res.customer_ids[0]} / {res.customer_ids[1]})")
+            for reason in res.reasons:
+                console.print(f"  - {reason}")
+            weights = {k.removeprefix("mw_"): v for k, v in res.comparison.items() if k.startswith("mw_")}
+            if weights:
+                console.print(f"  match weight {float(res.comparison['match_weight']):.2f} = prior + "
+                              + ", ".join(f"{k} {float(v):+.2f}" for k, v in weights.items()), soft_wrap=True)
+        elif args.action == "drift":
+            df = drift.runs(con, args.last)
+            if df.empty:
+                console.print("no identity runs yet")
+                return 0
+            cols = ["as_of", "mode", "records", "people", "new_people", "merges", "splits", "changed_share",
+                    "cluster_sizes", "source_match_share", "blocked", "acknowledged_by", "seconds"]
+            _print_frame("identity drift (newest first)", df[cols])
+        elif args.action == "ack":
+            drift.acknowledge(con, args.as_of, args.by, args.note or "")
+            console.print(f"identity drift of {args.as_of} acknowledged by {args.by}; publish may go ahead")
+    finally:
+        con.close()
+    return 0
+
+
+def _print_frame(title: str, df) -> None:
+    """One line per row, ``column=value`` pairs: readable in a narrow terminal and in logs."""
+    console.print(f"[bold]{title}[/bold]")
+    for row in df.to_dict("records"):
+        cells = [f"{k}={v}" for k, v in row.items() if v is not None and str(v) not in ("nan", "NaT", "None", "")]
+        console.print("  " + "  ".join(cells), soft_wrap=True)
 
 
 def _peak_rss_mb() -> float:
@@ -176,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
                                     "(default: $BULLSEYE_HOME or ./var)")
     run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export")
+    run.add_argument("--identity-mode", default="auto", choices=["auto", "incremental", "full", "retrain"],
+                     help="auto: score only new and changed records once a match model exists (default); "
+                          "full: rescore all pairs; retrain: train the match model again, then rescore")
     run.set_defaults(fn=cmd_run)
 
     demo = sub.add_parser("demo-data", help="write a demo landing zone")
@@ -187,6 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     man = sub.add_parser("dbt-manifest", help="compile dbt's manifest.json for the Airflow DAG (Cosmos)")
     man.add_argument("--target", help="target folder (default: dbt_project/target)")
     man.set_defaults(fn=cmd_dbt_manifest)
+
+    ident = sub.add_parser("identity", help="explain and audit identity resolution")
+    ident.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
+    ident.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
+    isub = ident.add_subparsers(dest="action", required=True)
+    ex = isub.add_parser("explain", help="the records of a customer and what tied each")
+    ex.add_argument("customer_id")
+    wn = isub.add_parser("why-not", help="why two records are (not) one person")
+    wn.add_argument("record_a", help="SOURCE|SOURCE_RECORD_ID, e.g. 'crm_customers|store_pos:S100001'")
+    wn.add_argument("record_b")
+    wn.add_argument("--threshold", type=float, default=0.95)
+    dr = isub.add_parser("drift", help="the nightly identity-drift report")
+    dr.add_argument("--last", type=int, default=7)
+    ack = isub.add_parser("ack", help="acknowledge a night's identity drift so that it may publish")
+    ack.add_argument("--as-of", type=date.fromisoformat, required=True)
+    ack.add_argument("--by", required=True, help="who reviewed it")
+    ack.add_argument("--note")
+    ident.set_defaults(fn=cmd_identity)
 
     bench = sub.add_parser("bench", help="print speed and memory figures")
     bench.add_argument("what", choices=["demo-data", "load"])

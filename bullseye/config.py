@@ -18,6 +18,8 @@ class RunConfig:
     as_of: date = field(default_factory=date.today)
     # Everything else lives beside the warehouse unless set.
     home: Path | None = None
+    # Identity resolution mode: auto, incremental, full or retrain (bullseye.identity.resolver).
+    identity_mode: str = "auto"
 
     def __post_init__(self) -> None:
         self.landing = Path(self.landing).resolve()

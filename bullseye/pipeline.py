@@ -33,6 +33,7 @@ class NightSummary:
     values_quarantined: int = 0
     people: int = 0
     customers: int = 0
+    identity: dict = field(default_factory=dict)
     orders: int = 0
     checks_passed: int = 0
     checks_warned: int = 0
@@ -80,6 +81,8 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.people, summary.customers = con.execute(
                 "SELECT count(*), count(*) FILTER (is_customer) FROM marts.dim_customer").fetchall()[0]
             summary.orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
+            night = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [cfg.as_of]).df()
+            summary.identity = night.iloc[0].to_dict() if len(night) else {}
         finally:
             con.close()
     return nodes
@@ -98,8 +101,19 @@ def step_check(cfg: RunConfig, summary: NightSummary | None = None):
 
 
 def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str, int]:
+    from bullseye.identity.drift import blocking_reason
     from bullseye.publish import publish
 
+    con = connect(cfg.warehouse)
+    try:
+        reason = blocking_reason(con, cfg.as_of)
+    finally:
+        con.close()
+    if reason:
+        raise PipelineError(
+            f"identity drift blocks publishing of {cfg.as_of}: {reason}. Review it with `bullseye identity drift`, "
+            f"then `bullseye identity ack --as-of {cfg.as_of} --by NAME` and run the publish and export steps again "
+            f"(`bullseye run --as-of {cfg.as_of} --steps publish,export`).")
     counts = publish(cfg.warehouse, cfg.published, cfg.run_id)
     if summary is not None:
         summary.published = str(cfg.published)

@@ -26,7 +26,8 @@ MATCH_COLUMNS = ("unique_id", "name", "name_pinyin", "birth_date", "phone", "ema
 TF_COLUMNS = ("name",)
 # Pairs are only scored inside these blocks; each is cheap (a few candidates per record)
 # and together they catch a duplicate that has lost any one of its identifying fields.
-BLOCKING_RULES = (("phone",), ("email",), ("name", "birth_date"), ("name_pinyin", "city"), ("birth_date", "city"))
+BLOCKING_RULES = (("phone",), ("email",), ("name", "birth_date"), ("name_pinyin", "city"), ("birth_date", "city"),
+                  ("address",))
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,8 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
 
 def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, left: str, right: str) -> dict:
     """Match weight of one pair and the contribution of each comparison (for "why not merged")."""
-    linker, db_api = _linker(con, table, model.settings, model.tf)
+    settings = {**model.settings, "retain_intermediate_calculation_columns": True}
+    linker, db_api = _linker(con, table, settings, model.tf)
     rows = con.execute(f"select * from {table} where unique_id in (?, ?)", [left, right]).df()
     if len(rows) < 2:
         return {}

@@ -52,7 +52,7 @@ class NightResult:
     run: dict
 
 
-def _match_input_sql(records: str, edges: str) -> str:
+def match_input_sql(records: str, edges: str) -> str:
     """Records with a name, birth date or address (CRM and lists; not anonymous
     visitors) and the values the match model compares. Contact keys the edge rules
     blocked (shop phones, too many names) are left out of matching too."""
@@ -79,7 +79,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     con.execute(f"""create or replace temp table __bz_match_input as
         select *, md5(concat_ws('|', name, name_pinyin, birth_date, phone, email, city, address, gender))
             as row_hash
-        from ({_match_input_sql(records, edges)})""")
+        from ({match_input_sql(records, edges)})""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
     mode, trained_on, rescored = _score(con, as_of, config, n_named)
 
