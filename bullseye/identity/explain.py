@@ -48,13 +48,14 @@ class WhyNot:
     comparison: dict = field(default_factory=dict)
 
 
-def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, threshold: float = 0.95) -> WhyNot:
+def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, threshold: float = 0.95,
+            records: str = RECORDS, edges: str = EDGES, clusters: str = CLUSTERS) -> WhyNot:
     """Explain why two records (``source|source_record_id``) are, or are not, one person."""
     state.ensure(con)
     (sa, ra), (sb, rb) = _record_key(record_a), _record_key(record_b)
     ids = {}
     for s, r in ((sa, ra), (sb, rb)):
-        row = con.execute(f"select customer_id from {CLUSTERS} where source = ? and source_record_id = ?",
+        row = con.execute(f"select customer_id from {clusters} where source = ? and source_record_id = ?",
                           [s, r]).fetchall()
         ids[(s, r)] = row[0][0] if row else None
     out = WhyNot(merged=ids[(sa, ra)] is not None and ids[(sa, ra)] == ids[(sb, rb)],
@@ -64,7 +65,7 @@ def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, thresh
             out.reasons.append(f"{s}|{r} is not in tonight's records (quarantined, filtered or never delivered)")
     shared = con.execute(f"""
         select a.key_type, a.key_value, a.rule, a.n_records, a.n_names
-        from {EDGES} a join {EDGES} b using (key_type, key_value)
+        from {edges} a join {edges} b using (key_type, key_value)
         where a.source = ? and a.source_record_id = ? and b.source = ? and b.source_record_id = ?""",
                          [sa, ra, sb, rb]).df()
     for k in shared.itertuples():
@@ -85,7 +86,7 @@ def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, thresh
         out.reasons.append(f"match probability {p:.4f} (weight {w:.2f}) is {verdict} the threshold {threshold}")
     stored = state.latest_model(con, _max_date(con))
     if stored is not None:
-        con.execute(f"create or replace temp table __bz_explain as {match_input_sql(RECORDS, EDGES)}")
+        con.execute(f"create or replace temp table __bz_explain as {match_input_sql(records, edges)}")
         out.comparison = matching.score_pair(con, stored[1], "__bz_explain", record_a, record_b)
         if out.comparison and not pair:
             p = out.comparison.get("match_probability")

@@ -158,9 +158,10 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
         res = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
         frames = [res.as_pandas_dataframe()]
     else:
-        existing = db_api.register(f"(select * from {table} where unique_id not in (select unique_id from "
-                                   f"{new_table}))", table_name="__bz_existing")
-        new = db_api.register(new_table, table_name="__bz_new")
+        con.execute(f"""create or replace temp table __bz_existing as
+                        select * from {table} anti join {new_table} using (unique_id)""")
+        existing = db_api.register("__bz_existing", table_name="__bz_existing_role")
+        new = db_api.register(new_table, table_name="__bz_new_role")
         frames = [
             linker.inference.predict_between(existing, new, threshold_match_probability=threshold,
                                              warning_mode="never").as_pandas_dataframe(),
