@@ -3,7 +3,7 @@
     bullseye run [--landing DIR] [--as-of DATE] [--warehouse PATH]
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
-    bullseye bench demo-data|load [--scale S]
+    bullseye bench demo-data|load|identity [--scale S]
 
 Console output is for people: one line per step, a summary at the end, and on
 failure one clear message. Library logs go to ``<home>/logs/bullseye.log``.
@@ -202,6 +202,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bullseye.demo import generate
     from bullseye.ingest import load_landing
 
+    if args.what == "identity":
+        return _bench_identity(args)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         landing = Path(tmp) / "landing"
         t0 = time.perf_counter()
@@ -220,6 +222,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
             console.print(f"load scale={args.scale}: {report.total('rows_in'):,} rows in "
                           f"{len(report.deliveries)} deliveries in {load_s:.1f}s "
                           f"({report.total('rows_in') / load_s:,.0f} rows/s); peak RSS {_peak_rss_mb():,.0f} MB")
+    return 0
+
+
+def _bench_identity(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from bullseye.identity.benchmark import run_bench
+
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        res = run_bench(Path(tmp), args.scale, new=args.new, events=not args.no_events,
+                        progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    console.print(f"identity scale={res.scale}: {res.records:,} source records")
+    for ph in res.phases:
+        console.print(f"  {ph.name}: {ph.records:,} records, {ph.seconds:.1f}s, peak RSS {ph.peak_rss_mb:,.0f} MB, "
+                      f"rescored {ph.run.get('rescored_records', 0):,}, {ph.run.get('people', 0):,} people",
+                      soft_wrap=True)
+    console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f} (against the demo truth)",
+                  soft_wrap=True)
+    console.print(f"  incremental night gives the clusters of a full rescoring: {res.incremental_equals_full}")
     return 0
 
 
@@ -268,9 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     ident.set_defaults(fn=cmd_identity)
 
     bench = sub.add_parser("bench", help="print speed and memory figures")
-    bench.add_argument("what", choices=["demo-data", "load"])
+    bench.add_argument("what", choices=["demo-data", "load", "identity"])
     bench.add_argument("--scale", type=float, default=1.0)
     bench.add_argument("--tmp", help="scratch folder (default: system temp)")
+    bench.add_argument("--new", type=int, default=10_000, help="identity: records held out for the incremental night")
+    bench.add_argument("--no-events", action="store_true",
+                       help="identity: CRM and list records only (no web visitors), for very large scales")
     bench.set_defaults(fn=cmd_bench)
     return p
 

@@ -8,18 +8,15 @@ that runs at night, not a copy of it.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import duckdb
-import jinja2
 import numpy as np
 import pandas as pd
 
 from bullseye import normalize
+from bullseye.identity.benchmark import edges_sql
 from bullseye.identity.resolver import IdentityConfig, resolve
 
-EDGES_SQL = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "intermediate" / "int_identity__edges.sql"
-VARS = {"identity_max_names_per_key": 3, "identity_max_records_per_key": 20}
 RECORD_COLUMNS = ["source", "source_record_id", "name", "birth_date", "phone", "email", "city", "address", "gender",
                   "id_card", "web_login", "member_card"]
 
@@ -55,10 +52,7 @@ def load(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     con.execute("create or replace table recs as select * from __recs")
     con.register("__keys", pd.DataFrame(keys, columns=["source", "source_record_id", "key_type", "key_value"]))
     con.execute("create or replace table keys as select * from __keys")
-    sql = jinja2.Template(EDGES_SQL.read_text()).render(
-        ref=lambda name: {"int_identity__keys": "keys", "int_identity__records": "recs"}[name],
-        var=lambda name: VARS[name])
-    con.execute(f"create or replace table edg as {sql}")
+    con.execute(f"create or replace table edg as {edges_sql('recs', 'keys')}")
 
 
 def night(con: duckdb.DuckDBPyConnection, rows: list[dict], as_of: date, overrides: pd.DataFrame | None = None,

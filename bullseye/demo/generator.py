@@ -34,6 +34,9 @@ _DAY = np.timedelta64(1, "D")
 _SEC = np.timedelta64(1, "s")
 
 
+PARTS = frozenset({"orders", "events", "lists"})
+
+
 @dataclass
 class DemoSummary:
     out: Path
@@ -534,7 +537,7 @@ class _Gen:
         self.write_csv(pd.DataFrame(rows), "stores/stores.csv")
 
     # ---------------------------------------------------------------- main
-    def run(self) -> DemoSummary:
+    def run(self, parts: frozenset[str] = PARTS) -> DemoSummary:
         people = self.people()
         self.stores()
         crm = self.crm(people)
@@ -550,6 +553,23 @@ class _Gen:
                     "store_pos,S999901,刘洋,男,1988-02-03,13912345670,liuyang@qq.com,,,,广东省,广州市,天河区,"
                     "天河区体育西路,广州,extra,,,,2024-01-01,2024-01-01",
                     "store_pos,S999902,\"周敏"], "wrong_field_count")
+        orders = self._orders(people, crm) if "orders" in parts else None
+        if "events" in parts:
+            self.events(people, crm, truth)
+        if "lists" in parts:
+            self.lists(people, truth)
+        if orders is not None:
+            self.feedback(people, crm, orders)  # contacts, service and consents refer to orders
+        tdir = self.out / "_truth"
+        tdir.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(truth, columns=["source", "source_record_id", "person_id"]).sort_values(
+            ["source", "source_record_id"]).to_csv(tdir / "identity.csv", index=False)
+        pd.DataFrame(self.planted, columns=["where", "locator", "problem"]).to_csv(tdir / "planted.csv", index=False)
+        people[["person_id", "status", "family"]].to_csv(tdir / "people.csv", index=False)
+        return self.summary
+
+    def _orders(self, people: pd.DataFrame, crm: pd.DataFrame) -> pd.DataFrame:
+        """Write orders and order lines; returns the orders for the feedback files."""
         orders, lines = self.orders(people, crm)
         o_cols = [c for c in orders.columns if not c.startswith("_")]
         bad = np.flatnonzero(self.mask(len(orders), 0.0005))
@@ -569,23 +589,21 @@ class _Gen:
         lyear = lines.order_id.map(pd.Series(np.asarray(year), index=orders.order_id))
         for y in np.unique(year):
             self.write_csv(lines[(lyear == y).to_numpy()], f"order_lines/order_lines_{y}.csv")
-        self.events(people, crm, truth)
-        self.lists(people, truth)
-        self.feedback(people, crm, orders)
-        tdir = self.out / "_truth"
-        tdir.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(truth, columns=["source", "source_record_id", "person_id"]).sort_values(
-            ["source", "source_record_id"]).to_csv(tdir / "identity.csv", index=False)
-        pd.DataFrame(self.planted, columns=["where", "locator", "problem"]).to_csv(tdir / "planted.csv", index=False)
-        people[["person_id", "status", "family"]].to_csv(tdir / "people.csv", index=False)
-        return self.summary
+        return orders
 
 
 def generate(out: Path | str, scale: float = 1.0, seed: int = 42, end: date = DEMO_END,
-             overwrite: bool = True) -> DemoSummary:
-    """Write a demo landing zone to ``out``; returns counts of what was written."""
+             overwrite: bool = True, parts: frozenset[str] | set[str] = PARTS) -> DemoSummary:
+    """Write a demo landing zone to ``out``; returns counts of what was written.
+
+    ``parts`` limits what is written besides stores and CRM customers (``orders``,
+    ``events``, ``lists``): the identity benchmark needs only people, not a year of events.
+    """
+    unknown = set(parts) - PARTS
+    if unknown:
+        raise ValueError(f"unknown demo parts {sorted(unknown)}; choose from {sorted(PARTS)}")
     out = Path(out)
     if out.exists() and overwrite:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    return _Gen(out, scale, seed, end).run()
+    return _Gen(out, scale, seed, end).run(frozenset(parts))
