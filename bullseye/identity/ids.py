@@ -42,8 +42,7 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame, issued: pd.DataFr
     first_key = clusters.groupby("label")["record"].min()
     prev = clusters.merge(previous, on="record", how="inner")
     # How many of each old id's records went to each label.
-    counts = prev.groupby(["customer_id", "label"]).agg(n=("record", "size"), rule=("match_rule", _top))
-    counts = counts.reset_index()
+    counts = prev.groupby(["customer_id", "label"]).size().rename("n").reset_index()
     counts["first_key"] = counts["label"].map(first_key)
     # Each old id goes to the label holding most of its records.
     home = counts.sort_values(["customer_id", "n", "first_key"], ascending=[True, False, True]) \
@@ -68,6 +67,7 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame, issued: pd.DataFr
 
     journal = []
     merged = home[home["customer_id"] != home["label"].map(survivor)]
+    merged = merged.merge(_top_rules(prev, merged), on=["customer_id", "label"], how="left")
     for r in merged.itertuples():
         journal.append(("merge", r.customer_id, ids[r.label], int(r.n), f"merged by {r.rule}"))
     away = counts.merge(home[["customer_id", "label"]].rename(columns={"label": "home"}), on="customer_id")
@@ -78,9 +78,15 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame, issued: pd.DataFr
     return ids, pd.DataFrame(journal, columns=cols)
 
 
-def _top(values: pd.Series) -> str:
-    vals = values[values != "singleton"]
-    return str(vals.mode().iloc[0]) if len(vals) else "singleton"
+def _top_rules(prev: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The most common tie rule among the records of each (old id, label) pair: the why of a merge."""
+    rows = prev.merge(pairs[["customer_id", "label"]], on=["customer_id", "label"])
+    rows = rows[rows["match_rule"] != "singleton"]
+    top = rows.groupby(["customer_id", "label", "match_rule"]).size().rename("k").reset_index()
+    top = top.sort_values(["customer_id", "label", "k", "match_rule"], ascending=[True, True, False, True])
+    top = top.drop_duplicates(["customer_id", "label"]).rename(columns={"match_rule": "rule"})
+    out = pairs[["customer_id", "label"]].merge(top[["customer_id", "label", "rule"]], how="left")
+    return out.fillna({"rule": "singleton"})
 
 
 def changed_share(clusters: pd.DataFrame, ids: pd.Series, previous: pd.DataFrame) -> float:
