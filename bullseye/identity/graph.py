@@ -46,12 +46,14 @@ def _strength(rule: pd.Series, probability: pd.Series) -> np.ndarray:
     return rank - np.nan_to_num(probability.to_numpy(float), nan=1.0) * 0.5  # matches: higher probability first
 
 
-def cluster(records: np.ndarray, edges: pd.DataFrame, cannot_link: pd.DataFrame | None = None) -> Clusters:
+def cluster(records: np.ndarray, edges: pd.DataFrame, cannot_link: pd.DataFrame | None = None,
+            explain: bool = True) -> Clusters:
     """Cluster ``records`` (array of record keys) over ``edges`` (a, b, rule, probability).
 
     ``a`` is always a record key; ``b`` is a record key or a key node (``type:value``).
     ``cannot_link`` (a, b) pairs of record keys never end in the same cluster.
     Labels are consecutive integers, ordered by each cluster's smallest record key.
+    With ``explain=False`` the tie rules are not worked out (a preliminary pass).
     """
     records = np.sort(pd.unique(np.asarray(records, dtype=object)))
     rec_index = pd.Index(records)
@@ -77,18 +79,20 @@ def cluster(records: np.ndarray, edges: pd.DataFrame, cannot_link: pd.DataFrame 
     order = pd.Series(records).groupby(rec_labels).transform("min").to_numpy()
     _, final = np.unique(order, return_inverse=True)
     out = pd.DataFrame({"record": records, "label": final})
-    rule, prob, via = _tie_rules(edges[accepted], node_names, labels, n_rec, out)
-    out["match_rule"], out["match_probability"], out["linked_via"] = rule, prob, via
+    if explain:
+        rule, prob, via = _tie_rules(edges[accepted], node_names, labels, n_rec, out)
+        out["match_rule"], out["match_probability"], out["linked_via"] = rule, prob, via
     return Clusters(records=out, refused=refused.reset_index(drop=True))
 
 
 def _conflict_values(node_names: pd.Index) -> pd.DataFrame:
     """Key nodes of conflict types and the value each carries."""
-    names = pd.Series(node_names.to_numpy(dtype=str))
-    kind = names.str.extract(r"^([a-z_]+):", expand=False)
-    mask = kind.isin(CONFLICT_KEYS).to_numpy()
-    return pd.DataFrame({"node": np.flatnonzero(mask), "kind": kind[mask].to_numpy(),
-                         "value": names[mask].to_numpy()})
+    names = pd.Series(node_names.to_numpy(dtype=object))
+    frames = []
+    for kind in CONFLICT_KEYS:
+        hit = np.flatnonzero(names.str.startswith(kind + ":").fillna(False).to_numpy(bool))
+        frames.append(pd.DataFrame({"node": hit, "kind": kind, "value": names.to_numpy()[hit]}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _inconsistent_components(labels, node_names, n_rec, cl: pd.DataFrame) -> np.ndarray:

@@ -190,7 +190,7 @@ def _cluster(rec: pd.DataFrame, key_edges: pd.DataFrame, matches: pd.DataFrame,
     key["rule"] = key["key_type"]
     in_pass1 = key["a"].isin(named) | ~key["key_type"].isin(CONTACT_KEYS)  # account keys always link
     pass1 = pd.concat([key[in_pass1][["a", "b", "rule", "probability"]], pair], ignore_index=True)
-    first = graph.cluster(rec["record"].to_numpy(), pass1, cannot).records.set_index("record")["label"]
+    first = graph.cluster(rec["record"].to_numpy(), pass1, cannot, explain=False).records.set_index("record")["label"]
 
     contact = key_edges[key_edges["key_type"].isin(CONTACT_KEYS)
                         & ~key_edges["rule"].isin(["blocked: too many records", "shared key: too many names"])]
