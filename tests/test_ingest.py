@@ -84,6 +84,21 @@ def test_list_manifest_declares_encoding_and_terms(tmp_path, con):
     assert q(con, "SELECT permitted_channels, expires_at::VARCHAR FROM raw.list_manifests") == [(["sms"], "2026-12-31")]
 
 
+def test_list_larger_than_one_batch_loads_every_row(tmp_path, con, monkeypatch):
+    # Regression: tagging rows with list_id once broke every later batch of the same file.
+    from bullseye.ingest import readers
+
+    monkeypatch.setattr(readers, "BATCH_ROWS", 2)
+    land = tmp_path / "land"
+    write(land / "lists" / "big" / "manifest.json", json.dumps({
+        "list_id": "big", "vendor": "v", "acquired_at": "2026-05-01", "legal_basis": "opt-in",
+        "permitted_channels": ["sms"], "expires_at": "2026-12-31"}))
+    write(land / "lists" / "big" / "r.csv", "list_record_id,name,phone\n"
+          + "".join(f"r{i},刘洋{i},1391234567{i}\n" for i in range(5)))
+    load_landing(con, land, "t")
+    assert q(con, "SELECT count(*), count(DISTINCT list_id) FROM raw.lists") == [(5, 1)]
+
+
 def test_list_without_legal_basis_is_held_back(tmp_path, con):
     land = tmp_path / "land"
     write(land / "lists" / "shady" / "manifest.json", json.dumps({"list_id": "shady", "vendor": "x",

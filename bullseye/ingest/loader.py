@@ -152,7 +152,7 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
         for batch in batches:
             if list_id is not None:
                 if "list_id" not in batch.columns:
-                    batch.columns.append("list_id")
+                    batch.columns = [*batch.columns, "list_id"]  # a new list: the reader keeps its own
                 batch.rows["list_id"] = [list_id] * len(batch.lines)
             _load_batch(con, spec, batch, delivery_id, rel, res, file_problem=problem)
     except UnreadableFile as exc:

@@ -135,7 +135,7 @@ def read_csv(path: Path, encoding: str) -> Iterator[Batch]:
 
 
 def _new_batch(columns: list[str]) -> Batch:
-    return Batch(columns=columns, rows={c: [] for c in columns}, lines=[])
+    return Batch(columns=list(columns), rows={c: [] for c in columns}, lines=[])
 
 
 def _jsonable(value: object) -> str | None:
