@@ -217,3 +217,13 @@ def test_graph_refuses_edges_that_join_two_id_cards():
     labels = res.records.set_index("record")["label"]
     assert labels["r1"] != labels["r2"]
     assert len(res.refused) == 1 and res.refused.iloc[0]["reason"] == "conflicting id_card"
+
+
+def test_too_few_records_to_train_links_on_keys_only(con):
+    case = [rec("crm_customers", "pos:a", "张伟", "1980-01-01", "13911112222"),
+            rec("crm_customers", "web:a", "張偉", None, "139 1111 2222"),
+            rec("crm_customers", "pos:b", "李娜", "1990-02-02", "13800001111")]
+    out = night(con, case, D1)
+    assert same(out, "crm_customers|pos:a", "crm_customers|web:a")
+    assert not same(out, "crm_customers|pos:a", "crm_customers|pos:b")
+    assert con.execute("select mode from identity.runs").fetchall()[0][0].startswith("keys only")

@@ -115,14 +115,14 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
 
 def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str, date | None, int]:
     """Bring identity.match_edges up to date with tonight's match input."""
-    if n_named < 2:
-        con.execute("delete from identity.match_edges")
-        con.execute("delete from identity.match_inputs")
-        return "no-match-input", None, 0
     stored = state.latest_model(con, as_of)
     mode = config.mode
     if mode == "retrain" or stored is None:
-        model = matching.train(con, "__bz_match_input")
+        model = _train_or_none(con, n_named)
+        if model is None:
+            con.execute("delete from identity.match_edges")
+            con.execute("delete from identity.match_inputs")
+            return "keys only (too few records to train the match model)", None, 0
         state.save_model(con, model, as_of, n_named)
         trained_on, mode = as_of, "retrain"
     else:
@@ -151,6 +151,26 @@ def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str,
     con.execute("delete from identity.match_inputs")
     con.execute("insert into identity.match_inputs select unique_id, row_hash from __bz_match_input")
     return mode, trained_on, int(rescored)
+
+
+MIN_TRAINING_RECORDS = 500
+
+
+def _train_or_none(con, n_named: int) -> matching.MatchModel | None:
+    """Train the match model, or return None when there is too little data for EM to mean
+    anything (a first small delivery): that night links on keys only, and says so."""
+    from splink.internals.exceptions import EMTrainingException
+
+    if n_named < MIN_TRAINING_RECORDS:
+        log.warning("identity: %d records to match, fewer than %d: linking on keys only tonight",
+                    n_named, MIN_TRAINING_RECORDS)
+        return None
+    try:
+        return matching.train(con, "__bz_match_input")
+    except EMTrainingException as exc:
+        log.warning("identity: the match model could not be trained (%s): linking on keys only tonight",
+                    str(exc).splitlines()[0])
+        return None
 
 
 def _overrides(overrides: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
