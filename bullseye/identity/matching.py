@@ -24,6 +24,9 @@ import pandas as pd
 MATCH_COLUMNS = ("unique_id", "name", "name_pinyin", "birth_date", "phone", "email", "city", "address",
                  "gender")
 TF_COLUMNS = ("name",)
+# Bump when comparisons or blocking rules change: a stored model of another version is
+# retrained, and its cached pair scores dropped, on the next ``auto`` night.
+MODEL_VERSION = 2
 # Pairs are only scored inside these blocks; each is cheap (a few candidates per record)
 # and together they catch a duplicate that has lost any one of its identifying fields.
 BLOCKING_RULES = (("phone",), ("email",), ("name", "birth_date"), ("name_pinyin", "city"), ("birth_date", "city"),
@@ -90,6 +93,8 @@ def settings_creator():
 def _linker(con: duckdb.DuckDBPyConnection, table: str, settings, tf: dict[str, pd.DataFrame] | None = None):
     from splink import DuckDBAPI, Linker
 
+    if isinstance(settings, dict):
+        settings = {k: v for k, v in settings.items() if not k.startswith("bullseye_")}
     _quiet_splink()
     db_api = DuckDBAPI(connection=con)
     sdf = db_api.register(table)
@@ -117,6 +122,7 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchMod
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
     settings = _floor_probabilities(linker.misc.save_model_to_json())
+    settings["bullseye_model_version"] = MODEL_VERSION
     tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
     return MatchModel(settings=settings, tf=tf)
 
@@ -132,8 +138,10 @@ def _floor_probabilities(settings: dict, m_floor: float = 0.005, u_floor: float 
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            level["m_probability"] = max(level.get("m_probability") or 0.0, m_floor)
-            level["u_probability"] = max(level.get("u_probability") or 0.0, u_floor)
+            # Rounded to 10 significant digits: EM's sums come out in a different float order
+            # from run to run, and the stored model should not depend on it.
+            level["m_probability"] = float(f"{max(level.get('m_probability') or 0.0, m_floor):.10g}")
+            level["u_probability"] = float(f"{max(level.get('u_probability') or 0.0, u_floor):.10g}")
     return settings
 
 

@@ -117,7 +117,10 @@ def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str,
     """Bring identity.match_edges up to date with tonight's match input."""
     stored = state.latest_model(con, as_of)
     mode = config.mode
-    if mode == "retrain" or stored is None:
+    outdated = stored is not None and stored[1].settings.get("bullseye_model_version") != matching.MODEL_VERSION
+    if outdated and mode != "retrain":
+        log.warning("identity: the stored match model predates this version of the comparisons; retraining")
+    if mode == "retrain" or stored is None or outdated:
         model = _train_or_none(con, n_named)
         if model is None:
             con.execute("delete from identity.match_edges")
