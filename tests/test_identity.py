@@ -117,8 +117,9 @@ def test_common_name_alone_is_not_enough(con, background):
 
 def test_anonymous_visitor_joins_the_person_once_logged_in(con, background):
     person = rec("crm_customers", "web:U9", "刘洋", "1992-12-12", "13300009999", web_login="U9")
-    out = night(con, background + [person], D1)
-    assert "events|a-anon" not in out.index  # browsing only: no key, not a record yet
+    out = night(con, background + [person, rec("events", "a-anon", city="上海市")], D1)
+    assert not same(out, "events|a-anon", "crm_customers|web:U9")  # browsing only: nothing ties it yet
+    assert out.loc["events|a-anon", "match_rule"] == "singleton"
     out = night(con, background + [person, rec("events", "a-anon", web_login="U9")], D2)
     assert same(out, "events|a-anon", "crm_customers|web:U9")
     assert out.loc["events|a-anon", "match_rule"] == "deterministic:web_login"

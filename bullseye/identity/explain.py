@@ -7,6 +7,7 @@ each record, the key rules, the refused edges and the stored match model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 import pandas as pd
@@ -84,7 +85,7 @@ def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, thresh
         p, w = pair[0]
         verdict = "at or above" if p >= threshold else "below"
         out.reasons.append(f"match probability {p:.4f} (weight {w:.2f}) is {verdict} the threshold {threshold}")
-    stored = state.latest_model(con, _max_date(con))
+    stored = state.latest_model(con, date.max)
     if stored is not None:
         con.execute(f"create or replace temp table __bz_explain as {match_input_sql(records, edges)}")
         out.comparison = matching.score_pair(con, stored[1], "__bz_explain", record_a, record_b)
@@ -97,7 +98,3 @@ def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, thresh
                 out.reasons.append(f"match probability {p:.4f} is too low to be kept as a candidate")
     return out
 
-
-def _max_date(con: duckdb.DuckDBPyConnection):
-    row = con.execute("select max(trained_on) from identity.match_models").fetchall()
-    return row[0][0]

@@ -178,10 +178,8 @@ def _tie_rules(edges: pd.DataFrame, node_names, labels, n_rec, out: pd.DataFrame
     both = pd.concat([e, e[e.b < n_rec].rename(columns={"a": "b", "b": "a"})], ignore_index=True)
     both["s"] = _strength(both["rule"], pd.Series(both["p"].to_numpy()))
     best = both.sort_values(["a", "s"]).drop_duplicates("a")
-    rule[best["a"].to_numpy()] = np.where(best["rule"] == "match", "probabilistic",
-                                          "deterministic:" + best["rule"].astype(str))
-    rule[best["a"].to_numpy()] = np.where(best["rule"] == "must_link", "override:must_link",
-                                          rule[best["a"].to_numpy()])
+    labels_by_rule = {"match": "probabilistic", "must_link": "override:must_link"}
+    rule[best["a"].to_numpy()] = [labels_by_rule.get(r, f"deterministic:{r}") for r in best["rule"]]
     prob[best["a"].to_numpy()] = np.where(best["rule"] == "match", best["p"], 1.0)
     via[best["a"].to_numpy()] = node_names.to_numpy(dtype=object)[best["b"].to_numpy()]
     return rule, prob, via

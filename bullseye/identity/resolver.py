@@ -76,10 +76,11 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     t0 = time.perf_counter()
     state.ensure(con)
     state.rollback(con, as_of)
-    con.execute(f"""create or replace temp table __bz_match_input as
-        select *, md5(concat_ws('|', name, name_pinyin, birth_date, phone, email, city, address, gender))
+    con.execute(f"create or replace temp table __bz_match_input as {match_input_sql(records, edges)}")
+    con.execute("""create or replace temp table __bz_match_hash as
+        select unique_id, md5(concat_ws('|', name, name_pinyin, birth_date, phone, email, city, address, gender))
             as row_hash
-        from ({match_input_sql(records, edges)})""")
+        from __bz_match_input""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
     mode, trained_on, rescored = _score(con, as_of, config, n_named)
 
@@ -97,8 +98,8 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     out = clusters.records.assign(customer_id=clusters.records["label"].map(cids))
     changed = ids.changed_share(clusters.records, cids, previous)
     state.write_registry(con, out, as_of)
-    _append(con, "journal", journal.assign(as_of=as_of)[["as_of", *journal.columns]])
-    _append(con, "refused_edges", clusters.refused.assign(as_of=as_of)[["as_of", "a", "b", "rule", "reason"]])
+    state.append(con, "journal", journal.assign(as_of=as_of)[["as_of", *journal.columns]])
+    state.append(con, "refused_edges", clusters.refused.assign(as_of=as_of)[["as_of", "a", "b", "rule", "reason"]])
 
     out = out.merge(rec[["record", "source"]], on="record")
     out["source_record_id"] = out["record"].str.split("|", n=1).str[1]
@@ -106,7 +107,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     run = _run_stats(out, journal, previous, changed, config)
     run.update(as_of=as_of, mode=mode, model_trained_on=trained_on, records=len(out), rescored_records=rescored,
                match_edges=len(matches), seconds=round(time.perf_counter() - t0, 2))
-    _append(con, "runs", pd.DataFrame([run])[_RUN_COLUMNS])
+    state.append(con, "runs", pd.DataFrame([run])[_RUN_COLUMNS])
     cols = ["source", "source_record_id", "customer_id", "match_rule", "match_probability", "linked_via",
             "cluster_size"]
     return NightResult(records=out[cols].sort_values(["source", "source_record_id"]).reset_index(drop=True),
@@ -134,25 +135,23 @@ def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str,
     floor = min(config.match_threshold, 0.5)  # keep near misses too: a lower threshold needs no rescoring
     if mode == "incremental":
         con.execute("""create or replace temp table __bz_changed as
-            select i.* exclude (row_hash) from __bz_match_input i
-            anti join identity.match_inputs s on s.unique_id = i.unique_id and s.row_hash = i.row_hash""")
+            select i.* from __bz_match_input i semi join (
+                select * from __bz_match_hash except select * from identity.match_inputs) using (unique_id)""")
         con.execute("""delete from identity.match_edges where unique_id_l not in (select unique_id from
                        __bz_match_input) or unique_id_r not in (select unique_id from __bz_match_input)
                        or unique_id_l in (select unique_id from __bz_changed)
                        or unique_id_r in (select unique_id from __bz_changed)""")
         rescored = con.execute("select count(*) from __bz_changed").fetchall()[0][0]
         if rescored:
-            con.execute("create or replace temp table __bz_all as select * exclude (row_hash) from __bz_match_input")
-            new = matching.predict(con, model, "__bz_all", floor, new_table="__bz_changed")
-            _append(con, "match_edges", new)
+            new = matching.predict(con, model, "__bz_match_input", floor, new_table="__bz_changed")
+            state.append(con, "match_edges", new)
     else:
-        con.execute("create or replace temp table __bz_all as select * exclude (row_hash) from __bz_match_input")
-        new = matching.predict(con, model, "__bz_all", floor)
+        new = matching.predict(con, model, "__bz_match_input", floor)
         con.execute("delete from identity.match_edges")
-        _append(con, "match_edges", new)
+        state.append(con, "match_edges", new)
         rescored = n_named
     con.execute("delete from identity.match_inputs")
-    con.execute("insert into identity.match_inputs select unique_id, row_hash from __bz_match_input")
+    con.execute("insert into identity.match_inputs select unique_id, row_hash from __bz_match_hash")
     return mode, trained_on, int(rescored)
 
 
@@ -224,15 +223,6 @@ def _cluster(rec: pd.DataFrame, key_edges: pd.DataFrame, matches: pd.DataFrame,
     extra = pd.DataFrame({"a": extra["record"], "b": extra["key_type"] + ":" + extra["key_value"],
                           "rule": extra["key_type"], "probability": np.nan})
     return graph.cluster(rec["record"].to_numpy(), pd.concat([pass1, extra], ignore_index=True), cannot)
-
-
-def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    if not len(frame):
-        return
-    con.register("__bz_frame", frame)
-    cols = ", ".join(frame.columns)
-    con.execute(f"insert into identity.{table} ({cols}) select {cols} from __bz_frame")
-    con.unregister("__bz_frame")
 
 
 _RUN_COLUMNS = ["as_of", "mode", "model_trained_on", "records", "rescored_records", "match_edges", "people",

@@ -57,6 +57,16 @@ def rollback(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         con.execute(f"delete from identity.{table} where as_of >= ?", [as_of])
 
 
+def append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Insert a DataFrame into ``identity.<table>`` by column name."""
+    if not len(frame):
+        return
+    con.register("__bz_frame", frame)
+    cols = ", ".join(frame.columns)
+    con.execute(f"insert into identity.{table} ({cols}) select {cols} from __bz_frame")
+    con.unregister("__bz_frame")
+
+
 def previous_ids(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("select record, customer_id from identity.registry where valid_to is null").df()
 
@@ -102,9 +112,7 @@ def save_model(con: duckdb.DuckDBPyConnection, model: MatchModel, trained_on: da
     con.execute("insert into identity.match_models values (?, ?, ?)", [trained_on, n_records, model.to_json()])
     for col, frame in model.tf.items():
         rows = frame.rename(columns={col: "value", f"tf_{col}": "tf"})[["value", "tf"]]
-        con.register("__bz_tf", rows)
-        con.execute("insert into identity.match_tf select ?, ?, value, tf from __bz_tf", [trained_on, col])
-        con.unregister("__bz_tf")
+        append(con, "match_tf", rows.assign(trained_on=trained_on, col=col))
 
 
 def acknowledged(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
