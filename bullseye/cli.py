@@ -3,7 +3,7 @@
     bullseye run [--landing DIR] [--as-of DATE] [--warehouse PATH]
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
-    bullseye bench demo-data|load|identity [--scale S]
+    bullseye bench demo-data|load|identity|clv [--scale S] [--customers N]
 
 Console output is for people: one line per step, a summary at the end, and on
 failure one clear message. Library logs go to ``<home>/logs/bullseye.log``.
@@ -204,6 +204,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "identity":
         return _bench_identity(args)
+    if args.what == "clv":
+        return _bench_clv(args)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         landing = Path(tmp) / "landing"
         t0 = time.perf_counter()
@@ -241,6 +243,22 @@ def _bench_identity(args: argparse.Namespace) -> int:
     console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f} (against the demo truth)",
                   soft_wrap=True)
     console.print(f"  incremental night gives the clusters of a full rescoring: {res.incremental_equals_full}")
+    return 0
+
+
+def _bench_clv(args: argparse.Namespace) -> int:
+    from bullseye.clv_benchmark import CDNOW_BG, CDNOW_GG, run_bench
+
+    res = run_bench(args.customers)
+    console.print(f"clv: {res.customers:,} simulated customers, {res.purchase_days:,} purchase days "
+                  f"(simulated in {res.seconds['simulate']:.1f}s)", soft_wrap=True)
+    for step, sec in res.seconds.items():
+        if step != "simulate":
+            console.print(f"  {step}: {sec:.1f}s")
+    console.print(f"  summarize + fit + score: {res.fit_and_score_seconds:.1f}s; peak RSS {res.peak_rss_mb:,.0f} MB")
+    truth = {**CDNOW_BG.as_dict(), **CDNOW_GG.as_dict()}
+    console.print("  parameters fitted (drawn with): " + ", ".join(
+        f"{k}={res.fitted[k]:.3f} ({v})" for k, v in truth.items()), soft_wrap=True)
     return 0
 
 
@@ -289,10 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     ident.set_defaults(fn=cmd_identity)
 
     bench = sub.add_parser("bench", help="print speed and memory figures")
-    bench.add_argument("what", choices=["demo-data", "load", "identity"])
+    bench.add_argument("what", choices=["demo-data", "load", "identity", "clv"])
     bench.add_argument("--scale", type=float, default=1.0)
     bench.add_argument("--tmp", help="scratch folder (default: system temp)")
     bench.add_argument("--new", type=int, default=10_000, help="identity: records held out for the incremental night")
+    bench.add_argument("--customers", type=int, default=1_000_000, help="clv: simulated customers")
     bench.add_argument("--no-events", action="store_true",
                        help="identity: CRM and list records only (no web visitors), for very large scales")
     bench.set_defaults(fn=cmd_bench)
