@@ -38,6 +38,8 @@ select
     employee_id,
     joined_at,
     updated_at,
+    -- A survey answer delivered as an extra column: the customer's yearly budget for our categories.
+    try_cast(json_extract_string(_extra, '$.annual_budget') as double) as stated_annual_budget,
     _delivery_id
 from latest
 where _version = 1

@@ -20,6 +20,7 @@ select
     r.company,
     r.title,
     r.industry,
+    try_cast(json_extract_string(r._extra, '$.annual_budget') as double) as stated_annual_budget,
     m.acquired_at
 from {{ source('lists', 'lists') }} r
 join {{ ref('stg_lists__manifests') }} m using (list_id)
