@@ -18,7 +18,8 @@ from bullseye.quality import QualityError
 from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
 
 pytestmark = pytest.mark.slow
-MARTS = ["dim_customer", "customer_identity_map", "fct_orders", "customer_rfm", "target_lists"]
+MARTS = ["dim_customer", "customer_identity_map", "fct_orders", "customer_rfm", "target_lists", "customer_clv",
+         "clv_model_params", "customer_segments"]
 AS_OF = "2026-11-24"
 
 

@@ -56,6 +56,9 @@ select
     end as grade,
     s.lifecycle_stage,
     s.stage_since,
+    datediff('day', r.last_purchase, {{ as_of_date() }}) as recency_days,
+    -- silence counted in usual gaps between purchases: the lifecycle's main signal
+    datediff('day', r.last_purchase, {{ as_of_date() }}) / r.rhythm_days as silence_gaps,
     t.share_of_wallet,
     t.value,
     t.profit_12m,
