@@ -76,7 +76,8 @@ def summarize(transactions: pd.DataFrame, calibration_end, customer_col: str = "
     end = pd.Timestamp(calibration_end).normalize()
     t = transactions[[customer_col, date_col] + ([value_col] if value_col else [])].copy()
     t[date_col] = pd.to_datetime(t[date_col]).dt.normalize()
-    t = t[t[date_col] <= end]
+    # a fixed row order makes float sums (and so every output) identical run to run
+    t = t[t[date_col] <= end].sort_values([customer_col, date_col], kind="stable")
     agg = {value_col: "sum"} if value_col else {}
     days = (t.groupby([customer_col, date_col], sort=True).agg(agg) if agg
             else t.groupby([customer_col, date_col], sort=True).size().to_frame("n"))

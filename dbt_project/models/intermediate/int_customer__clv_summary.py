@@ -7,7 +7,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from bullseye.clv import summarize
 
-    days = dbt.ref("int_customer__purchase_days").df()
+    days = dbt.ref("int_customer__purchase_days").df().sort_values(["customer_id", "order_date"], ignore_index=True)
     out = summarize(days, str(dbt.config.get("as_of")), value_col="amount")
     margin = days.groupby("customer_id")[["margin", "amount_with_margin"]].sum(min_count=1)
     rate = (margin.margin / margin.amount_with_margin.where(margin.amount_with_margin > 0)).reindex(out.index)

@@ -16,8 +16,8 @@ orders as (
 ),
 sales as (
     select customer_id,
-        coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0) as revenue_12m,
-        coalesce(sum(margin_est) filter (where not is_refunded and order_date > {{ window_start }}), 0) as margin_12m,
+        round(coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as revenue_12m,
+        round(coalesce(sum(margin_est) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as margin_12m,
         count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m
     from orders group by customer_id
 ),
@@ -28,10 +28,10 @@ phone_people as (
 ),
 service as (
     select coalesce(m.customer_id, pp.customer_id) as customer_id,
-        sum(s.cost) filter (where s.type in ('gift_redeem', 'giveaway', 'coupon_redeem')) as giveaway_cost,
-        sum(s.cost) filter (where s.type in ('return_handling', 'return')) as return_cost,
-        sum(s.cost) filter (where s.type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling', 'return'))
-            as service_cost
+        round(sum(s.cost) filter (where s.type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
+        round(sum(s.cost) filter (where s.type in ('return_handling', 'return')), 2) as return_cost,
+        round(sum(s.cost) filter (where s.type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling',
+                                                       'return')), 2) as service_cost
     from {{ ref('stg_service__interactions') }} s
     left join map m on m.source = 'crm_customers' and m.source_record_id = s.source_record_id
     left join phone_people pp on pp.key_value = s.phone_key
@@ -39,7 +39,7 @@ service as (
     group by 1
 ),
 contacts as (
-    select resolved_customer_id as customer_id, sum(contact_cost) as contact_cost, count(*) as contacts_12m
+    select resolved_customer_id as customer_id, round(sum(contact_cost), 2) as contact_cost, count(*) as contacts_12m
     from {{ ref('int_customer__contacts') }}
     where sent_at > {{ window_start }} and resolved_customer_id is not null
     group by 1
@@ -92,7 +92,8 @@ prov as (
 everyone as (select quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget from spenders),
 budgeted as (
     select b.*,
-        b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m - b.contact_cost_12m as profit_12m,
+        round(b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m - b.contact_cost_12m, 2)
+            as profit_12m,
         case
             when b.stated_annual_budget is not null then 'stated'
             when c.peers >= {{ var('budget_min_peers') }} then 'peers: province, gender, age band'
@@ -112,6 +113,6 @@ budgeted as (
 select *,
     case when annual_budget > 0 then least(1.0, revenue_12m / annual_budget) end as share_of_wallet,
     -- what is left in the customer's wallet, at their margin, plus the growth CLV expects
-    greatest(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
-        + greatest(coalesce(clv_52w, 0) - margin_12m, 0) as potential_gap
+    round(greatest(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
+          + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2) as potential_gap
 from budgeted

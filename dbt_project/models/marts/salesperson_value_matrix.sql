@@ -31,8 +31,8 @@ select
     count(*) filter (where wallet_trend = 'growing') as wallet_growing,
     count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
     count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
-    sum(value) as value,
-    sum(potential_gap) as potential_gap,
+    round(sum(value), 2) as value,
+    round(sum(potential_gap), 2) as potential_gap,
     {{ as_of_date() }} as as_of_date
 from customers
 group by all
