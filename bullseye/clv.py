@@ -5,11 +5,10 @@ Fader, Hardie & Lee, "Counting your customers the easy way" (2005) and "RFM and
 CLV" (2005). Time is in weeks counted in days (days / 7), and a customer's
 purchases on one day count as one purchase, as in the papers.
 
-Written with numpy/scipy rather than a library on purpose: PyMC-Marketing fits
-these models as Bayesian models (MAP under its default priors, or MCMC); the
-contract asks for maximum-likelihood estimates that reproduce the published
-CDNOW figures, and a 1M-customer fit in seconds. The closed forms are a few
-lines each and are checked against the CDNOW estimates in the tests.
+Written with numpy/scipy. PyMC-Marketing 0.19's BetaGeoModel with HalfFlat priors and
+a MAP fit was measured to reproduce the same CDNOW estimates (see the issue 4 note);
+moving the fit onto it, or keeping this one as a cross-check, is open. The closed
+forms are checked against the CDNOW estimates in tests/test_clv.py.
 """
 
 from __future__ import annotations
