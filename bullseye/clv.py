@@ -13,7 +13,7 @@ forms are checked against the CDNOW estimates in tests/test_clv.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -49,18 +49,6 @@ class GammaGammaParams:
 
     def as_dict(self) -> dict[str, float]:
         return {"p": self.p, "q": self.q, "gamma": self.gamma}
-
-
-@dataclass
-class ClvConfig:
-    """What the nightly job uses; dbt vars set these (clv_* in dbt_project.yml)."""
-
-    horizon_weeks: float = 52.0
-    annual_discount_rate: float = 0.10
-    min_customers: int = 50
-    min_repeat_buyers: int = 20
-    holdout_weeks: float = 26.0
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- summaries

@@ -21,11 +21,6 @@ sales as (
         count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m
     from orders group by customer_id
 ),
-phone_people as (
-    select k.key_value, any_value(m.customer_id) as customer_id
-    from {{ ref('int_identity__keys') }} k join map m using (source, source_record_id)
-    where k.key_type = 'phone' group by k.key_value having count(distinct m.customer_id) = 1
-),
 service as (
     select coalesce(m.customer_id, pp.customer_id) as customer_id,
         round(sum(s.cost) filter (where s.type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
@@ -34,7 +29,7 @@ service as (
                                                        'return')), 2) as service_cost
     from {{ ref('stg_service__interactions') }} s
     left join map m on m.source = 'crm_customers' and m.source_record_id = s.source_record_id
-    left join phone_people pp on pp.key_value = s.phone_key
+    left join {{ ref('int_customer__key_owners') }} pp on pp.key_type = 'phone' and pp.key_value = s.phone_key
     where s.ts > {{ window_start }}
     group by 1
 ),
