@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else _demo_landing(home)
     warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
-                    home=home, identity_mode=args.identity_mode)
+                    home=home, identity_mode=args.identity_mode, campaigns=args.campaigns)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
                                     "(default: $BULLSEYE_HOME or ./var)")
     run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export")
+    run.add_argument("--campaigns", help="folder of campaign YAML files and contact_policy.yml "
+                     "(default: the repo's campaigns/, or $BULLSEYE_CAMPAIGNS)")
     run.add_argument("--identity-mode", default="auto", choices=["auto", "incremental", "full", "retrain"],
                      help="auto: score only new and changed records once a match model exists (default); "
                           "full: rescore all pairs; retrain: train the match model again, then rescore")

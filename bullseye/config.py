@@ -20,6 +20,8 @@ class RunConfig:
     home: Path | None = None
     # Identity resolution mode: auto, incremental, full or retrain (bullseye.identity.resolver).
     identity_mode: str = "auto"
+    # Campaign definitions and contact policy (campaigns/ in the repo unless set).
+    campaigns: Path | None = None
 
     def __post_init__(self) -> None:
         self.landing = Path(self.landing).resolve()
@@ -27,6 +29,8 @@ class RunConfig:
         if isinstance(self.as_of, str):
             self.as_of = date.fromisoformat(self.as_of)
         self.home = Path(self.home).resolve() if self.home else self.warehouse.parent
+        env = os.environ.get("BULLSEYE_CAMPAIGNS", "")
+        self.campaigns = Path(self.campaigns or env or PROJECT_ROOT / "campaigns").expanduser().resolve()
 
     @property
     def run_id(self) -> str:

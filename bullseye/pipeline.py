@@ -42,7 +42,18 @@ class NightSummary:
     data_docs: str = ""
 
 
+def check_campaigns(cfg: RunConfig):
+    """Invalid campaign definitions stop the night before anything runs (bullseye.activation.campaigns)."""
+    from bullseye.activation.campaigns import CampaignError, load_campaigns
+
+    try:
+        return load_campaigns(cfg.campaigns)
+    except CampaignError as e:
+        raise PipelineError(f"campaigns in {cfg.campaigns}: {e}") from e
+
+
 def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport:
+    check_campaigns(cfg)
     if not cfg.landing.is_dir():
         raise PipelineError(f"landing zone {cfg.landing} does not exist")
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +80,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
 def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.transform import run_dbt
 
+    check_campaigns(cfg)
     con = connect(cfg.warehouse)
     try:
         ensure_schema(con)  # raw tables exist even for sources never delivered
@@ -121,9 +133,10 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
 
 
 def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str, int]:
-    from bullseye.activation import export_lists
+    from bullseye.activation.exports import export_lists
 
-    written = export_lists(cfg.warehouse, cfg.as_of, cfg.exports)
+    campaigns, _ = check_campaigns(cfg)
+    written = export_lists(cfg.warehouse, cfg.as_of, cfg.exports, campaigns)
     if summary is not None:
         summary.lists = written
     return written

@@ -43,7 +43,8 @@ def _dbt_env(cfg: RunConfig):
 def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
     return [command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
-            "--vars", json.dumps({"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode}),
+            "--vars", json.dumps({"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode,
+                                  "campaigns_dir": str(cfg.campaigns)}),
             "--quiet", *extra]
 
 

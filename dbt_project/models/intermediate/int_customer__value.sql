@@ -22,21 +22,19 @@ sales as (
     from orders group by customer_id
 ),
 service as (
-    select coalesce(m.customer_id, pp.customer_id) as customer_id,
-        round(sum(s.cost) filter (where s.type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
-        round(sum(s.cost) filter (where s.type in ('return_handling', 'return')), 2) as return_cost,
-        round(sum(s.cost) filter (where s.type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling',
-                                                       'return')), 2) as service_cost
-    from {{ ref('stg_service__interactions') }} s
-    left join map m on m.source = 'crm_customers' and m.source_record_id = s.source_record_id
-    left join {{ ref('int_customer__key_owners') }} pp on pp.key_type = 'phone' and pp.key_value = s.phone_key
-    where s.ts > {{ window_start }}
+    select customer_id,
+        round(sum(cost) filter (where type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
+        round(sum(cost) filter (where type in ('return_handling', 'return')), 2) as return_cost,
+        round(sum(cost) filter (where type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling',
+                                                   'return')), 2) as service_cost
+    from {{ ref('int_service__interactions') }}
+    where ts > {{ window_start }}
     group by 1
 ),
 contacts as (
-    select resolved_customer_id as customer_id, round(sum(contact_cost), 2) as contact_cost, count(*) as contacts_12m
-    from {{ ref('int_customer__contacts') }}
-    where sent_at > {{ window_start }} and resolved_customer_id is not null
+    select customer_id, round(sum(contact_cost), 2) as contact_cost, count(*) as contacts_12m
+    from {{ ref('int_campaign__contacts') }}
+    where sent_at > {{ window_start }} and customer_id is not null
     group by 1
 ),
 stated as (

@@ -40,6 +40,9 @@ select
     updated_at,
     -- A survey answer delivered as an extra column: the customer's yearly budget for our categories.
     try_cast(json_extract_string(_extra, '$.annual_budget') as double) as stated_annual_budget,
+    -- An optional wedding_date column (any of 2012-05-20, 20120520, 2012/5/20) for anniversaries.
+    cast(try_strptime(trim(json_extract_string(_extra, '$.wedding_date')), ['%Y-%m-%d', '%Y%m%d', '%Y/%m/%d'])
+         as date) as wedding_date,
     _delivery_id
 from latest
 where _version = 1

@@ -1,0 +1,93 @@
+"""Write each campaign's list for the run date: files marketers open, a manifest, and a diff.
+
+Per campaign and channel, under ``exports/<run_date>/``: ``<campaign>__<channel>.csv`` (UTF-8
+with a BOM, so Excel shows Chinese names) and ``.parquet``, carrying only the fields that
+channel needs (a phone for SMS and calls, an address for mail) plus the send window. Holdout
+members stay in ``marts.target_lists`` but are never written to a contact file.
+``<campaign>__changes.csv`` lists who was added and removed against the previous night and
+why. ``manifest.json`` ties every file to the definition that produced it (its SHA-256), the
+counts by reason code, and the files' checksums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+from bullseye.activation.campaigns import CHANNEL_FIELDS, Campaign
+from bullseye.warehouse import connect
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write(df, base: Path) -> dict:
+    csv_path, parquet_path = base.with_suffix(".csv"), base.with_suffix(".parquet")
+    df.to_csv(csv_path, index=False, encoding="utf-8-sig")  # BOM: Excel opens Chinese text correctly
+    df.to_parquet(parquet_path, index=False)
+    return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
+
+
+def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[dict, int]:
+    files: dict = {}
+    exported = 0
+    channels = [r[0] for r in con.execute(
+        "SELECT DISTINCT channel FROM marts.target_lists WHERE run_date = ? AND campaign_id = ? ORDER BY 1",
+        [run_date, c.id]).fetchall()]
+    for ch in channels:
+        fields = ", ".join(f"a.{f}" for f in CHANNEL_FIELDS[ch])
+        df = con.execute(f"""
+            SELECT t.customer_id, {fields}, strftime(t.send_after, '%Y-%m-%d %H:%M') AS send_after,
+                   strftime(t.send_before, '%Y-%m-%d %H:%M') AS send_before, t.wave, t.wave_name,
+                   ? AS offer_code, t.reason
+            FROM marts.target_lists t JOIN intermediate.int_activation__audience a USING (customer_id)
+            WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
+            ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
+        files.update(_write(df, out_dir / f"{c.id}__{ch}"))
+        exported += len(df)
+    changes = con.execute("""
+        SELECT customer_id, change, reason, channel, is_holdout, prev_run_date
+        FROM marts.target_list_changes WHERE run_date = ? AND campaign_id = ?
+        ORDER BY change, reason, customer_id""", [run_date, c.id]).df()
+    if len(changes):
+        path = out_dir / f"{c.id}__changes.csv"
+        changes.to_csv(path, index=False, encoding="utf-8-sig")
+        files[path.name] = {"rows": len(changes), "sha256": _sha256(path)}
+    return files, exported
+
+
+def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign]) -> dict[str, int]:
+    """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*__*.*"):  # a re-run replaces the night's files
+        old.unlink()
+    con = connect(warehouse, read_only=True)
+    written: dict[str, int] = {}
+    manifest: dict = {"run_date": run_date.isoformat(), "campaigns": []}
+    try:
+        for c in campaigns:
+            reasons = dict(con.execute("""SELECT reason, count(*) FROM marts.contact_decisions
+                WHERE run_date = ? AND campaign_id = ? GROUP BY 1 ORDER BY 1""", [run_date, c.id]).fetchall())
+            holdout, included = con.execute("""SELECT count(*) FILTER (WHERE is_holdout), count(*)
+                FROM marts.target_lists WHERE run_date = ? AND campaign_id = ?""", [run_date, c.id]).fetchall()[0]
+            changes = con.execute("""SELECT change, reason, count(*) FROM marts.target_list_changes
+                WHERE run_date = ? AND campaign_id = ? GROUP BY ALL ORDER BY ALL""", [run_date, c.id]).fetchall()
+            files, exported = _campaign_files(con, run_date, out_dir, c) if included else ({}, 0)
+            manifest["campaigns"].append({
+                "campaign_id": c.id, "name": c.name, "objective": c.objective, "priority": c.priority,
+                "definition_file": c.source_file, "definition_sha256": c.definition_sha256,
+                "offer_code": c.offer_code, "candidates": sum(reasons.values()), "included": included,
+                "holdout": holdout, "exported": exported, "counts_by_reason": reasons,
+                "changes_vs_previous_night": [{"change": a, "reason": r, "count": n} for a, r, n in changes],
+                "files": files,
+            })
+            if included:
+                written[c.id] = exported
+    finally:
+        con.close()
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
+                                           encoding="utf-8")
+    return written

@@ -1,0 +1,17 @@
+-- Contacts reported back from campaigns (contacts/ files), tied to people: by our
+-- customer_id when the file carries one we know, else through a phone or email that
+-- belongs to one person. Contacts that match no one keep a NULL customer_id (they are
+-- still counted, as unmatched, in campaign_results). Each contact's cost comes from the
+-- contact_cost var per channel.
+with keys as (select * from {{ ref('int_customer__key_owners') }}),
+people as (select customer_id from {{ ref('dim_customer') }})
+select
+    c.contact_id, c.campaign_id, c.channel, c.sent_at, cast(c.sent_at as date) as sent_date,
+    coalesce(p.customer_id, kp.customer_id, ke.customer_id) as customer_id,
+    c.delivered, c.opened, c.clicked, c.responded_at, c.coupon_code, c.converted_order_id,
+    c.opt_out, c.complaint,
+    coalesce({% for ch, cost in var('contact_cost').items() %}case when c.channel = '{{ ch }}' then {{ cost }} end, {% endfor %}0) as contact_cost
+from {{ ref('stg_campaigns__contacts') }} c
+left join people p on p.customer_id = c.customer_id
+left join keys kp on kp.key_type = 'phone' and kp.key_value = c.phone_key
+left join keys ke on ke.key_type = 'email' and ke.key_value = c.email_key

@@ -1,0 +1,9 @@
+-- Contact pressure per person: contacts sent, lists exported on earlier nights and
+-- tonight's lists (holdout rows are kept for wave progress but do not count toward caps).
+select customer_id, campaign_id, channel, contact_date, occurrence_key, wave, counts_toward_caps, source
+from {{ ref('int_contact__ledger') }}
+union all
+select customer_id, campaign_id, channel, send_date, occurrence_key, wave, not is_holdout,
+    case when is_holdout then 'holdout' else 'planned' end
+from {{ ref('target_lists') }}
+where run_date = {{ as_of_date() }}

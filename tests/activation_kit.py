@@ -1,0 +1,93 @@
+"""Small hand-made worlds for the contact-policy engine: an in-memory DuckDB with its input tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from bullseye.activation.campaigns import AUDIENCE_COLUMNS, TRIGGER_COLUMNS, parse_campaign, parse_policy
+from bullseye.activation.ledger import build_ledger
+from bullseye.activation.policy import plan_night
+
+CONTACT_COLUMNS = {"phone": "VARCHAR", "email": "VARCHAR", "wechat_unionid": "VARCHAR", "address": "VARCHAR",
+                   "household_key": "VARCHAR"}
+
+POLICY = {
+    "caps": {"total": {7: 2, 30: 4}, "sms": {7: 1, 30: 3}, "mail": {30: 1}},
+    "quiet_hours": {"sms": ["09:00", "20:00"], "phone": ["10:00", "19:00"], "email": ["08:00", "21:00"],
+                    "wechat": ["09:00", "21:00"], "mail": ["00:00", "23:59"]},
+    "blackout_dates": {"phone": ["2026-10-02"]},
+    "default_consent": {"customer": ["sms", "email", "mail", "phone"], "lead": ["sms"], "prospect": []},
+}
+RUN = date(2026, 6, 1)  # lists are for 2026-06-02
+
+
+def person(cid: str, status: str = "customer", **kw) -> dict:
+    row = {"customer_id": cid, "customer_status": status, "is_customer": status == "customer",
+           "phone": f"+86138{abs(hash(cid)) % 10**8:08d}", "email": f"{cid.lower()}@example.com",
+           "address": f"{cid} road 1", "value_tier": "MVC", "lifecycle_stage": "dormant",
+           "response_propensity": 0.1}
+    row.update(kw)
+    return row
+
+
+def campaign(cid: str, **kw):
+    raw = {"id": cid, "name": cid, "objective": "retain", "audience": "true", "channels": ["sms"],
+           "start": "2026-01-01", "end": "2026-12-31", "priority": 10}
+    raw.update(kw)
+    c, problems = parse_campaign(raw, f"{cid}.yml", policy())
+    assert not problems, problems
+    return c
+
+
+def policy(**kw):
+    return parse_policy({**POLICY, **kw})
+
+
+def world(people: list[dict], consents=(), lists=(), contacts=(), plans=(), triggers=()):
+    """consents: (customer_id, channel, status, ts); lists: (customer_id, list_id, [channels], expires_at);
+    contacts: (customer_id, campaign_id, channel, sent_at); plans: (send_date, campaign_id, customer_id,
+    channel, occurrence_key, wave, is_holdout); triggers: dicts of TRIGGER_COLUMNS + customer_id."""
+    con = duckdb.connect()
+    cols = {**AUDIENCE_COLUMNS, **CONTACT_COLUMNS}
+    con.execute("CREATE TABLE audience (" + ", ".join(f"{c} {t}" for c, t in cols.items()) + ")")
+    for p in people:
+        names = list(p)
+        con.execute(f"INSERT INTO audience ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    [p[n] for n in names])
+    tcols = {"customer_id": "VARCHAR", **TRIGGER_COLUMNS}
+    con.execute("CREATE TABLE triggers (" + ", ".join(f"{c} {t}" for c, t in tcols.items()) + ")")
+    for t in triggers:
+        names = list(t)
+        con.execute(f"INSERT INTO triggers ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    [t[n] for n in names])
+    con.execute("CREATE TABLE consents (customer_id VARCHAR, channel VARCHAR, status VARCHAR, ts TIMESTAMP, "
+                "reason VARCHAR)")
+    if consents:
+        con.executemany("INSERT INTO consents (customer_id, channel, status, ts) VALUES (?, ?, ?, ?)", list(consents))
+    con.execute("CREATE TABLE list_terms (customer_id VARCHAR, list_id VARCHAR, permitted_channels VARCHAR[], "
+                "expires_at DATE)")
+    if lists:
+        con.executemany("INSERT INTO list_terms VALUES (?, ?, ?, ?)", list(lists))
+    con.execute("CREATE TABLE contacts (customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, "
+                "sent_at TIMESTAMP)")
+    if contacts:
+        con.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?)", list(contacts))
+    con.execute("CREATE TABLE plans (send_date DATE, campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, "
+                "occurrence_key VARCHAR, wave INTEGER, is_holdout BOOLEAN)")
+    if plans:
+        con.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?)", list(plans))
+    return con
+
+
+def plan(con, campaigns, pol=None, run_date: date = RUN):
+    pol = pol or policy()
+    build_ledger(con, "contacts", "plans", pol.ledger_match_days).create("ledger")
+    return plan_night(con, campaigns, pol, run_date)
+
+
+def decision(df, customer_id: str, campaign_id: str | None = None) -> dict:
+    rows = df[(df.customer_id == customer_id) & ((df.campaign_id == campaign_id) if campaign_id else True)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0].to_dict()
