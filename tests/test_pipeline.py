@@ -67,20 +67,29 @@ def test_export_files_and_manifest(night):
     home, _, _ = night
     out = home / "exports" / AS_OF
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    camp = manifest["campaigns"][0]
-    csv_path = out / f"{camp['campaign_id']}.csv"
-    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM so that Excel reads UTF-8
-    assert camp["files"][csv_path.name] == hashlib.sha256(csv_path.read_bytes()).hexdigest()
-    assert camp["rows_exported"] + camp["holdout"] == camp["counts_by_reason"]["included:dormant_high_value"]
-    assert camp["fields"] == ["customer_id", "phone", "reason"]
+    camps = [c for c in manifest["campaigns"] if c["included"]]
+    assert camps, manifest
+    for camp in camps:
+        assert camp["exported"] + camp["holdout"] == camp["included"]
+        assert camp["included"] == sum(n for r, n in camp["counts_by_reason"].items() if r.startswith("included:"))
+        definition = Path(camp["definition_file"]).read_bytes()
+        assert camp["definition_sha256"] == hashlib.sha256(definition).hexdigest()
+        for name, info in camp["files"].items():
+            path = out / name
+            assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+            if name.endswith(".csv"):
+                assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM so that Excel reads UTF-8
+            if name.endswith("__sms.csv"):
+                header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+                assert header[:2] == ["customer_id", "phone"] and "address" not in header
 
 
 def test_exported_people_are_contactable(night):
     home, _, _ = night
     con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
     bad = con.execute("""SELECT count(*) FROM marts.target_lists t JOIN marts.customer_contact_policy p
-        USING (customer_id) WHERE p.do_not_contact OR (p.channel = 'sms' AND p.consent_status = 'withdrawn')
-        """).fetchall()[0][0]
+        ON p.customer_id = t.customer_id AND p.channel = t.channel
+        WHERE p.do_not_contact OR p.consent_status = 'withdrawn'""").fetchall()[0][0]
     assert bad == 0
 
 

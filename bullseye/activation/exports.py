@@ -75,7 +75,7 @@ def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
                 FROM marts.target_lists WHERE run_date = ? AND campaign_id = ?""", [run_date, c.id]).fetchall()[0]
             changes = con.execute("""SELECT change, reason, count(*) FROM marts.target_list_changes
                 WHERE run_date = ? AND campaign_id = ? GROUP BY ALL ORDER BY ALL""", [run_date, c.id]).fetchall()
-            files, exported = _campaign_files(con, run_date, out_dir, c) if included else ({}, 0)
+            files, exported = _campaign_files(con, run_date, out_dir, c)
             manifest["campaigns"].append({
                 "campaign_id": c.id, "name": c.name, "objective": c.objective, "priority": c.priority,
                 "definition_file": c.source_file, "definition_sha256": c.definition_sha256,

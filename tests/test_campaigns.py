@@ -1,0 +1,90 @@
+"""Campaign definitions and the contact policy are checked before anything runs, with clear messages."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bullseye.activation.campaigns import CampaignError, load_campaigns, parse_campaign
+from bullseye.config import PROJECT_ROOT
+from tests.activation_kit import policy
+from tests.conftest import write
+
+GOOD = """id: spring_sale
+name: Spring sale
+objective: retain
+audience: value_tier = 'MVC' and grade in ('A', 'B')
+channels: [sms, email]
+start: 2026-03-01
+end: 2026-03-31
+priority: 50
+"""
+
+
+def test_shipped_campaigns_are_valid_and_cover_every_trigger():
+    campaigns, pol = load_campaigns(PROJECT_ROOT / "campaigns")
+    triggers = {c.trigger.type for c in campaigns if c.trigger}
+    assert triggers == {"birthday", "wedding_anniversary", "purchase_anniversary", "service_step"}
+    audiences = " ".join(c.audience for c in campaigns)
+    for needle in ("'dormant'", "'lost'", "'warm_lead'", "'prospect'"):
+        assert needle in audiences
+    assert [c.priority for c in campaigns] == sorted((c.priority for c in campaigns), reverse=True)
+    assert pol.caps["total"] == {7: 2, 30: 4}
+
+
+@pytest.mark.parametrize("change,message", [
+    ("audience: valu_tier = 'MVC'", "audience `valu_tier = 'MVC'` does not work"),
+    ("channels: [sms, fax]", "channel 'fax' is not one of"),
+    ("objective: grow", "objective 'grow' must be one of"),
+    ("end: 2026-02-01", "end 2026-02-01 is before start 2026-03-01"),
+    ("holdout_share: 1.5", "holdout_share '1.5' must be a number"),
+    ("max_list_size: -3", "max_list_size '-3' must be a positive whole number"),
+    ("rank_by: lookalike_scor", "rank_by `lookalike_scor` does not work"),
+    ("trigger: {type: name_day}", "trigger type 'name_day' must be one of"),
+    ("send_window: ['07:00', '09:00']", "falls in sms's quiet hours"),
+    ("colour: red", "unknown setting 'colour'"),
+])
+def test_invalid_definition_names_campaign_and_problem(change, message):
+    key = change.split(":")[0]
+    text = "\n".join(line for line in GOOD.splitlines() if not line.startswith(key + ":")) + "\n" + change
+    import yaml
+
+    campaign, problems = parse_campaign(yaml.safe_load(text), "spring.yml", policy())
+    assert campaign is None
+    assert any(p.startswith("spring.yml (campaign 'spring_sale'): ") and message in p for p in problems), problems
+
+
+def test_folder_reports_every_problem_at_once(tmp_path):
+    shutil.copy(PROJECT_ROOT / "campaigns" / "contact_policy.yml", tmp_path)
+    write(tmp_path / "a.yml", GOOD)
+    write(tmp_path / "b.yml", GOOD)  # same id again
+    write(tmp_path / "c.yml", GOOD.replace("spring_sale", "other").replace("priority: 50", "priority: high"))
+    with pytest.raises(CampaignError) as err:
+        load_campaigns(tmp_path)
+    text = str(err.value)
+    assert "the same id is already used in" in text and "priority 'high' must be a whole number" in text
+    assert text.startswith("2 problem(s)")
+
+
+def test_bad_policy_and_missing_policy_are_reported(tmp_path):
+    write(tmp_path / "a.yml", GOOD)
+    with pytest.raises(CampaignError, match="no contact policy"):
+        load_campaigns(tmp_path)
+    write(tmp_path / "contact_policy.yml", "caps: {sms: {7: 1}, fax: {7: 1}}\nquiet_hours: {sms: ['20:00', '09:00']}\n")
+    with pytest.raises(CampaignError) as err:
+        load_campaigns(tmp_path)
+    text = str(err.value)
+    assert "caps: unknown channel 'fax'" in text and "quiet_hours.sms: the window start 20:00:00 must be before" in text
+    assert "quiet_hours.email: give the allowed send window" in text
+
+
+def test_invalid_campaign_stops_the_night_before_loading(tmp_path):
+    from bullseye.cli import main
+
+    shutil.copy(PROJECT_ROOT / "campaigns" / "contact_policy.yml", tmp_path)
+    write(tmp_path / "bad.yml", GOOD.replace("channels: [sms, email]", "channels: [pigeon]"))
+    home = tmp_path / "home"
+    code = main(["run", "--landing", str(tmp_path / "nowhere"), "--home", str(home), "--campaigns", str(tmp_path)])
+    assert code != 0
+    assert not (home / "warehouse").exists()

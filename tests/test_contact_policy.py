@@ -1,0 +1,189 @@
+"""Every contact-policy rule on a small hand-made world whose answer is known (bullseye.activation.policy)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bullseye.activation.policy import holdout_draw
+from tests.activation_kit import campaign, decision, person, plan, policy, world
+
+
+def test_latest_consent_event_wins_per_channel():
+    con = world([person("C1"), person("C2")],
+                consents=[("C1", "sms", "withdrawn", "2026-03-01"), ("C1", "sms", "granted", "2026-05-01"),
+                          ("C2", "sms", "granted", "2026-03-01"), ("C2", "sms", "withdrawn", "2026-05-01")])
+    df = plan(con, [campaign("aa")])
+    assert decision(df, "C1")["reason"] == "included:aa"
+    assert decision(df, "C2")["reason"] == "excluded:no_sms_consent"
+
+
+def test_withdrawn_channel_falls_back_to_the_next_channel_in_preference():
+    con = world([person("C1")], consents=[("C1", "sms", "withdrawn", "2026-05-01")])
+    d = decision(plan(con, [campaign("aa", channels=["sms", "email"])]), "C1")
+    assert (d["decision"], d["channel"]) == ("included", "email")
+    assert "sms: excluded:no_sms_consent" in d["detail"]
+
+
+def test_do_not_contact_and_complaint_suppress_every_channel():
+    con = world([person("C1"), person("C2"), person("C3")],
+                consents=[("C1", "all", "do_not_contact", "2026-05-01"),
+                          # a complaint arrives as do_not_contact on 'all'; a later sms grant does not lift it
+                          ("C2", "all", "do_not_contact", "2026-04-01"), ("C2", "sms", "granted", "2026-05-01"),
+                          # a DNC asked on one channel still stops every channel
+                          ("C3", "phone", "do_not_contact", "2026-05-01")])
+    df = plan(con, [campaign("aa", channels=["sms", "email", "mail"])])
+    for cid in ("C1", "C2", "C3"):
+        assert decision(df, cid)["reason"] == "excluded:do_not_contact", cid
+
+
+def test_purchased_list_contacts_only_on_permitted_channels_until_expiry():
+    people = [person("P1", "prospect"), person("P2", "prospect"), person("P3", "prospect"), person("P4", "prospect")]
+    con = world(people, lists=[("P1", "fair", ["sms"], date(2026, 12, 31)),
+                               ("P2", "fair_old", ["sms"], date(2026, 6, 1)),  # expires the day before the send
+                               ("P3", "mail_only", ["mail"], date(2026, 12, 31)),
+                               ("P4", "fair", ["sms"], date(2026, 12, 31))],
+                consents=[("P4", "sms", "withdrawn", "2026-05-20")])  # the person objected
+    df = plan(con, [campaign("aa", objective="acquire")])
+    assert decision(df, "P1")["reason"] == "included:aa"
+    assert "list_terms" in decision(df, "P1")["detail"]
+    assert decision(df, "P2")["reason"] == "excluded:list_expired"
+    assert decision(df, "P3")["reason"] == "excluded:list_channel_not_permitted"
+    assert decision(df, "P4")["reason"] == "excluded:no_sms_consent"
+
+
+def test_missing_contact_field_is_a_reason():
+    con = world([person("C1", phone=None)])
+    assert decision(plan(con, [campaign("aa")]), "C1")["reason"] == "excluded:no_phone"
+
+
+def test_frequency_caps_count_sent_contacts_and_earlier_plans():
+    # Policy: total 2 in 7 days, sms 1 in 7 days. Send date 2026-06-02.
+    con = world([person("C1"), person("C2"), person("C3"), person("C4")],
+                contacts=[("C1", "x", "email", "2026-05-30 10:00"), ("C1", "y", "email", "2026-05-31 10:00"),
+                          ("C2", "x", "sms", "2026-05-29 10:00"),
+                          ("C4", "x", "sms", "2026-05-20 10:00")],  # outside the 7 days
+                plans=[(date(2026, 5, 31), "zz", "C3", "sms", "zz", 1, False)])  # planned last night, not back yet
+    df = plan(con, [campaign("aa")])
+    assert decision(df, "C1")["reason"] == "excluded:cap_7d"
+    assert decision(df, "C2")["reason"] == "excluded:cap_7d_sms"
+    assert decision(df, "C3")["reason"] == "excluded:cap_7d_sms"
+    assert decision(df, "C4")["reason"] == "included:aa"
+
+
+def test_a_sent_contact_matching_a_plan_is_not_counted_twice():
+    # One sms planned for 05-25 and reported sent on 05-26: one contact, under the 30-day sms cap of 3 with room.
+    con = world([person("C1")], contacts=[("C1", "zz", "email", "2026-05-26 10:00")],
+                plans=[(date(2026, 5, 25), "zz", "C1", "email", "zz", 1, False)])
+    df = plan(con, [campaign("aa", channels=["email"])], policy(caps={"email": {30: 2}}))
+    assert decision(df, "C1")["reason"] == "included:aa"
+    n = con.execute("SELECT count(*) FROM ledger WHERE counts_toward_caps").fetchall()[0][0]
+    assert n == 1
+
+
+def test_holdout_plans_do_not_count_toward_caps():
+    con = world([person("C1")], plans=[(date(2026, 5, 31), "zz", "C1", "sms", "zz", 1, True)])
+    assert decision(plan(con, [campaign("aa")]), "C1")["reason"] == "included:aa"
+
+
+def test_one_campaign_per_person_per_night_by_priority():
+    con = world([person("C1"), person("C2", lifecycle_stage="lost")])
+    hi = campaign("hi", priority=90, audience="lifecycle_stage = 'dormant'")
+    lo = campaign("lo", priority=10)
+    df = plan(con, [lo, hi])
+    assert decision(df, "C1", "hi")["reason"] == "included:hi"
+    d = decision(df, "C1", "lo")
+    assert d["reason"] == "excluded:lower_priority" and "hi" in d["detail"]
+    assert decision(df, "C2", "lo")["reason"] == "included:lo"
+
+
+def test_caps_count_what_higher_priority_campaigns_planned_tonight():
+    # With two campaigns a night allowed, the sms cap of 1 in 7 days still stops the second sms tonight.
+    con = world([person("C1")])
+    df = plan(con, [campaign("hi", priority=90), campaign("lo", priority=10)],
+              policy(max_campaigns_per_person_per_night=2))
+    assert decision(df, "C1", "hi")["reason"] == "included:hi"
+    assert decision(df, "C1", "lo")["reason"] == "excluded:cap_7d_sms"
+
+
+def test_one_piece_of_mail_per_household():
+    same = "hh-1"
+    con = world([person("C1", household_key=same, response_propensity=0.9),
+                 person("C2", household_key=same, response_propensity=0.1), person("C3", household_key="hh-2")])
+    df = plan(con, [campaign("aa", channels=["mail"])])
+    assert decision(df, "C1")["reason"] == "included:aa"  # the better-ranked member of the household
+    assert decision(df, "C2")["reason"] == "excluded:household_mail"
+    assert decision(df, "C3")["reason"] == "included:aa"
+
+
+def test_blackout_date_closes_the_channel_and_quiet_hours_set_the_send_window():
+    con = world([person("C1")])
+    # Send date 2026-10-02 is a phone blackout in the kit's policy.
+    df = plan(con, [campaign("aa", channels=["phone", "sms"], send_window=["10:00", "12:00"])],
+              run_date=date(2026, 10, 1))
+    d = decision(df, "C1")
+    assert d["channel"] == "sms" and "phone: excluded:blackout_phone" in d["detail"]
+    assert str(d["send_after"]) == "2026-10-02 10:00:00" and str(d["send_before"]) == "2026-10-02 12:00:00"
+
+
+def test_list_cap_keeps_the_best_ranked_and_frees_the_rest_for_other_campaigns():
+    people = [person(f"C{i}", response_propensity=i / 10) for i in range(1, 5)]
+    con = world(people)
+    df = plan(con, [campaign("hi", priority=90, max_list_size=2), campaign("lo", priority=10)])
+    assert sorted(df[(df.campaign_id == "hi") & (df.decision == "included")].customer_id) == ["C3", "C4"]
+    assert decision(df, "C1", "hi")["reason"] == "excluded:over_list_cap"
+    assert decision(df, "C1", "lo")["reason"] == "included:lo"
+
+
+def test_holdout_is_stable_across_nights_and_close_to_its_share():
+    people = [person(f"C{i:04d}") for i in range(2000)]
+    c = campaign("aa", holdout_share=0.2)
+    first = plan(world(people), [c]).set_index("customer_id").is_holdout
+    second = plan(world(people), [c], run_date=date(2026, 6, 9)).set_index("customer_id").is_holdout
+    assert (first == second).all()
+    assert 0.17 < first.mean() < 0.23
+    assert first["C0007"] == (holdout_draw("aa", "C0007") < 0.2)
+
+
+def test_waves_follow_their_gaps_and_end():
+    waves = [{"name": "brand"}, {"name": "product", "after_days": 7}]
+    c = campaign("aa", waves=waves)
+    con = world([person("C1"), person("C2"), person("C3")],
+                plans=[(date(2026, 5, 30), "aa", "C1", "sms", "aa", 1, False),   # 3 days ago: wave 2 not due
+                       (date(2026, 5, 20), "aa", "C2", "email", "aa", 1, True),   # holdout also moves on
+                       (date(2026, 5, 1), "aa", "C3", "sms", "aa", 1, False),
+                       (date(2026, 5, 10), "aa", "C3", "sms", "aa", 2, False)])
+    df = plan(con, [c])
+    assert decision(df, "C1")["reason"] == "excluded:wave_not_due"
+    d = decision(df, "C2")
+    assert (d["reason"], d["wave"], d["wave_name"]) == ("included:aa", 2, "product")
+    assert decision(df, "C3")["reason"] == "excluded:waves_complete"
+
+
+def test_trigger_campaign_takes_occasions_in_its_window():
+    trig = [{"customer_id": "C1", "trigger_type": "birthday", "occurrence_key": "birthday:C1:2026-06-05",
+             "event_date": date(2026, 6, 5), "days_until": 4},
+            {"customer_id": "C2", "trigger_type": "birthday", "occurrence_key": "birthday:C2:2026-07-05",
+             "event_date": date(2026, 7, 5), "days_until": 34},
+            {"customer_id": "C3", "trigger_type": "purchase_anniversary", "occurrence_key": "pa:o1:大家电:3",
+             "event_date": date(2026, 6, 10), "days_until": 9, "category": "大家电", "years": 3}]
+    con = world([person("C1"), person("C2"), person("C3")], triggers=trig)
+    bday = campaign("bday", trigger={"type": "birthday", "days_ahead": 7})
+    anniv = campaign("anniv", trigger={"type": "purchase_anniversary", "days_ahead": 14, "years": [3, 5, 8],
+                                       "categories": ["大家电"]}, audience="years >= 3")
+    df = plan(con, [bday, anniv], policy(max_campaigns_per_person_per_night=2))
+    assert set(df[df.campaign_id == "bday"].customer_id) == {"C1"}
+    assert decision(df, "C1", "bday")["occurrence_key"] == "birthday:C1:2026-06-05"
+    assert set(df[df.campaign_id == "anniv"].customer_id) == {"C3"}
+
+
+def test_campaign_outside_its_dates_plans_nothing():
+    con = world([person("C1")])
+    assert plan(con, [campaign("aa", start="2026-07-01", end="2026-07-31")]).empty
+
+
+@pytest.mark.parametrize("status,expected", [("customer", "included:aa"), ("lead", "excluded:no_email_consent")])
+def test_default_consent_follows_the_persons_status(status, expected):
+    con = world([person("C1", status)])
+    assert decision(plan(con, [campaign("aa", channels=["email"])]), "C1")["reason"] == expected
