@@ -409,7 +409,10 @@ def load_campaigns(folder: Path | str) -> tuple[list[Campaign], ContactPolicy]:
 
 
 def campaigns_folder(configured: str | Path | None = None) -> Path:
-    """The campaign folder: the configured one (var campaigns_dir / BULLSEYE_CAMPAIGNS), else the repo's."""
+    """The campaign folder: the configured one (var campaigns_dir), else $BULLSEYE_CAMPAIGNS, else the repo's."""
+    import os
+
+    configured = configured if configured and str(configured).strip() else os.environ.get("BULLSEYE_CAMPAIGNS")
     if configured and str(configured).strip():
         return Path(configured).expanduser().resolve()
     from bullseye.config import PROJECT_ROOT
