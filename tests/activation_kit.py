@@ -62,23 +62,22 @@ def world(people: list[dict], consents=(), lists=(), contacts=(), plans=(), trig
         names = list(t)
         con.execute(f"INSERT INTO triggers ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                     [t[n] for n in names])
-    con.execute("CREATE TABLE consents (customer_id VARCHAR, channel VARCHAR, status VARCHAR, ts TIMESTAMP, "
-                "reason VARCHAR)")
-    if consents:
-        con.executemany("INSERT INTO consents (customer_id, channel, status, ts) VALUES (?, ?, ?, ?)", list(consents))
-    con.execute("CREATE TABLE list_terms (customer_id VARCHAR, list_id VARCHAR, permitted_channels VARCHAR[], "
-                "expires_at DATE)")
-    if lists:
-        con.executemany("INSERT INTO list_terms VALUES (?, ?, ?, ?)", list(lists))
-    con.execute("CREATE TABLE contacts (customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, "
-                "sent_at TIMESTAMP)")
-    if contacts:
-        con.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?)", list(contacts))
-    con.execute("CREATE TABLE plans (send_date DATE, campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, "
-                "occurrence_key VARCHAR, wave INTEGER, is_holdout BOOLEAN)")
-    if plans:
-        con.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?)", list(plans))
+    _table(con, "consents", "customer_id VARCHAR, channel VARCHAR, status VARCHAR, ts TIMESTAMP, reason VARCHAR",
+           consents, "customer_id, channel, status, ts")
+    _table(con, "list_terms", "customer_id VARCHAR, list_id VARCHAR, permitted_channels VARCHAR[], expires_at DATE",
+           lists)
+    _table(con, "contacts", "customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, sent_at TIMESTAMP", contacts)
+    _table(con, "plans", "send_date DATE, campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, "
+           "occurrence_key VARCHAR, wave INTEGER, is_holdout BOOLEAN", plans)
     return con
+
+
+def _table(con, name: str, columns: str, rows, insert_columns: str | None = None) -> None:
+    con.execute(f"CREATE TABLE {name} ({columns})")
+    rows = list(rows)
+    if rows:
+        cols = f" ({insert_columns})" if insert_columns else ""
+        con.executemany(f"INSERT INTO {name}{cols} VALUES ({', '.join('?' * len(rows[0]))})", rows)
 
 
 def plan(con, campaigns, pol=None, run_date: date = RUN):

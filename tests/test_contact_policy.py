@@ -73,7 +73,7 @@ def test_frequency_caps_count_sent_contacts_and_earlier_plans():
 
 
 def test_a_sent_contact_matching_a_plan_is_not_counted_twice():
-    # One sms planned for 05-25 and reported sent on 05-26: one contact, under the 30-day sms cap of 3 with room.
+    # One email planned for 05-25 and reported sent on 05-26 is one contact: a 30-day email cap of 2 has room.
     con = world([person("C1")], contacts=[("C1", "zz", "email", "2026-05-26 10:00")],
                 plans=[(date(2026, 5, 25), "zz", "C1", "email", "zz", 1, False)])
     df = plan(con, [campaign("aa", channels=["email"])], policy(caps={"email": {30: 2}}))

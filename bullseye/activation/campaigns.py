@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
@@ -142,14 +142,6 @@ class ContactPolicy:
     @property
     def cap_windows(self) -> list[int]:
         return sorted({d for caps in self.caps.values() for d in caps})
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["quiet_hours"] = {k: [v[0].isoformat("minutes"), v[1].isoformat("minutes")]
-                            for k, v in self.quiet_hours.items()}
-        d["blackout_dates"] = {k: sorted(x.isoformat() for x in v) for k, v in self.blackout_dates.items()}
-        d["default_consent"] = {k: sorted(v) for k, v in self.default_consent.items()}
-        return d
 
 
 def _sql_str(s: str) -> str:

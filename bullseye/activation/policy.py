@@ -186,7 +186,6 @@ def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: 
     cand = pd.concat([con.sql(_candidates_sql(c)).df() for c in active], ignore_index=True)
     if cand.empty:
         return pd.DataFrame(columns=DECISION_COLUMNS)
-    by_id = {c.id: c for c in active}
     pref = pd.DataFrame([(c.id, ch, i) for c in active for i, ch in enumerate(c.channels)],
                         columns=["campaign_id", "channel", "pref"])
     cand_channels = cand[["campaign_id", "customer_id"]].merge(pref, on="campaign_id")
@@ -198,10 +197,10 @@ def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: 
         waves = con.sql(_waves_sql()).df()
     finally:
         con.unregister("cand_channels")
-    return _allocate(cand, checks, counts, waves, active, by_id, policy, run_date, send_date)
+    return _allocate(cand, checks, counts, waves, active, policy, run_date, send_date)
 
 
-def _allocate(cand, checks, counts, waves, active, by_id, policy, run_date, send_date) -> pd.DataFrame:
+def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) -> pd.DataFrame:
     windows = policy.cap_windows
     ledger_n: dict[tuple[str, str], dict[int, int]] = {}
     for row in counts.itertuples(index=False):
