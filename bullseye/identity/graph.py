@@ -12,11 +12,16 @@ rebuilt edge by edge, strongest first (must-link, ID card, unionid, … phone, e
 then matches by probability), refusing any edge that would join two conflicting
 parts. Refused edges are returned, so "why were these two not merged?" has an answer.
 Only the few inconsistent components pay for the Python loop; the rest is scipy.
+
+The work is done on integer node numbers (:class:`Graph`): at a million records,
+pandas string lookups cost a minute where numpy on integers costs seconds. The
+resolver numbers the nodes in DuckDB; :func:`cluster` numbers them for callers that
+hold strings (tests, small cases).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,7 +31,54 @@ from scipy.sparse.csgraph import connected_components
 # Strongest first: the order in which an inconsistent component is rebuilt, and the
 # rule reported for a record (the strongest edge that tied it to another record).
 KEY_PRIORITY = ("must_link", "id_card", "wechat_unionid", "member_card", "web_login", "phone", "email", "match")
+RULE_CODE = {rule: code for code, rule in enumerate(KEY_PRIORITY)}
+MATCH, MUST_LINK = RULE_CODE["match"], RULE_CODE["must_link"]
 CONFLICT_KEYS = ("id_card",)
+_NO_EDGES = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Graph:
+    """Records are nodes ``0 .. n_rec-1``, numbered in the order of their keys (so the
+    smallest number is the smallest key); key nodes follow. Edge ``i`` joins record
+    ``a[i]`` to node ``b[i]`` by ``KEY_PRIORITY[rule[i]]``, with ``prob[i]`` for matches
+    (NaN otherwise). ``conflict[node]`` is the index in ``CONFLICT_KEYS`` of a conflict
+    key node, -1 for every other node: two conflict nodes of one kind are two values."""
+
+    n_rec: int
+    n_nodes: int
+    a: np.ndarray
+    b: np.ndarray
+    rule: np.ndarray
+    prob: np.ndarray
+    conflict: np.ndarray
+    cannot_a: np.ndarray = field(default_factory=lambda: _NO_EDGES)
+    cannot_b: np.ndarray = field(default_factory=lambda: _NO_EDGES)
+
+    def subset(self, keep: np.ndarray) -> Graph:
+        """The same nodes with only the edges in the boolean mask ``keep``."""
+        return Graph(self.n_rec, self.n_nodes, self.a[keep], self.b[keep], self.rule[keep], self.prob[keep],
+                     self.conflict, self.cannot_a, self.cannot_b)
+
+    def plus(self, a: np.ndarray, b: np.ndarray, rule: np.ndarray) -> Graph:
+        """The graph with more deterministic edges."""
+        return Graph(self.n_rec, self.n_nodes, np.r_[self.a, a], np.r_[self.b, b], np.r_[self.rule, rule],
+                     np.r_[self.prob, np.full(len(a), np.nan)], self.conflict, self.cannot_a, self.cannot_b)
+
+
+@dataclass
+class Components:
+    """Result of :func:`components`: ``label`` per record (consecutive, ordered by each
+    cluster's smallest record), edges ``accepted``, and refused edges as edge indices with
+    their reason. With ``explain``: per record the rule code of the strongest tying edge
+    (-1 for a singleton), its probability and the node it went through (-1 for none)."""
+
+    label: np.ndarray
+    accepted: np.ndarray
+    refused: list[tuple[int, str]]
+    tie_rule: np.ndarray | None = None
+    tie_prob: np.ndarray | None = None
+    tie_via: np.ndarray | None = None
 
 
 @dataclass
@@ -41,90 +93,58 @@ class Clusters:
     refused: pd.DataFrame
 
 
-def _strength(rule: pd.Series, probability: pd.Series) -> np.ndarray:
-    rank = rule.map({k: i for i, k in enumerate(KEY_PRIORITY)}).fillna(len(KEY_PRIORITY)).to_numpy(float)
-    return rank - np.nan_to_num(probability.to_numpy(float), nan=1.0) * 0.5  # matches: higher probability first
+def strength(rule: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Lower is stronger: the rule's rank, and among matches the higher probability."""
+    return rule.astype(float) - np.nan_to_num(prob.astype(float), nan=1.0) * 0.5
 
 
-def cluster(records: np.ndarray, edges: pd.DataFrame, cannot_link: pd.DataFrame | None = None,
-            explain: bool = True) -> Clusters:
-    """Cluster ``records`` (array of record keys) over ``edges`` (a, b, rule, probability).
-
-    ``a`` is always a record key; ``b`` is a record key or a key node (``type:value``).
-    ``cannot_link`` (a, b) pairs of record keys never end in the same cluster.
-    Labels are consecutive integers, ordered by each cluster's smallest record key.
-    With ``explain=False`` the tie rules are not worked out (a preliminary pass).
-    """
-    records = np.sort(pd.unique(np.asarray(records, dtype=object)))
-    rec_index = pd.Index(records)
-    edges = edges[edges["a"].isin(rec_index)].reset_index(drop=True)
-    b_nodes = pd.Index(pd.unique(edges["b"].to_numpy(dtype=object)))
-    node_names = pd.Index(np.r_[records, b_nodes[~b_nodes.isin(rec_index)].to_numpy()])
-    n_rec, n = len(records), len(node_names)
-    ea = node_names.get_indexer(edges["a"])
-    eb = node_names.get_indexer(edges["b"])
-    graph = coo_matrix((np.ones(len(ea), dtype=np.int8), (ea, eb)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-
-    cl = cannot_link if cannot_link is not None else pd.DataFrame(columns=["a", "b"])
-    cl = cl[cl["a"].isin(records) & cl["b"].isin(records)]
-    bad = _inconsistent_components(labels, node_names, n_rec, cl)
-    refused = pd.DataFrame(columns=["a", "b", "rule", "reason"])
-    accepted = np.ones(len(edges), dtype=bool)
+def components(g: Graph, explain: bool = True) -> Components:
+    """People in ``g``: connected components, with inconsistent ones rebuilt strongest edge first."""
+    adj = coo_matrix((np.ones(len(g.a), dtype=np.int8), (g.a, g.b)), shape=(g.n_nodes, g.n_nodes))
+    _, labels = connected_components(adj, directed=False)
+    bad = _inconsistent_components(g, labels)
+    accepted = np.ones(len(g.a), dtype=bool)
+    refused: list[tuple[int, str]] = []
     if len(bad):
-        labels, accepted, refused = _rebuild(labels, bad, node_names, n_rec, edges, ea, eb, cl)
-
-    rec_labels = labels[:n_rec]
-    # Relabel by smallest record key so that labels do not depend on input order.
-    order = pd.Series(records).groupby(rec_labels).transform("min").to_numpy()
-    _, final = np.unique(order, return_inverse=True)
-    out = pd.DataFrame({"record": records, "label": final})
+        labels, accepted, refused = _rebuild(g, labels, bad)
+    # Relabel by each cluster's smallest record (records are numbered in key order).
+    _, first, inverse = np.unique(labels[: g.n_rec], return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    out = Components(label=rank[inverse], accepted=accepted, refused=refused)
     if explain:
-        rule, prob, via = _tie_rules(edges[accepted], node_names, labels, n_rec, out)
-        out["match_rule"], out["match_probability"], out["linked_via"] = rule, prob, via
-    return Clusters(records=out, refused=refused.reset_index(drop=True))
+        out.tie_rule, out.tie_prob, out.tie_via = _tie_rules(g.subset(accepted), labels)
+    return out
 
 
-def _conflict_values(node_names: pd.Index) -> pd.DataFrame:
-    """Key nodes of conflict types and the value each carries."""
-    names = pd.Series(node_names.to_numpy(dtype=object))
-    frames = []
-    for kind in CONFLICT_KEYS:
-        hit = np.flatnonzero(names.str.startswith(kind + ":").fillna(False).to_numpy(bool))
-        frames.append(pd.DataFrame({"node": hit, "kind": kind, "value": names.to_numpy()[hit]}))
-    return pd.concat(frames, ignore_index=True)
+def _inconsistent_components(g: Graph, labels: np.ndarray) -> np.ndarray:
+    nodes = np.flatnonzero(g.conflict >= 0)
+    bad = np.zeros(0, dtype=np.int64)
+    if len(nodes):
+        per = pd.DataFrame({"label": labels[nodes], "kind": g.conflict[nodes]}).value_counts()
+        bad = per[per > 1].index.get_level_values("label").to_numpy(np.int64)
+    if len(g.cannot_a):
+        la, lb = labels[g.cannot_a], labels[g.cannot_b]
+        bad = np.r_[bad, la[la == lb]]
+    return np.unique(bad)
 
 
-def _inconsistent_components(labels, node_names, n_rec, cl: pd.DataFrame) -> np.ndarray:
-    cv = _conflict_values(node_names)
-    cv["label"] = labels[cv["node"].to_numpy()]
-    multi = cv.groupby(["label", "kind"])["value"].nunique()
-    bad = set(multi[multi > 1].index.get_level_values(0))
-    if len(cl):
-        la = labels[node_names.get_indexer(cl["a"])]
-        lb = labels[node_names.get_indexer(cl["b"])]
-        bad |= set(la[la == lb])
-    return np.array(sorted(bad), dtype=np.int64)
-
-
-def _rebuild(labels, bad, node_names, n_rec, edges, ea, eb, cl):
+def _rebuild(g: Graph, labels: np.ndarray, bad: np.ndarray):
     """Kruskal over the edges of inconsistent components, refusing conflicting joins."""
-    in_bad = np.isin(labels[ea], bad)
+    in_bad = np.isin(labels[g.a], bad)
     idx = np.flatnonzero(in_bad)
-    strength = _strength(edges["rule"], edges.get("probability", pd.Series(np.nan, index=edges.index)))
-    idx = idx[np.lexsort((edges["a"].to_numpy(dtype=str)[idx], strength[idx]))]
+    s = strength(g.rule, g.prob)
+    idx = idx[np.lexsort((g.b[idx], g.a[idx], s[idx]))]
     nodes = np.flatnonzero(np.isin(labels, bad))
     parent = {int(x): int(x) for x in nodes}
-    cv = _conflict_values(node_names)
-    values = {int(r.node): {r.kind: r.value} for r in cv.itertuples() if r.node in parent}
+    values = {int(x): {int(g.conflict[x]): int(x)} for x in nodes if g.conflict[x] >= 0}
     # Per set root: the constrained records it holds, and the records it may never hold.
     forbid: dict[int, set[int]] = {}
     members: dict[int, set[int]] = {}
-    for a, b in zip(node_names.get_indexer(cl["a"]), node_names.get_indexer(cl["b"]), strict=True):
-        forbid.setdefault(int(a), set()).add(int(b))
-        forbid.setdefault(int(b), set()).add(int(a))
-        members[int(a)] = {int(a)}
-        members[int(b)] = {int(b)}
+    for a, b in zip(g.cannot_a.tolist(), g.cannot_b.tolist(), strict=True):
+        forbid.setdefault(a, set()).add(b)
+        forbid.setdefault(b, set()).add(a)
+        members[a], members[b] = {a}, {b}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -134,18 +154,16 @@ def _rebuild(labels, bad, node_names, n_rec, edges, ea, eb, cl):
 
     accepted = ~in_bad
     refused = []
-    for i in idx:
-        ra, rb = find(int(ea[i])), find(int(eb[i]))
+    for i in idx.tolist():
+        ra, rb = find(int(g.a[i])), find(int(g.b[i]))
         if ra == rb:
             accepted[i] = True
             continue
-        rule = edges["rule"].iat[i]
         va, vb = values.get(ra, {}), values.get(rb, {})
         clash = [k for k in va if k in vb and va[k] != vb[k]]
         blocked = (forbid.get(ra, set()) & members.get(rb, set())) or (forbid.get(rb, set()) & members.get(ra, set()))
-        if rule != "must_link" and (clash or blocked):
-            reason = f"conflicting {clash[0]}" if clash else "cannot-link override"
-            refused.append((edges["a"].iat[i], edges["b"].iat[i], rule, reason))
+        if g.rule[i] != MUST_LINK and (clash or blocked):
+            refused.append((i, f"conflicting {CONFLICT_KEYS[clash[0]]}" if clash else "cannot-link override"))
             continue
         accepted[i] = True
         parent[rb] = ra
@@ -154,32 +172,77 @@ def _rebuild(labels, bad, node_names, n_rec, edges, ea, eb, cl):
             members[ra] = members.get(ra, set()) | members.pop(rb)
             forbid[ra] = forbid.get(ra, set()) | forbid.pop(rb)
     new = labels.copy()
-    base = labels.max() + 1
-    roots = np.array([find(int(x)) for x in nodes])
-    new[nodes] = base + roots  # unique: roots are node indices
-    return new, accepted, pd.DataFrame(refused, columns=["a", "b", "rule", "reason"])
+    roots = np.array([find(int(x)) for x in nodes], dtype=np.int64)
+    new[nodes] = labels.max() + 1 + roots  # unique: roots are node indices
+    return new, accepted, refused
 
 
-def _tie_rules(edges: pd.DataFrame, node_names, labels, n_rec, out: pd.DataFrame):
+def _tie_rules(g: Graph, labels: np.ndarray):
     """For each record, the strongest accepted edge that ties it to another record."""
-    n = len(out)
-    rule = np.full(n, "singleton", dtype=object)
-    prob = np.full(n, np.nan)
-    via = np.full(n, None, dtype=object)
-    if not len(edges):
+    rule = np.full(g.n_rec, -1, dtype=np.int64)
+    prob = np.full(g.n_rec, np.nan)
+    via = np.full(g.n_rec, -1, dtype=np.int64)
+    if not len(g.a):
         return rule, prob, via
-    ea = node_names.get_indexer(edges["a"])
-    eb = node_names.get_indexer(edges["b"])
-    # A key node ties records only if more than one record in the same cluster uses it.
-    users = pd.DataFrame({"b": eb, "a": ea}).groupby("b")["a"].nunique()
-    tie = (eb < n_rec) | (pd.Series(eb).map(users).to_numpy() > 1)
-    e = pd.DataFrame({"a": ea, "b": eb, "rule": edges["rule"].to_numpy(),
-                      "p": edges.get("probability", pd.Series(np.nan, index=edges.index)).to_numpy(float)})[tie]
-    both = pd.concat([e, e[e.b < n_rec].rename(columns={"a": "b", "b": "a"})], ignore_index=True)
-    both["s"] = _strength(both["rule"], pd.Series(both["p"].to_numpy()))
-    best = both.sort_values(["a", "s"]).drop_duplicates("a")
-    labels_by_rule = {"match": "probabilistic", "must_link": "override:must_link"}
-    rule[best["a"].to_numpy()] = [labels_by_rule.get(r, f"deterministic:{r}") for r in best["rule"]]
-    prob[best["a"].to_numpy()] = np.where(best["rule"] == "match", best["p"], 1.0)
-    via[best["a"].to_numpy()] = node_names.to_numpy(dtype=object)[best["b"].to_numpy()]
+    # A key node ties records only if more than one record uses it.
+    users = np.bincount(distinct_pairs(g.b, g.a, g.n_nodes), minlength=g.n_nodes)
+    tie = (g.b < g.n_rec) | (users[g.b] > 1)
+    a, b, r, p = g.a[tie], g.b[tie], g.rule[tie], g.prob[tie]
+    back = b < g.n_rec  # record-to-record edges tie both ends
+    a, b = np.r_[a, b[back]], np.r_[b, a[back]]
+    r, p = np.r_[r, r[back]], np.r_[p, p[back]]
+    order = np.lexsort((b, strength(r, p), a))
+    a, b, r, p = a[order], b[order], r[order], p[order]
+    first = np.r_[True, a[1:] != a[:-1]]
+    rule[a[first]] = r[first]
+    prob[a[first]] = np.where(r[first] == MATCH, p[first], 1.0)
+    via[a[first]] = b[first]
     return rule, prob, via
+
+
+def distinct_pairs(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """``x`` of each distinct (x, y) pair, for values below ``n`` (count them with bincount)."""
+    key = np.sort(x.astype(np.int64) * n + y)
+    return key[np.r_[True, key[1:] != key[:-1]]] // n
+
+
+def rule_labels(codes: np.ndarray) -> np.ndarray:
+    """The match_rule a record reports for the rule code of its strongest tie."""
+    names = np.array(["singleton", *(f"deterministic:{k}" for k in KEY_PRIORITY)], dtype=object)
+    names[1 + MATCH], names[1 + MUST_LINK] = "probabilistic", "override:must_link"
+    return names[codes + 1]
+
+
+def cluster(records, edges: pd.DataFrame, cannot_link: pd.DataFrame | None = None,
+            explain: bool = True) -> Clusters:
+    """Cluster ``records`` (record keys) over ``edges`` (a, b, rule, probability), by key.
+
+    ``a`` is always a record key; ``b`` is a record key or a key node (``type:value``).
+    ``cannot_link`` (a, b) pairs of record keys never end in the same cluster.
+    Labels are consecutive integers, ordered by each cluster's smallest record key.
+    """
+    records = np.sort(pd.unique(np.asarray(records, dtype=object)))
+    rec_index = pd.Index(records, dtype=object)
+    edges = edges[rec_index.get_indexer(edges["a"].astype(object)) >= 0].reset_index(drop=True)
+    b_names = pd.Index(pd.unique(edges["b"].to_numpy(dtype=object)), dtype=object)
+    names = pd.Index(np.r_[records, np.sort(b_names[~b_names.isin(rec_index)].to_numpy())], dtype=object)
+    kinds = pd.Series(names.to_numpy()).str.split(":", n=1).str[0]
+    conflict = kinds.map({k: i for i, k in enumerate(CONFLICT_KEYS)}).fillna(-1).to_numpy(np.int64)
+    conflict[: len(records)] = -1
+    cl = cannot_link if cannot_link is not None else pd.DataFrame(columns=["a", "b"])
+    ca, cb = rec_index.get_indexer(cl["a"].astype(object)), rec_index.get_indexer(cl["b"].astype(object))
+    known = (ca >= 0) & (cb >= 0)
+    prob = edges["probability"] if "probability" in edges else pd.Series(np.nan, index=edges.index)
+    g = Graph(len(records), len(names), names.get_indexer(edges["a"].astype(object)).astype(np.int64),
+              names.get_indexer(edges["b"].astype(object)).astype(np.int64),
+              edges["rule"].map(RULE_CODE).to_numpy(np.int64), pd.to_numeric(prob).to_numpy(float), conflict,
+              ca[known].astype(np.int64), cb[known].astype(np.int64))
+    res = components(g, explain)
+    out = pd.DataFrame({"record": records, "label": res.label})
+    if explain:
+        out["match_rule"] = rule_labels(res.tie_rule)
+        out["match_probability"] = res.tie_prob
+        out["linked_via"] = np.where(res.tie_via >= 0, names.to_numpy()[np.maximum(res.tie_via, 0)], None)
+    refused = pd.DataFrame([(edges["a"].iat[i], edges["b"].iat[i], edges["rule"].iat[i], why)
+                            for i, why in res.refused], columns=["a", "b", "rule", "reason"])
+    return Clusters(records=out, refused=refused)

@@ -74,6 +74,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
             config: IdentityConfig = IdentityConfig(), overrides: pd.DataFrame | None = None) -> NightResult:
     """Resolve identities for the night ``as_of``; updates the ``identity`` schema."""
     t0 = time.perf_counter()
+    clock = _Clock()
     state.ensure(con)
     state.rollback(con, as_of)
     con.execute(f"create or replace temp table __bz_match_input as {match_input_sql(records, edges)}")
@@ -83,35 +84,47 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
         from __bz_match_input""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
     mode, trained_on, rescored = _score(con, as_of, config, n_named)
+    clock.lap("match")
 
-    rec = con.execute(f"select source || '|' || source_record_id as record, source, name from {records}").df()
-    key_edges = con.execute(f"""select source || '|' || source_record_id as record, key_type, key_value, node, rule
-                                from {edges}""").df()
-    matches = con.execute("""select unique_id_l as a, unique_id_r as b, match_probability as probability
-                             from identity.match_edges where match_probability >= ?""",
-                          [config.match_threshold]).df()
+    matches = con.execute("select count(*) from identity.match_edges where match_probability >= ?",
+                          [config.match_threshold]).fetchall()[0][0]
     must, cannot = _overrides(overrides)
-    clusters = _cluster(rec, key_edges, matches, must, cannot)
+    out, refused = _cluster(con, records, edges, config.match_threshold, must, cannot)
+    clock.lap("cluster")
 
-    previous = state.previous_ids(con)
-    cids, journal = ids.assign_ids(clusters.records, previous, state.issued_ids(con))
-    out = clusters.records.assign(customer_id=clusters.records["label"].map(cids))
-    changed = ids.changed_share(clusters.records, cids, previous)
+    cids, journal = ids.assign_ids(out, state.issued_ids(con))
+    out["customer_id"] = cids.to_numpy(dtype=object)[out["label"].to_numpy()]
+    changed = ids.changed_share(out, cids)
+    clock.lap("ids")
     state.write_registry(con, out, as_of)
     state.append(con, "journal", journal.assign(as_of=as_of)[["as_of", *journal.columns]])
-    state.append(con, "refused_edges", clusters.refused.assign(as_of=as_of)[["as_of", "a", "b", "rule", "reason"]])
+    state.append(con, "refused_edges", refused.assign(as_of=as_of)[["as_of", "a", "b", "rule", "reason"]])
 
-    out = out.merge(rec[["record", "source"]], on="record")
-    out["source_record_id"] = out["record"].str.split("|", n=1).str[1]
-    out["cluster_size"] = out.groupby("customer_id")["record"].transform("size")
-    run = _run_stats(out, journal, previous, changed, config)
+    clock.lap("registry")
+    out["cluster_size"] = np.bincount(out["label"].to_numpy())[out["label"].to_numpy()]
+    run = _run_stats(out, cids, journal, changed, config)
     run.update(as_of=as_of, mode=mode, model_trained_on=trained_on, records=len(out), rescored_records=rescored,
-               match_edges=len(matches), seconds=round(time.perf_counter() - t0, 2))
+               match_edges=int(matches), seconds=round(time.perf_counter() - t0, 2))
     state.append(con, "runs", pd.DataFrame([run])[_RUN_COLUMNS])
+    clock.lap("report")
+    run["phase_seconds"] = clock.laps
     cols = ["source", "source_record_id", "customer_id", "match_rule", "match_probability", "linked_via",
             "cluster_size"]
     return NightResult(records=out[cols].sort_values(["source", "source_record_id"]).reset_index(drop=True),
                        run=run)
+
+
+class _Clock:
+    """Seconds per phase of a night, so a slow night says where its time went."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._t, 2)
+        self._t = now
 
 
 def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str, date | None, int]:
@@ -194,35 +207,116 @@ def _overrides(overrides: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFra
     return o[o.kind == "must_link"][["a", "b"]], o[o.kind == "cannot_link"][["a", "b"]]
 
 
-def _cluster(rec: pd.DataFrame, key_edges: pd.DataFrame, matches: pd.DataFrame,
-             must: pd.DataFrame, cannot: pd.DataFrame) -> graph.Clusters:
+_UNUSABLE = ("blocked: too many records", "shared key: too many names")
+
+
+def _rule_code_sql(column: str) -> str:
+    whens = " ".join(f"when '{rule}' then {code}" for rule, code in graph.RULE_CODE.items())
+    return f"case {column} {whens} end"
+
+
+def _cluster(con, records: str, edges: str, threshold: float, must: pd.DataFrame,
+             cannot: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two passes. Pass 1 clusters named records (account keys, single-name contact
     keys, same-name family keys, matches, must-links). Then a contact key counts as a
     family or shop key only if it is carried by more than one *person* of pass 1, not
     by more than one spelling of a name: a phone typed under 张伟 and 張偉 is one
     person's. Pass 2 lets contact keys of one person tie in everything that carries
-    them, including anonymous web visitors."""
-    usable = key_edges[key_edges["node"].notna()]
-    named = set(rec.loc[rec["name"].notna(), "record"])
-    pair = pd.concat([
-        matches.assign(rule="match"),
-        must.assign(rule="must_link", probability=np.nan),
-    ], ignore_index=True)[["a", "b", "rule", "probability"]]
-    key = usable.assign(a=usable["record"], b=usable["node"], probability=np.nan)
-    key["rule"] = key["key_type"]
-    in_pass1 = key["a"].isin(named) | ~key["key_type"].isin(CONTACT_KEYS)  # account keys always link
-    pass1 = pd.concat([key[in_pass1][["a", "b", "rule", "probability"]], pair], ignore_index=True)
-    first = graph.cluster(rec["record"].to_numpy(), pass1, cannot, explain=False).records.set_index("record")["label"]
+    them, including anonymous web visitors.
 
-    contact = key_edges[key_edges["key_type"].isin(CONTACT_KEYS)
-                        & ~key_edges["rule"].isin(["blocked: too many records", "shared key: too many names"])]
-    contact = contact.assign(label=contact["record"].map(first).where(contact["record"].isin(named)))
-    people = contact.groupby(["key_type", "key_value"])["label"].nunique()
-    one = people[people <= 1].reset_index()[["key_type", "key_value"]]
-    extra = contact.merge(one, on=["key_type", "key_value"])
-    extra = pd.DataFrame({"a": extra["record"], "b": extra["key_type"] + ":" + extra["key_value"],
-                          "rule": extra["key_type"], "probability": np.nan})
-    return graph.cluster(rec["record"].to_numpy(), pd.concat([pass1, extra], ignore_index=True), cannot)
+    DuckDB numbers the nodes (records in key order, then key nodes) and hands numpy
+    arrays to :mod:`graph`; strings come back only in the final join.
+    Returns (records: record, source, source_record_id, label, match_rule,
+    match_probability, linked_via, previous_id (last night's customer_id); refused edges: a, b, rule, reason)."""
+    con.execute(f"""create or replace temp table __bz_rec as
+        select source, source_record_id, source || '|' || source_record_id as record, name is not null as named,
+               (row_number() over (order by source || '|' || source_record_id) - 1)::bigint as idx
+        from {records}""")
+    con.execute(f"""create or replace temp table __bz_keyedge as
+        select r.idx as a, r.named, e.key_type, e.node, e.key_type || ':' || e.key_value as plain,
+               e.key_type in {CONTACT_KEYS} and e.rule not in {_UNUSABLE} as contact
+        from {edges} e join __bz_rec r using (source, source_record_id)""")
+    n_rec = con.execute("select count(*) from __bz_rec").fetchall()[0][0]
+    con.execute(f"""create or replace temp table __bz_node as
+        select name, ({n_rec} + row_number() over (order by name) - 1)::bigint as idx
+        from (select node as name from __bz_keyedge where node is not null
+              union select plain from __bz_keyedge where contact)""")
+    n_nodes = n_rec + con.execute("select count(*) from __bz_node").fetchall()[0][0]
+    conflict = np.full(n_nodes, -1, dtype=np.int64)
+    for kind, name in enumerate(graph.CONFLICT_KEYS):
+        hit = con.execute("select idx from __bz_node where starts_with(name, ?)", [name + ":"]).fetchnumpy()
+        conflict[hit["idx"]] = kind
+
+    keys = _arrays(con, f"""select k.a, n.idx as b, {_rule_code_sql('k.key_type')} as rule, null::double as p
+        from __bz_keyedge k join __bz_node n on n.name = k.node
+        where k.named or k.key_type not in {CONTACT_KEYS}""")
+    matches = _arrays(con, f"""select l.idx as a, r.idx as b, {graph.MATCH} as rule, m.match_probability as p
+        from identity.match_edges m join __bz_rec l on l.record = m.unique_id_l
+        join __bz_rec r on r.record = m.unique_id_r where m.match_probability >= {float(threshold)}""")
+    must_i = _pair_indices(con, must)
+    cannot_i = _pair_indices(con, cannot)
+    pass1 = graph.Graph(
+        n_rec, n_nodes, np.r_[keys["a"], matches["a"], must_i[0]], np.r_[keys["b"], matches["b"], must_i[1]],
+        np.r_[keys["rule"], matches["rule"], np.full(len(must_i[0]), graph.MUST_LINK)],
+        np.r_[keys["p"], matches["p"], np.full(len(must_i[0]), np.nan)], conflict, *cannot_i)
+    first = graph.components(pass1, explain=False).label
+
+    contact = _arrays(con, f"""select k.a, n.idx as b, {_rule_code_sql('k.key_type')} as rule, k.named
+        from __bz_keyedge k join __bz_node n on n.name = k.plain where k.contact""")
+    named = contact["named"].astype(bool)
+    people = graph.distinct_pairs(contact["b"][named], first[contact["a"][named]], n_nodes)
+    n_people = np.bincount(people, minlength=n_nodes)
+    one = n_people[contact["b"]] <= 1
+    final_graph = pass1.plus(contact["a"][one], contact["b"][one], contact["rule"][one])
+    res = graph.components(final_graph)
+
+    con.register("__bz_clusters", pd.DataFrame({"idx": np.arange(n_rec), "label": res.label, "rule": res.tie_rule,
+                                                "p": res.tie_prob, "via": res.tie_via}))
+    out = con.execute("""select r.record, r.source, r.source_record_id, c.label, c.rule,
+            c.p as match_probability, coalesce(n.name, v.record) as linked_via, g.customer_id as previous_id
+        from __bz_clusters c join __bz_rec r on r.idx = c.idx
+        left join identity.registry g on g.record = r.record and g.valid_to is null
+        left join __bz_node n on n.idx = c.via left join __bz_rec v on v.idx = c.via
+        order by c.idx""").df()
+    con.unregister("__bz_clusters")
+    out.insert(4, "match_rule", graph.rule_labels(out.pop("rule").to_numpy()))
+    refused = [(final_graph.a[i], final_graph.b[i], graph.KEY_PRIORITY[final_graph.rule[i]], why)
+               for i, why in res.refused]
+    names = _names(con, [x for r in refused for x in r[:2]])
+    refused = pd.DataFrame([(names[a], names[b], rule, why) for a, b, rule, why in refused],
+                           columns=["a", "b", "rule", "reason"])
+    return out, refused
+
+
+def _arrays(con, sql: str) -> dict[str, np.ndarray]:
+    """A query's columns as numpy arrays (ints stay int64, NULL probabilities become NaN)."""
+    cols = con.execute(sql).fetchnumpy()
+    out = {}
+    for k, v in cols.items():
+        if np.ma.isMaskedArray(v):
+            v = v.filled(np.nan) if k == "p" else v.filled(0)
+        out[k] = np.asarray(v, dtype=float if k == "p" else np.int64)
+    return out
+
+
+def _pair_indices(con, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Record numbers of (a, b) record-key pairs; pairs naming an unknown record are dropped."""
+    if not len(pairs):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    con.register("__bz_pairs", pairs[["a", "b"]])
+    got = _arrays(con, """select l.idx as a, r.idx as b from __bz_pairs p
+                          join __bz_rec l on l.record = p.a join __bz_rec r on r.record = p.b""")
+    con.unregister("__bz_pairs")
+    return got["a"], got["b"]
+
+
+def _names(con, idx: list[int]) -> dict[int, str]:
+    """Record keys or key node names of a few node numbers."""
+    if not idx:
+        return {}
+    wanted = ", ".join(str(int(i)) for i in set(idx))
+    return dict(con.execute(f"""select idx, record from __bz_rec where idx in ({wanted})
+                                union all select idx, name from __bz_node where idx in ({wanted})""").fetchall())
 
 
 _RUN_COLUMNS = ["as_of", "mode", "model_trained_on", "records", "rescored_records", "match_edges", "people",
@@ -231,18 +325,18 @@ _RUN_COLUMNS = ["as_of", "mode", "model_trained_on", "records", "rescored_record
 _SIZE_BINS = [(1, 1), (2, 2), (3, 5), (6, 10), (11, None)]
 
 
-def _run_stats(out: pd.DataFrame, journal: pd.DataFrame, previous: pd.DataFrame, changed: float,
+def _run_stats(out: pd.DataFrame, cids: pd.Series, journal: pd.DataFrame, changed: float,
                config: IdentityConfig) -> dict:
-    sizes = out.groupby("customer_id").size()
+    sizes = pd.Series(np.bincount(out["label"].to_numpy(), minlength=len(cids)))
     dist = {}
     for lo, hi in _SIZE_BINS:
         label = str(lo) if lo == hi else (f"{lo}-{hi}" if hi else f"{lo}+")
         dist[label] = int(((sizes >= lo) & ((sizes <= hi) if hi else True)).sum())
     share = out.assign(m=out["cluster_size"] > 1).groupby("source")["m"].mean().round(4).to_dict()
-    prev_ids = set(previous["customer_id"])
-    blocked = bool(len(previous)) and changed > config.max_changed_share
+    had_previous = bool(out["previous_id"].notna().any())
+    blocked = had_previous and changed > config.max_changed_share
     return dict(
-        people=int(len(sizes)), new_people=int(len(set(sizes.index) - prev_ids)) if len(previous) else int(len(sizes)),
+        people=int(len(sizes)), new_people=int((~cids.isin(out["previous_id"].dropna())).sum()),
         merges=int((journal["event"] == "merge").sum()), splits=int((journal["event"] == "split").sum()),
         changed_share=round(changed, 6), cluster_sizes=json.dumps(dist), source_match_share=json.dumps(share),
         blocked=blocked,
