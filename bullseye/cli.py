@@ -240,6 +240,8 @@ def _bench_identity(args: argparse.Namespace) -> int:
         console.print(f"  {ph.name}: {ph.records:,} records, {ph.seconds:.1f}s, peak RSS {ph.peak_rss_mb:,.0f} MB, "
                       f"rescored {ph.run.get('rescored_records', 0):,}, {ph.run.get('people', 0):,} people",
                       soft_wrap=True)
+        laps = ", ".join(f"{k} {v:.1f}s" for k, v in ph.run.get("phase_seconds", {}).items())
+        console.print(f"    [dim]{laps}[/dim]", soft_wrap=True)
     console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f} (against the demo truth)",
                   soft_wrap=True)
     console.print(f"  incremental night gives the clusters of a full rescoring: {res.incremental_equals_full}")
