@@ -228,3 +228,16 @@ def test_too_few_records_to_train_links_on_keys_only(con):
     assert same(out, "crm_customers|pos:a", "crm_customers|web:a")
     assert not same(out, "crm_customers|pos:a", "crm_customers|pos:b")
     assert con.execute("select mode from identity.runs").fetchall()[0][0].startswith("keys only")
+
+
+def test_a_night_with_no_keys_at_all_gives_singletons(con):
+    case = [rec("crm_customers", "pos:n1", "王芳", None, None), rec("crm_customers", "pos:n2", "李强", None, None)]
+    out = night(con, case, D1)
+    assert out["customer_id"].nunique() == 2 and set(out["match_rule"]) == {"singleton"}
+
+
+def test_keys_that_only_one_record_carries_tie_no_one(con):
+    case = [rec("crm_customers", "pos:k1", "王芳", None, "13911112222"),
+            rec("crm_customers", "pos:k2", "李强", None, "13922223333")]
+    out = night(con, case, D1)
+    assert out["customer_id"].nunique() == 2 and set(out["match_rule"]) == {"singleton"}

@@ -8,7 +8,9 @@ identity records, keys and edge rules), then times three nights directly:
 3. the same night again as a full rescoring with the same model (for speed, and to
    check that the incremental night gave the same clusters).
 
-Pairwise precision and recall are computed against the generator's truth file.
+Pairwise precision and recall are computed against the generator's truth file, and
+recall is shown next to its ceiling: what perfect matching could reach from the
+evidence (see :func:`bullseye.evaluation.recall_ceiling`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class IdentityBench:
     phases: list[Phase]
     precision: float
     recall: float
+    recall_ceiling: float
     incremental_equals_full: bool
     setup_seconds: float
 
@@ -84,7 +87,7 @@ def run_bench(tmp: Path, scale: float, new: int = 10_000, events: bool = True, s
 
     from bullseye.demo import generate
     from bullseye.demo.generator import DEMO_END
-    from bullseye.evaluation import pairwise_scores
+    from bullseye.evaluation import pairwise_scores, recall_ceiling
     from bullseye.ingest import ensure_schema, load_landing
     from bullseye.transform import run_dbt
     from bullseye.warehouse import connect
@@ -140,6 +143,8 @@ def run_bench(tmp: Path, scale: float, new: int = 10_000, events: bool = True, s
 
     same = partition(inc.records) == partition(full.records)
     con.register("__bench_map", full.records)
-    scores = pairwise_scores(con, landing / "_truth" / "identity.csv", "__bench_map")
+    truth = landing / "_truth" / "identity.csv"
+    scores = pairwise_scores(con, truth, "__bench_map")
+    ceiling = recall_ceiling(con, truth, "intermediate.int_identity__records", "intermediate.int_identity__edges")
     con.close()
-    return IdentityBench(scale, total, phases, scores.precision, scores.recall, same, setup)
+    return IdentityBench(scale, total, phases, scores.precision, scores.recall, ceiling, same, setup)

@@ -193,7 +193,7 @@ def _tie_rules(g: Graph, labels: np.ndarray):
     r, p = np.r_[r, r[back]], np.r_[p, p[back]]
     order = np.lexsort((b, strength(r, p), a))
     a, b, r, p = a[order], b[order], r[order], p[order]
-    first = np.r_[True, a[1:] != a[:-1]]
+    first = _run_starts(a)
     rule[a[first]] = r[first]
     prob[a[first]] = np.where(r[first] == MATCH, p[first], 1.0)
     via[a[first]] = b[first]
@@ -203,7 +203,12 @@ def _tie_rules(g: Graph, labels: np.ndarray):
 def distinct_pairs(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     """``x`` of each distinct (x, y) pair, for values below ``n`` (count them with bincount)."""
     key = np.sort(x.astype(np.int64) * n + y)
-    return key[np.r_[True, key[1:] != key[:-1]]] // n
+    return key[_run_starts(key)] // n
+
+
+def _run_starts(x: np.ndarray) -> np.ndarray:
+    """Where each run of equal values in sorted ``x`` starts (empty for empty ``x``)."""
+    return np.r_[True, x[1:] != x[:-1]] if len(x) else np.zeros(0, dtype=bool)
 
 
 def rule_labels(codes: np.ndarray) -> np.ndarray:

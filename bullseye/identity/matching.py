@@ -49,6 +49,9 @@ class MatchModel:
 def _quiet_splink() -> None:
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "Level ... not observed in dataset, unable to train m value": expected on small or
+    # clean data, and handled by _floor_probabilities, so it is not the user's concern.
+    logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
 
 
 def settings_creator():
