@@ -12,19 +12,22 @@ Night 1 (2026-06-01, lists for 06-02). Contacts come back for winback's sends (t
 a hash, is not sent): the first person sent an sms opts out; the second orders on 06-02 with the
 coupon WB10. Night 2 (2026-06-02): winback's one wave is done, so `later` gets everyone: the
 opted-out person is suppressed, the people sms'd on night 1 hit the 1-in-7-days sms cap, the
-holdout (never contacted) is free, and c2 has no sms consent.
+holdout (never contacted) is free, and c2 has no sms consent. Night 3 (2026-06-17): the 14-day
+window after night 1's sends has closed; one holdout person ordered meanwhile (no coupon), so
+winback's uplift is 1/treated - 1/holdout.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 
 import duckdb
 import pytest
 
-from bullseye.activation.campaigns import AUDIENCE_COLUMNS
+from bullseye.activation.campaigns import AUDIENCE_COLUMNS, load_policy
 from bullseye.activation.policy import holdout_draw
 from bullseye.cli import main
 from bullseye.config import PROJECT_ROOT
@@ -56,7 +59,7 @@ CAMPAIGNS = {
     "later": "audience: is_customer\nchannels: [sms]\npriority: 10\n",
     "acq": "audience: customer_status = 'prospect'\nchannels: [phone, sms]\npriority: 20\nobjective: acquire\n",
 }
-NIGHTS = ["2026-06-01", "2026-06-02"]
+NIGHTS = ["2026-06-01", "2026-06-02", "2026-06-17"]
 
 
 def _campaigns(folder):
@@ -116,7 +119,15 @@ def nights(tmp_path_factory):
     write(land / "orders" / "orders_0602.csv", "order_id,source_customer_id,order_ts,amount,coupon_code\n"
           f"o99,{converter},2026-06-02 15:00:00,500,WB10\n")
     assert main([*args, "--as-of", NIGHTS[1]]) == 0
-    return home, ids, first, _decisions(home, NIGHTS[1]), sent, opted_out, converter
+    second = _decisions(home, NIGHTS[1])
+    # Night 3: the 14-day window after night 1's sends (06-02) has closed. One person of the
+    # holdout ordered on 06-10 without the coupon.
+    held_out = sorted(w for w in ("c3", "c4", "c5", "c6") if first[("winback", w)].is_holdout)
+    assert held_out, "the fixture needs a winback holdout"
+    write(land / "orders" / "orders_0610.csv", "order_id,source_customer_id,order_ts,amount\n"
+          f"o98,{held_out[0]},2026-06-10 11:00:00,300\n")
+    assert main([*args, "--as-of", NIGHTS[2]]) == 0
+    return home, ids, first, second, sent, opted_out, converter
 
 
 def test_audience_model_has_exactly_the_declared_columns(nights):
@@ -180,3 +191,27 @@ def test_results_attribute_the_coupon_order_and_count_the_sends(nights):
     res = _query(home, "SELECT * FROM marts.campaign_results WHERE campaign_id = 'winback'").iloc[0]
     assert (res.sent, res.converted, res.wave) == (len(sent), 1, 1)
     assert float(res.revenue) == 500.0
+
+
+def test_uplift_over_the_holdout_once_the_window_has_closed(nights):
+    home, _, first, _, sent, _, _ = nights
+    treated = sum(1 for (c, _), r in first.items() if c == "winback" and r.decision == "included" and not r.is_holdout)
+    holdout = sum(1 for (c, _), r in first.items() if c == "winback" and r.is_holdout)
+    assert treated == len(sent)
+    res = _query(home, "SELECT * FROM marts.campaign_results WHERE campaign_id = 'winback'").iloc[0]
+    p1, p0 = 1 / treated, 1 / holdout  # the converter among the treated, one holdout person
+    half = 1.96 * math.sqrt(p1 * (1 - p1) / treated + p0 * (1 - p0) / holdout)
+    assert (res.treated, res.holdout) == (treated, holdout)
+    assert res.treated_order_rate == pytest.approx(p1) and res.holdout_order_rate == pytest.approx(p0)
+    assert res.uplift == pytest.approx(p1 - p0)
+    assert (res.uplift_ci_low, res.uplift_ci_high) == (pytest.approx(p1 - p0 - half), pytest.approx(p1 - p0 + half))
+    # the holdout order is nobody's campaign result: it had no coupon and no contact before it
+    assert (res.converted, float(res.revenue)) == (1, 500.0)
+
+
+def test_sql_models_see_the_policy_file_settings(nights):
+    home = nights[0]
+    pol = load_policy(home.parent / "campaigns")
+    got = _query(home, "SELECT * FROM intermediate.int_contact__policy_settings", warehouse=True).iloc[0]
+    assert (got.ledger_match_days, got.send_day_offset, got.max_campaigns_per_person_per_night) == (
+        pol.ledger_match_days, pol.send_day_offset, pol.max_campaigns_per_person_per_night)

@@ -4,18 +4,23 @@
 -- = (margin - cost) / cost. Uplift compares everyone planned for contact with the campaign's
 -- holdout: the share who ordered within attribution_window_days of the send date, for plans
 -- whose window has closed by the run date, with a 95% confidence interval (normal
--- approximation for a difference of two proportions). Contacts that no plan of ours explains
--- (another tool's campaigns) are reported with wave NULL.
+-- approximation for a difference of two proportions). A sent contact is matched to a plan as
+-- the ledger matches it (same campaign, person and channel, within the policy's
+-- ledger_match_days of the send date); contacts that no plan of ours explains (another
+-- tool's campaigns) are reported with wave NULL.
 {% set window = var('attribution_window_days') %}
 with plans as (
     select * from {{ ref('target_lists') }} where run_date <= {{ as_of_date() }}
 ),
+policy as (select * from {{ ref('int_contact__policy_settings') }}),
 contacts as (
     select c.*, p.wave, p.wave_name
     from {{ ref('int_campaign__contacts') }} c
+    cross join policy
     left join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
         and p.channel = c.channel and not p.is_holdout
-        and c.sent_date between p.send_date - interval 3 day and p.send_date + interval 3 day
+        and c.sent_date between p.send_date - to_days(policy.ledger_match_days)
+                            and p.send_date + to_days(policy.ledger_match_days)
     qualify row_number() over (partition by c.contact_id order by p.send_date desc nulls last) = 1
 ),
 credit as (

@@ -1,0 +1,21 @@
+"""Tonight's contact policy settings as one row, for SQL models that need them.
+
+contact_policy.yml is read and validated in Python (bullseye.activation.campaigns); this
+model hands its scalar settings to SQL, so that campaign_results matches a sent contact to
+a plan with the same ledger_match_days as the ledger does, and the value in force on a
+night can be looked up afterwards.
+"""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    import pandas as pd
+
+    from bullseye.activation.campaigns import campaigns_folder, load_policy
+
+    policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
+    return pd.DataFrame([{
+        "ledger_match_days": int(policy.ledger_match_days),
+        "send_day_offset": int(policy.send_day_offset),
+        "max_campaigns_per_person_per_night": int(policy.max_campaigns_per_person_per_night),
+    }])
