@@ -25,6 +25,7 @@ import math
 import shutil
 
 import duckdb
+import pandas as pd
 import pytest
 
 from bullseye.activation.campaigns import AUDIENCE_COLUMNS, load_policy
@@ -182,6 +183,14 @@ def test_exports_carry_channel_fields_manifest_and_diff(nights):
     assert sms[0].startswith("customer_id,phone,send_after,send_before") and "email" not in sms[0]
     assert wb["exported"] == wb["included"] - wb["holdout"]
     assert all(line.split(",")[-2] == "WB10" for line in sms[1:])
+    # one file per campaign: everyone exported, each row with its own channel's contact only
+    whole = pd.read_csv(home / "exports" / NIGHTS[0] / "winback.csv", encoding="utf-8-sig", dtype=str)
+    assert len(whole) == wb["exported"] and set(whole.columns) >= {"customer_id", "channel", "name", "contact"}
+    by_channel = whole.set_index("channel")
+    assert by_channel.loc["email", "contact"] == "liuyang@example.com" and by_channel.loc["email", "name"] == "刘洋"
+    sms_rows = whole[whole.channel == "sms"]
+    assert sms_rows.contact.str.fullmatch(r"\+86139246813\d\d").all() and sms_rows.name.isna().all()
+    assert {"winback.csv", "winback.parquet"} <= set(wb["files"])
 
 
 def test_results_attribute_the_coupon_order_and_count_the_sends(nights):

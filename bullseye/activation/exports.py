@@ -1,9 +1,15 @@
 """Write each campaign's list for the run date: files marketers open, a manifest, and a diff.
 
-Per campaign and channel, under ``exports/<run_date>/``: ``<campaign>__<channel>.csv`` (UTF-8
-with a BOM, so Excel shows Chinese names) and ``.parquet``, carrying only the fields that
-channel needs (a phone for SMS and calls, an address for mail) plus the send window. Holdout
-members stay in ``marts.target_lists`` but are never written to a contact file.
+Under ``exports/<run_date>/``, as CSV (UTF-8 with a BOM, so Excel shows Chinese names) and
+Parquet:
+
+- ``<campaign>.csv``: the campaign's whole list for the night, one row per person, with the
+  channel and one ``contact`` value (the phone, email, WeChat unionid or one-line postal
+  address that channel uses), and the name only for channels that address people by name;
+- ``<campaign>__<channel>.csv``: the same people split by channel, each file carrying only
+  that channel's fields, ready for the SMS gateway, the mail house or the call centre.
+
+Holdout members stay in ``marts.target_lists`` but are never written to a contact file.
 ``<campaign>__changes.csv`` lists who was added and removed against the previous night and
 why. ``manifest.json`` ties every file to the definition that produced it (its SHA-256), the
 counts by reason code, and the files' checksums.
@@ -15,6 +21,8 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
+
+import pandas as pd
 
 from bullseye.activation.campaigns import CHANNEL_FIELDS, Campaign
 from bullseye.warehouse import connect
@@ -31,12 +39,23 @@ def _write(df, base: Path) -> dict:
     return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
 
 
+def _one_contact_column(df: pd.DataFrame, channel: str) -> pd.DataFrame:
+    """A channel's rows in the campaign file's columns: its contact fields folded into one value."""
+    fields = [f for f in CHANNEL_FIELDS[channel] if f != "name"]
+    contact = df[fields].astype("string").fillna("").agg(" ".join, axis=1).str.strip() if len(df) else []
+    out = pd.DataFrame({"customer_id": df["customer_id"], "channel": channel,
+                        "name": df["name"] if "name" in df else None, "contact": contact})
+    rest = [col for col in df.columns if col not in (*CHANNEL_FIELDS[channel], "customer_id")]
+    return pd.concat([out, df[rest]], axis=1)
+
+
 def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[dict, int]:
     files: dict = {}
     exported = 0
     channels = [r[0] for r in con.execute(
         "SELECT DISTINCT channel FROM marts.target_lists WHERE run_date = ? AND campaign_id = ? ORDER BY 1",
         [run_date, c.id]).fetchall()]
+    whole = []
     for ch in channels:
         fields = ", ".join(f"a.{f}" for f in CHANNEL_FIELDS[ch])
         df = con.execute(f"""
@@ -48,6 +67,9 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
         files.update(_write(df, out_dir / f"{c.id}__{ch}"))
         exported += len(df)
+        whole.append(_one_contact_column(df, ch))
+    if whole:
+        files.update(_write(pd.concat(whole, ignore_index=True), out_dir / c.id))
     changes = con.execute("""
         SELECT customer_id, change, reason, channel, is_holdout, prev_run_date
         FROM marts.target_list_changes WHERE run_date = ? AND campaign_id = ?
@@ -62,7 +84,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
 def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign]) -> dict[str, int]:
     """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*__*.*"):  # a re-run replaces the night's files
+    for old in [*out_dir.glob("*.csv"), *out_dir.glob("*.parquet")]:  # a re-run replaces the night's files
         old.unlink()
     con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
