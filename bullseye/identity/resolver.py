@@ -228,25 +228,7 @@ def _cluster(con, records: str, edges: str, threshold: float, must: pd.DataFrame
     arrays to :mod:`graph`; strings come back only in the final join.
     Returns (records: record, source, source_record_id, label, match_rule,
     match_probability, linked_via, previous_id (last night's customer_id); refused edges: a, b, rule, reason)."""
-    con.execute(f"""create or replace temp table __bz_rec as
-        select source, source_record_id, source || '|' || source_record_id as record, name is not null as named,
-               (row_number() over (order by source || '|' || source_record_id) - 1)::bigint as idx
-        from {records}""")
-    con.execute(f"""create or replace temp table __bz_keyedge as
-        select r.idx as a, r.named, e.key_type, e.node, e.key_type || ':' || e.key_value as plain,
-               e.key_type in {CONTACT_KEYS} and e.rule not in {_UNUSABLE} as contact
-        from {edges} e join __bz_rec r using (source, source_record_id)""")
-    n_rec = con.execute("select count(*) from __bz_rec").fetchall()[0][0]
-    con.execute(f"""create or replace temp table __bz_node as
-        select name, ({n_rec} + row_number() over (order by name) - 1)::bigint as idx
-        from (select node as name from __bz_keyedge where node is not null
-              union select plain from __bz_keyedge where contact)""")
-    n_nodes = n_rec + con.execute("select count(*) from __bz_node").fetchall()[0][0]
-    conflict = np.full(n_nodes, -1, dtype=np.int64)
-    for kind, name in enumerate(graph.CONFLICT_KEYS):
-        hit = con.execute("select idx from __bz_node where starts_with(name, ?)", [name + ":"]).fetchnumpy()
-        conflict[hit["idx"]] = kind
-
+    n_rec, n_nodes, conflict = _number_nodes(con, records, edges)
     keys = _arrays(con, f"""select k.a, n.idx as b, {_rule_code_sql('k.key_type')} as rule, null::double as p
         from __bz_keyedge k join __bz_node n on n.name = k.node
         where k.named or k.key_type not in {CONTACT_KEYS}""")
@@ -285,7 +267,34 @@ def _cluster(con, records: str, edges: str, threshold: float, must: pd.DataFrame
     names = _names(con, [x for r in refused for x in r[:2]])
     refused = pd.DataFrame([(names[a], names[b], rule, why) for a, b, rule, why in refused],
                            columns=["a", "b", "rule", "reason"])
+    for table in ("__bz_rec", "__bz_keyedge", "__bz_node"):
+        con.execute(f"drop table if exists {table}")
     return out, refused
+
+
+def _number_nodes(con, records: str, edges: str) -> tuple[int, int, np.ndarray]:
+    """Temp tables __bz_rec (records, numbered in key order), __bz_keyedge (their keys) and
+    __bz_node (key nodes, numbered after the records). Returns the record count, the node
+    count, and each node's conflict kind (see graph.Graph)."""
+    con.execute(f"""create or replace temp table __bz_rec as
+        select source, source_record_id, source || '|' || source_record_id as record, name is not null as named,
+               (row_number() over (order by source || '|' || source_record_id) - 1)::bigint as idx
+        from {records}""")
+    con.execute(f"""create or replace temp table __bz_keyedge as
+        select r.idx as a, r.named, e.key_type, e.node, e.key_type || ':' || e.key_value as plain,
+               e.key_type in {CONTACT_KEYS} and e.rule not in {_UNUSABLE} as contact
+        from {edges} e join __bz_rec r using (source, source_record_id)""")
+    n_rec = con.execute("select count(*) from __bz_rec").fetchall()[0][0]
+    con.execute(f"""create or replace temp table __bz_node as
+        select name, ({n_rec} + row_number() over (order by name) - 1)::bigint as idx
+        from (select node as name from __bz_keyedge where node is not null
+              union select plain from __bz_keyedge where contact)""")
+    n_nodes = n_rec + con.execute("select count(*) from __bz_node").fetchall()[0][0]
+    conflict = np.full(n_nodes, -1, dtype=np.int64)
+    for kind, name in enumerate(graph.CONFLICT_KEYS):
+        hit = con.execute("select idx from __bz_node where starts_with(name, ?)", [name + ":"]).fetchnumpy()
+        conflict[hit["idx"]] = kind
+    return n_rec, n_nodes, conflict
 
 
 def _arrays(con, sql: str) -> dict[str, np.ndarray]:
