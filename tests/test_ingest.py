@@ -84,6 +84,22 @@ def test_list_manifest_declares_encoding_and_terms(tmp_path, con):
     assert q(con, "SELECT permitted_channels, expires_at::VARCHAR FROM raw.list_manifests") == [(["sms"], "2026-12-31")]
 
 
+def test_a_list_file_added_on_a_later_night_loads_under_the_same_manifest(tmp_path, con):
+    # Regression: the second delivery found its manifest already stored, and a half-read
+    # query result left on the connection made DuckDB refuse the file's rows.
+    land = tmp_path / "land"
+    write(land / "lists" / "fair" / "manifest.json", json.dumps({
+        "list_id": "fair", "vendor": "展会", "acquired_at": "2026-05-01", "legal_basis": "consent at fair",
+        "permitted_channels": ["sms"], "expires_at": "2026-12-31"}, ensure_ascii=False))
+    write(land / "lists" / "fair" / "r1.csv", "list_record_id,name,phone\nr1,刘洋,13912345678\n")
+    load_landing(con, land, "night1")
+    write(land / "lists" / "fair" / "r2.csv", "list_record_id,name,phone,annual_budget\nr2,王芳,13987654321,8000\n")
+    second = load_landing(con, land, "night2")
+    assert [d.outcome for d in second.new_deliveries] == ["loaded"]
+    assert q(con, "SELECT list_record_id FROM raw.lists ORDER BY 1") == [("r1",), ("r2",)]
+    assert q(con, "SELECT count(*) FROM raw.list_manifests") == [(1,)]
+
+
 def test_list_larger_than_one_batch_loads_every_row(tmp_path, con, monkeypatch):
     # Regression: tagging rows with list_id once broke every later batch of the same file.
     from bullseye.ingest import readers

@@ -138,10 +138,11 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
     rel = str(path.relative_to(landing)) if path.is_relative_to(landing) else str(path)
     digest = checksum(path)
     seen = con.execute("SELECT path FROM meta.load_ledger WHERE checksum = ? AND source = ? LIMIT 1",
-                       [digest, spec.name]).fetchone()
+                       [digest, spec.name]).fetchall()  # fetchall: a half-read result blocks the connection
+    seen = seen[0] if seen else None
     if seen:
         return DeliveryResult(spec.name, rel, "skipped_duplicate", message=f"already loaded as {seen[0]}")
-    delivery_id = con.execute("SELECT nextval('meta.delivery_seq')").fetchone()[0]
+    delivery_id = con.execute("SELECT nextval('meta.delivery_seq')").fetchall()[0][0]
     res = DeliveryResult(spec.name, rel, "loaded")
     con.begin()
     try:
@@ -204,7 +205,7 @@ def _load_manifest(con, manifest: Path, folder_name: str, delivery_id: int
     if isinstance(channels, str):
         channels = [c.strip() for c in channels.split(",") if c.strip()]
     exists = con.execute("SELECT 1 FROM raw.list_manifests WHERE list_id = ? AND manifest = ?",
-                         [meta["list_id"], json.dumps(meta, ensure_ascii=False, sort_keys=True)]).fetchone()
+                         [meta["list_id"], json.dumps(meta, ensure_ascii=False, sort_keys=True)]).fetchall()
     if not exists:
         con.execute("""INSERT INTO raw.list_manifests VALUES (?, ?, bz_parse_date(?), ?, ?, bz_parse_date(?),
                        bz_parse_decimal(?), ?, ?)""",
@@ -300,7 +301,7 @@ def _load_batch(con, spec: SourceSpec, batch: Batch, delivery_id: int, rel: str,
                CASE WHEN _held THEN _record END
         FROM (SELECT _line, _held, _record, unnest(_problems) AS p FROM _typed)""", [rel])
     held, dropped, total = con.execute("""SELECT count(*) FILTER (_held),
-        sum(len(_problems)) FILTER (NOT _held), count(*) FROM _typed""").fetchone()
+        sum(len(_problems)) FILTER (NOT _held), count(*) FROM _typed""").fetchall()[0]
     res.rows_quarantined += held
     res.values_quarantined += int(dropped or 0)
     res.rows_loaded += total - held
