@@ -39,10 +39,23 @@ def _write(df, base: Path) -> dict:
     return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
 
 
+def _postal_line(df: pd.DataFrame) -> list[str]:
+    """One-line Chinese postal address, largest unit first, without repeating a unit
+    (北京市北京市) or one the street address already starts with (建邺区 + 建邺区新华路)."""
+    lines = []
+    for row in df[["province", "city", "district", "address"]].itertuples(index=False):
+        units = [u for u in row[:3] if isinstance(u, str) and u]
+        street = row[3] if isinstance(row[3], str) else ""
+        for u in units:
+            street = street.removeprefix(u)
+        lines.append("".join(dict.fromkeys(units)) + street)
+    return lines
+
+
 def _one_contact_column(df: pd.DataFrame, channel: str) -> pd.DataFrame:
     """A channel's rows in the campaign file's columns: its contact fields folded into one value."""
     fields = [f for f in CHANNEL_FIELDS[channel] if f != "name"]
-    contact = df[fields].astype("string").fillna("").agg(" ".join, axis=1).str.strip() if len(df) else []
+    contact = _postal_line(df) if channel == "mail" else df[fields[0]]
     out = pd.DataFrame({"customer_id": df["customer_id"], "channel": channel,
                         "name": df["name"] if "name" in df else None, "contact": contact})
     rest = [col for col in df.columns if col not in (*CHANNEL_FIELDS[channel], "customer_id")]
