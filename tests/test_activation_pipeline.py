@@ -36,13 +36,13 @@ from tests.conftest import write
 
 pytestmark = pytest.mark.slow
 
-CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at
-c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01
-c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01
-c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01
-c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01
-c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01
-c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01
+CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at,wedding_date
+c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01,
+c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01,
+c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01,
+c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01,2015-06-20
+c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01,
+c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01,
 """
 ORDERS = "order_id,source_customer_id,order_ts,amount\n" + "".join(
     f"o{i},c{i},2025-0{i}-10 12:00:00,{100 * i}\n" for i in range(1, 7))
@@ -224,3 +224,11 @@ def test_sql_models_see_the_policy_file_settings(nights):
     got = _query(home, "SELECT * FROM intermediate.int_contact__policy_settings", warehouse=True).iloc[0]
     assert (got.ledger_match_days, got.send_day_offset, got.max_campaigns_per_person_per_night) == (
         pol.ledger_match_days, pol.send_day_offset, pol.max_campaigns_per_person_per_night)
+
+
+def test_wedding_anniversary_trigger_from_the_crm_extra_column(nights):
+    home, ids = nights[0], nights[1]
+    rows = _query(home, """SELECT customer_id, event_date::VARCHAR AS d FROM intermediate.int_activation__triggers
+        WHERE trigger_type = 'wedding_anniversary'""", warehouse=True)
+    # c4 married on 2015-06-20; as of the last night (06-17) the next anniversary is 2026-06-20
+    assert rows.to_dict("records") == [{"customer_id": ids["c4"], "d": "2026-06-20"}]
