@@ -30,6 +30,8 @@ CHANNEL_FIELDS = {
     "wechat": ["wechat_unionid"],
     "mail": ["name", "province", "city", "district", "address"],
 }
+# The one field a channel cannot do without: a person lacking it is excluded:no_<field>.
+CONTACT_FIELD = {"sms": "phone", "phone": "phone", "email": "email", "wechat": "wechat_unionid", "mail": "address"}
 OBJECTIVES = ("acquire", "retain", "win_back")
 TRIGGERS = ("birthday", "wedding_anniversary", "purchase_anniversary", "service_step")
 POLICY_FILE = "contact_policy.yml"

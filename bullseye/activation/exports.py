@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bullseye.activation.campaigns import CHANNEL_FIELDS, Campaign
+from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign
 from bullseye.warehouse import connect
 
 
@@ -54,8 +54,7 @@ def _postal_line(df: pd.DataFrame) -> list[str]:
 
 def _one_contact_column(df: pd.DataFrame, channel: str) -> pd.DataFrame:
     """A channel's rows in the campaign file's columns: its contact fields folded into one value."""
-    fields = [f for f in CHANNEL_FIELDS[channel] if f != "name"]
-    contact = _postal_line(df) if channel == "mail" else df[fields[0]]
+    contact = _postal_line(df) if channel == "mail" else df[CONTACT_FIELD[channel]]
     out = pd.DataFrame({"customer_id": df["customer_id"], "channel": channel,
                         "name": df["name"] if "name" in df else None, "contact": contact})
     rest = [col for col in df.columns if col not in (*CHANNEL_FIELDS[channel], "customer_id")]

@@ -34,12 +34,11 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from bullseye.activation.campaigns import CHANNEL_FIELDS, Campaign, ContactPolicy
+from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign, ContactPolicy
 
 DECISION_COLUMNS = ["run_date", "send_date", "campaign_id", "customer_id", "occurrence_key", "wave",
                     "wave_name", "channel", "decision", "reason", "detail", "is_holdout", "rank_score",
                     "priority", "send_after", "send_before"]
-_FIELD_OF = {"sms": "phone", "phone": "phone", "email": "email", "wechat": "wechat_unionid", "mail": "address"}
 
 
 def holdout_draw(campaign_id: str, customer_id: str) -> float:
@@ -118,7 +117,7 @@ def _channel_checks_sql(policy: ContactPolicy, send_date: date) -> str:
     dark = sorted({ch for ch, days in policy.blackout_dates.items() if send_date in days})
     blackout_expr = "TRUE" if "all" in dark else (f"ch.channel IN ({', '.join(repr(c) for c in dark)})"
                                                   if dark else "FALSE")
-    field_cases = " ".join(f"WHEN '{ch}' THEN a.{f} IS NULL" for ch, f in _FIELD_OF.items())
+    field_cases = " ".join(f"WHEN '{ch}' THEN a.{f} IS NULL" for ch, f in CONTACT_FIELD.items())
     return f"""
     WITH cs AS ({consent_state_sql("consents")}),
     terms AS (
@@ -254,7 +253,7 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
                 continue
             chosen, why = None, []
             for o in options[(c.id, pid)]:
-                reason = o.consent_reason or (f"excluded:no_{_FIELD_OF[o.channel]}" if o.missing_field else None)
+                reason = o.consent_reason or (f"excluded:no_{CONTACT_FIELD[o.channel]}" if o.missing_field else None)
                 if reason is None:
                     reason = _cap_reason(policy, o.channel, ledger_n.get((pid, o.channel)), total_n.get(pid),
                                          tonight_ch[(pid, o.channel)], tonight_total[pid])
