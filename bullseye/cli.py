@@ -55,10 +55,16 @@ def _demo_landing(home: Path) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bullseye.pipeline import STEPS, NightSummary
+    from bullseye.night import WarehouseBusy, night_lock
+    from bullseye.pipeline import STEP_NAMES, NightSummary
 
     home = Path(args.home).resolve() if args.home else default_home()
     _setup_logging(home / "logs")
+    only = [s.strip() for s in args.steps.split(",")] if args.steps else None
+    unknown = sorted(set(only or ()) - set(STEP_NAMES))
+    if unknown:
+        console.print(f"[red]unknown step(s) {', '.join(unknown)}: the steps are {', '.join(STEP_NAMES)}[/red]")
+        return 2
     landing = Path(args.landing) if args.landing else _demo_landing(home)
     warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
@@ -66,7 +72,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
-    only = set(args.steps.split(",")) if args.steps else None
+    try:
+        with night_lock(cfg, "run", wait=args.wait):
+            code = _run_steps(cfg, summary, only)
+    except WarehouseBusy as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 75  # EX_TEMPFAIL: try again later
+    if code == 0:
+        _print_summary(summary)
+    return code
+
+
+def _run_steps(cfg: RunConfig, summary, only: list[str] | None) -> int:
+    from bullseye.pipeline import STEPS
+
     for i, (name, fn) in enumerate(STEPS, start=1):
         if only and name not in only:
             continue
@@ -78,12 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 logging.getLogger("bullseye").exception("step %s failed", name)
                 console.print(f"[red]✗ [{i}/{len(STEPS)}] {name} failed after {time.perf_counter() - t0:.1f}s[/red]")
                 console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
-                if name in ("load", "build", "check", "publish"):
-                    console.print("[yellow]nothing was published; the last good publication is untouched[/yellow]")
+                console.print("[yellow]nothing of this night was committed: the warehouse, the last publication "
+                              "and earlier exports are untouched; run the night again once fixed[/yellow]")
                 return 1
         console.print(f"[green]✓[/green] [{i}/{len(STEPS)}] {name:<8} {time.perf_counter() - t0:6.1f}s"
                       + _step_note(name, summary))
-    _print_summary(summary)
     return 0
 
 
@@ -100,6 +118,8 @@ def _step_note(name: str, s) -> str:
         return f"  {s.checks_passed} checks passed, {s.checks_warned} warnings"
     if name == "export":
         return f"  {sum(s.lists.values()):,} rows in {len(s.lists)} list(s)"
+    if name == "commit":
+        return "  backfill: later nights left unchanged" if s.kind == "backfill" else "  night committed"
     return ""
 
 
@@ -112,8 +132,14 @@ def _print_summary(s) -> None:
     for campaign, n in s.lists.items():
         table.add_row(f"list {campaign}", f"{n:,} rows")
     console.print(table)
-    console.print(f"published for BI: {s.published}", soft_wrap=True)
-    console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
+    for note in s.notes:
+        console.print(f"[yellow]note: {note}[/yellow]", soft_wrap=True)
+    if s.published:
+        console.print(f"published for BI: {s.published}", soft_wrap=True)
+    if s.exports:
+        console.print(f"exports:          {s.exports}", soft_wrap=True)
+    if s.data_docs:
+        console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -167,6 +193,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
                 console.print(f"  match weight {float(res.comparison['match_weight']):.2f} = prior + "
                               + ", ".join(f"{k} {float(v):+.2f}" for k, v in weights.items()), soft_wrap=True)
         elif args.action == "drift":
+            pending = sorted(warehouse.parent.glob(f".nights/*/{warehouse.name}"))
+            if pending:  # a night held back waits in its working copy (bullseye.night)
+                con.close()
+                con = connect(pending[-1])
+                console.print(f"[dim]night {pending[-1].parent.name} is in progress or held back: "
+                              f"showing its working copy[/dim]")
             df = drift.runs(con, args.last)
             if df.empty:
                 console.print("no identity runs yet")
@@ -176,10 +208,26 @@ def cmd_identity(args: argparse.Namespace) -> int:
             _print_frame("identity drift (newest first)", df[cols])
         elif args.action == "ack":
             drift.acknowledge(con, args.as_of, args.by, args.note or "")
+            _ack_night_in_progress(warehouse, args)
             console.print(f"identity drift of {args.as_of} acknowledged by {args.by}; publish may go ahead")
     finally:
         con.close()
     return 0
+
+
+def _ack_night_in_progress(warehouse: Path, args: argparse.Namespace) -> None:
+    """The blocked night waits in its working copy (bullseye.night): it needs the ack too."""
+    from bullseye.identity import drift
+    from bullseye.night import working_copy
+    from bullseye.warehouse import connect
+
+    work = working_copy(warehouse, args.as_of)
+    if work.exists():
+        con = connect(work)
+        try:
+            drift.acknowledge(con, args.as_of, args.by, args.note or "")
+        finally:
+            con.close()
 
 
 def _print_frame(title: str, df) -> None:
@@ -274,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
     run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
                                     "(default: $BULLSEYE_HOME or ./var)")
-    run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export")
+    run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export,commit "
+                                     "(a night is committed only by its commit step)")
+    run.add_argument("--wait", action="store_true",
+                     help="wait for another run on the same warehouse to finish instead of exiting at once")
     run.add_argument("--campaigns", help="folder of campaign YAML files and contact_policy.yml "
                      "(default: the repo's campaigns/, or $BULLSEYE_CAMPAIGNS)")
     run.add_argument("--identity-mode", default="auto", choices=["auto", "incremental", "full", "retrain"],

@@ -58,5 +58,11 @@ class RunConfig:
         return self.home / "logs"
 
 
+def working_copy(warehouse: Path, as_of: object) -> Path:
+    """The working copy a night runs on (bullseye.night): beside the warehouse, so that the
+    commit is a rename, and under the same file name, so that DuckDB's catalog name stays."""
+    return Path(warehouse).parent / ".nights" / str(as_of) / Path(warehouse).name
+
+
 def default_home() -> Path:
     return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()

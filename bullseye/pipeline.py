@@ -1,8 +1,11 @@
-"""The nightly job as five idempotent steps: load, build, check, publish, export.
+"""The nightly job as six steps: load, build, check, publish, export, commit.
 
 ``bullseye run`` calls them in-process in this order; the Airflow DAG calls the
-same functions as tasks (dbt there runs through Cosmos). Each step reads its
-inputs from the warehouse, so any step can be retried on its own.
+same functions as tasks (dbt there runs through Cosmos). A night is a transaction
+(bullseye.night): load starts it on a working copy of the warehouse, every later
+step reads and writes that copy, publish and export prepare their files beside
+their final place, and commit swaps it all in. A night that fails at any step
+changes nothing; running it again starts from the committed state.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bullseye import night
 from bullseye.config import RunConfig
 from bullseye.ingest import LoadReport, ensure_schema, load_landing
 from bullseye.ingest.sources import REQUIRED_SOURCES
@@ -40,6 +44,9 @@ class NightSummary:
     lists: dict[str, int] = field(default_factory=dict)
     published: str = ""
     data_docs: str = ""
+    exports: str = ""
+    kind: str = ""  # night or backfill, once committed
+    notes: list[str] = field(default_factory=list)  # what the night did less than asked
 
 
 def check_campaigns(cfg: RunConfig):
@@ -57,9 +64,10 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
     if not cfg.landing.is_dir():
         raise PipelineError(f"landing zone {cfg.landing} does not exist")
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(cfg.warehouse)
+    work = night.begin(cfg)
+    con = connect(work)
     try:
-        report = load_landing(con, cfg.landing, cfg.run_id)
+        report = load_landing(con, cfg.landing, cfg.run_id, on_delivery=lambda _: night.failpoint("load"))
         empty = [s for s in REQUIRED_SOURCES
                  if con.execute(f"SELECT count(*) FROM raw.{s}").fetchall()[0][0] == 0]
     finally:
@@ -74,6 +82,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
         summary.rows_loaded = report.total("rows_loaded")
         summary.rows_quarantined = report.total("rows_quarantined")
         summary.values_quarantined = report.total("values_quarantined")
+    night.mark(cfg, "load")
     return report
 
 
@@ -81,34 +90,38 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.transform import run_dbt
 
     check_campaigns(cfg)
-    con = connect(cfg.warehouse)
+    work = night.require(cfg, "build")
+    con = connect(work)
     try:
         ensure_schema(con)  # raw tables exist even for sources never delivered
     finally:
         con.close()
-    nodes = run_dbt(cfg, "build")
+    nodes = run_dbt(night.working_config(cfg), "build")
     if summary is not None:
-        con = connect(cfg.warehouse, read_only=True)
+        con = connect(work, read_only=True)
         try:
             summary.people, summary.customers = con.execute(
                 "SELECT count(*), count(*) FILTER (is_customer) FROM marts.dim_customer").fetchall()[0]
             summary.orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
-            night = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [cfg.as_of]).df()
-            summary.identity = night.iloc[0].to_dict() if len(night) else {}
+            run = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [cfg.as_of]).df()
+            summary.identity = run.iloc[0].to_dict() if len(run) else {}
         finally:
             con.close()
+    night.mark(cfg, "build")
     return nodes
 
 
 def step_check(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.quality import enforce, run_checks
 
-    report = run_checks(cfg.warehouse, cfg.quality_dir)
+    report = run_checks(night.require(cfg, "check"), cfg.quality_dir)
     if summary is not None:
         summary.checks_passed = sum(r.success for r in report.results)
         summary.checks_warned = len(report.warnings)
         summary.data_docs = str(report.data_docs or "")
+    night.failpoint("check")
     enforce(report)
+    night.mark(cfg, "check")
     return report
 
 
@@ -116,7 +129,8 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
     from bullseye.identity.drift import blocking_reason
     from bullseye.publish import publish
 
-    con = connect(cfg.warehouse)
+    work = night.require(cfg, "publish")
+    con = connect(work)
     try:
         reason = blocking_reason(con, cfg.as_of)
     finally:
@@ -124,9 +138,12 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
     if reason:
         raise PipelineError(
             f"identity drift blocks publishing of {cfg.as_of}: {reason}. Review it with `bullseye identity drift`, "
-            f"then `bullseye identity ack --as-of {cfg.as_of} --by NAME` and run the publish and export steps again "
-            f"(`bullseye run --as-of {cfg.as_of} --steps publish,export`).")
-    counts = publish(cfg.warehouse, cfg.published, cfg.run_id)
+            f"then `bullseye identity ack --as-of {cfg.as_of} --by NAME` and run the last steps again "
+            f"(`bullseye run --as-of {cfg.as_of} --steps publish,export,commit`).")
+    staged = night.staged_publication(cfg)
+    counts = publish(work, staged, cfg.run_id)
+    night.failpoint("publish")
+    night.mark(cfg, "publish")
     if summary is not None:
         summary.published = str(cfg.published)
     return counts
@@ -136,11 +153,37 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     from bullseye.activation.exports import export_lists
 
     campaigns, _ = check_campaigns(cfg)
-    written = export_lists(cfg.warehouse, cfg.as_of, cfg.exports, campaigns)
+    work = night.require(cfg, "export")
+    staged = night.staged_exports(cfg)
+    written = export_lists(work, cfg.as_of, staged, campaigns)
+    night.failpoint("export")
+    night.mark(cfg, "export")
     if summary is not None:
         summary.lists = written
+        summary.exports = str(cfg.exports)
     return written
 
 
+def step_commit(cfg: RunConfig, summary: NightSummary | None = None) -> str:
+    """Swap the night's exports, warehouse and publication in (bullseye.night.commit)."""
+    kind = night.commit(cfg, _summary_record(summary))
+    if summary is not None:
+        summary.kind = kind
+        if kind == "backfill":
+            summary.published = ""
+            summary.notes.append(
+                f"backfill: a later night is committed, so this night's state was not merged into "
+                f"{cfg.warehouse} and the publication was left as it was; its exports are in {cfg.exports} and "
+                f"its warehouse in {night.backfill_dir(cfg)}")
+    return kind
+
+
+def _summary_record(summary: NightSummary | None) -> dict:
+    if summary is None:
+        return {}
+    return {k: v for k, v in summary.__dict__.items() if k not in ("identity",)}
+
+
 STEPS = (("load", step_load), ("build", step_build), ("check", step_check),
-         ("publish", step_publish), ("export", step_export))
+         ("publish", step_publish), ("export", step_export), ("commit", step_commit))
+STEP_NAMES = tuple(name for name, _ in STEPS)

@@ -1,4 +1,10 @@
-"""Airflow DAG ``bullseye_nightly``: load -> build (dbt, via Cosmos) -> check -> publish -> export.
+"""Airflow DAG ``bullseye_nightly``: load -> build (dbt, via Cosmos) -> check -> publish -> export -> commit.
+
+A night is a transaction (bullseye.night): load starts it on a working copy of the
+warehouse, dbt builds that copy (its path depends on the run's date, so Cosmos gets it
+as a templated environment variable), and commit swaps the night in. A failed task
+leaves the committed warehouse and the publication as they were; clearing the run
+starts the night again from load.
 
 Thin on purpose: every task calls a function of the ``bullseye`` package, and
 nothing heavy runs at parse time. Cosmos reads the compiled dbt manifest
@@ -23,6 +29,8 @@ from airflow.sdk import dag, task  # noqa: E402
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
 from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
 
+from bullseye.config import working_copy  # noqa: E402 - light: no database or dbt import
+
 PROJECT = Path(os.environ.get("BULLSEYE_PROJECT", Path(__file__).resolve().parents[1]))
 DBT_DIR = PROJECT / "dbt_project"
 MANIFEST = Path(os.environ.get("BULLSEYE_DBT_MANIFEST", DBT_DIR / "target" / "manifest.json"))
@@ -41,6 +49,18 @@ def _config(ds: str):
     return RunConfig(landing=LANDING, warehouse=WAREHOUSE, as_of=ds, home=HOME)
 
 
+def _step(name: str, ds: str):
+    """Run one step of the night under the warehouse's lock (one writer at a time)."""
+    from bullseye.night import night_lock
+    from bullseye.pipeline import STEPS, NightSummary
+
+    cfg = _config(ds)
+    summary = NightSummary(as_of=ds)
+    with night_lock(cfg, f"Airflow task {name}"):
+        result = dict(STEPS)[name](cfg, summary)
+    return summary, result
+
+
 @dag(
     dag_id="bullseye_nightly",
     schedule="@daily",
@@ -54,10 +74,7 @@ def _config(ds: str):
 def bullseye_nightly():
     @task
     def load(ds: str | None = None) -> dict:
-        from bullseye.pipeline import NightSummary, step_load
-
-        summary = NightSummary(as_of=ds)
-        step_load(_config(ds), summary)
+        summary, _ = _step("load", ds)
         return {"rows_loaded": summary.rows_loaded, "rows_quarantined": summary.rows_quarantined}
 
     build = DbtTaskGroup(
@@ -69,29 +86,30 @@ def bullseye_nightly():
         execution_config=ExecutionConfig(execution_mode=EXECUTION_MODE),
         # Tests on two models (relationships) run once both are built, as in `dbt build`.
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
-        operator_args={"install_deps": False, "env": {"BULLSEYE_WAREHOUSE": WAREHOUSE}},
+        # dbt builds the night's working copy (bullseye.night); Cosmos renders the template per run.
+        operator_args={"install_deps": False,
+                       "env": {"BULLSEYE_WAREHOUSE": str(working_copy(Path(WAREHOUSE), "{{ ds }}"))}},
     )
 
     @task
     def check(ds: str | None = None) -> dict:
-        from bullseye.pipeline import step_check
-
-        report = step_check(_config(ds))
-        return {"passed": sum(r.success for r in report.results), "warnings": len(report.warnings)}
+        summary, _ = _step("check", ds)
+        return {"passed": summary.checks_passed, "warnings": summary.checks_warned}
 
     @task
     def publish(ds: str | None = None) -> dict:
-        from bullseye.pipeline import step_publish
-
-        return step_publish(_config(ds))
+        return _step("publish", ds)[1]
 
     @task
     def export(ds: str | None = None) -> dict:
-        from bullseye.pipeline import step_export
+        return _step("export", ds)[1]
 
-        return step_export(_config(ds))
+    @task
+    def commit(ds: str | None = None) -> dict:
+        summary, kind = _step("commit", ds)
+        return {"kind": kind, "notes": summary.notes}
 
-    load() >> build >> check() >> publish() >> export()
+    load() >> build >> check() >> publish() >> export() >> commit()
 
 
 bullseye_nightly()

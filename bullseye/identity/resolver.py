@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bullseye.identity import graph, ids, matching, state
+from bullseye.night import failpoint
 
 log = logging.getLogger(__name__)
 CONTACT_KEYS = ("phone", "email")
@@ -99,6 +100,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     state.write_registry(con, out, as_of)
     state.append(con, "journal", journal.assign(as_of=as_of)[["as_of", *journal.columns]])
     state.append(con, "refused_edges", refused.assign(as_of=as_of)[["as_of", "a", "b", "rule", "reason"]])
+    failpoint("build")  # failure-injection tests kill the night here, after identity state was written
 
     clock.lap("registry")
     out["cluster_size"] = np.bincount(out["label"].to_numpy())[out["label"].to_numpy()]
