@@ -52,8 +52,8 @@ _SPECS = {
                      "store_id, employee_id, joined_at:ts, updated_at:ts",
     "orders": "order_id*, source_system, source_customer_id*, order_ts:ts*, amount:decimal*, store_id, channel, "
               "discount_amount:decimal, coupon_code, status",
-    "order_lines": "order_id*, line_no:int, sku*, category, quantity:decimal, unit_price:decimal, amount:decimal, "
-                   "unit_cost:decimal",
+    "order_lines": "order_id*, source_system, line_no:int, sku*, category, quantity:decimal, unit_price:decimal, "
+                   "amount:decimal, unit_cost:decimal",
     "events": "event_id*, event_ts:ts*, anonymous_id*, event_type*, user_id, phone, email, page_url, referrer, "
               "utm_source, utm_medium, utm_campaign, province, city, properties:json",
     "lists": "list_id*, list_record_id*, name, phone, email, gender, birth_date:date, age:int, province, city, "

@@ -5,7 +5,8 @@
 --       (a campaign picks the years and categories, e.g. large appliances at 3, 5, 8 years);
 --   service_step: each step of the service plan (seed service_plans) not yet done;
 --       days_until < 0 means overdue.
--- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time.
+-- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time; an
+-- order's occasions name its order_key (source_system:order_id), as order ids repeat across systems.
 {% set run = as_of_date() %}
 {% set lookback = var('trigger_lookback_days') %}
 {% set horizon = var('trigger_horizon_days') %}
@@ -39,14 +40,15 @@ occasions as (
     from yearly
 ),
 bought as (
-    select o.customer_id, o.order_id, l.category, min(o.order_date) as order_date
+    select o.customer_id, o.order_key, o.order_id, o.source_system as order_source_system, l.category,
+        min(o.order_date) as order_date
     from {{ ref('fct_orders') }} o
-    join {{ ref('stg_sales__order_lines') }} l using (order_id)
+    join {{ ref('stg_sales__order_lines') }} l using (source_system, order_id)
     where o.customer_id is not null and not o.is_refunded and l.category is not null
     group by all
 ),
 anniversaries as (
-    select b.customer_id, b.order_id, b.category, y.years,
+    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, y.years,
         cast(b.order_date + to_years(y.years) as date) as event_date
     from bought b
     cross join (select unnest(range(1, 16)) as years) y
@@ -58,7 +60,7 @@ service as (
     where customer_id is not null and ts < {{ as_of_end() }}
 ),
 steps as (
-    select b.customer_id, b.order_id, b.category, p.step, p.action,
+    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, p.step, p.action,
         cast(b.order_date + to_days(p.offset_days) as date) as event_date, p.grace_days,
         exists (select 1 from service s
                 where s.customer_id = b.customer_id and s.ts >= b.order_date
@@ -71,15 +73,16 @@ steps as (
 select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || cast(event_date as varchar)
         as occurrence_key,
     event_date, datediff('day', {{ run }}, event_date) as days_until,
-    null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id
+    null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id,
+    null::varchar as order_source_system
 from occasions
 where event_date <= {{ run }} + interval {{ horizon }} day
 union all
-select customer_id, 'purchase_anniversary', 'purchase_anniversary:' || order_id || ':' || category || ':' || years,
-    event_date, datediff('day', {{ run }}, event_date), category, years, null, order_id
+select customer_id, 'purchase_anniversary', 'purchase_anniversary:' || order_key || ':' || category || ':' || years,
+    event_date, datediff('day', {{ run }}, event_date), category, years, null, order_id, order_source_system
 from anniversaries
 union all
-select customer_id, 'service_step', 'service_step:' || order_id || ':' || step,
-    event_date, datediff('day', {{ run }}, event_date), category, null, step, order_id
+select customer_id, 'service_step', 'service_step:' || order_key || ':' || step,
+    event_date, datediff('day', {{ run }}, event_date), category, null, step, order_id, order_source_system
 from steps
 where not is_done

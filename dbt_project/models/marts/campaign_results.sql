@@ -26,7 +26,7 @@ contacts as (
 credit as (
     select a.contact_id, count(*) as orders, sum(a.amount) as revenue, sum(coalesce(a.margin, 0)) as margin,
         sum(coalesce(o.discount_amount, 0)) filter (where a.method = 'coupon') as coupon_cost
-    from {{ ref('fct_campaign_attribution') }} a join {{ ref('fct_orders') }} o using (order_id)
+    from {{ ref('fct_campaign_attribution') }} a join {{ ref('fct_orders') }} o using (order_key)
     group by 1
 ),
 sent as (

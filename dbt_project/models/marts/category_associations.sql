@@ -4,11 +4,11 @@
 --   lift = confidence / share of baskets with B.
 -- Only pairs seen in at least cross_sell_min_baskets baskets are kept.
 {% set levels = [('category', 'l.category'), ('product', 'l.sku')] %}
-{% set baskets = [('order', 'o.order_id'), ('customer', 'o.customer_id')] %}
+{% set baskets = [('order', 'o.order_key'), ('customer', 'o.customer_id')] %}
 with items as (
     {% for level, item in levels %}{% for basket, key in baskets %}
     select distinct '{{ level }}' as level, '{{ basket }}' as basket_type, {{ key }} as basket, {{ item }} as item
-    from {{ ref('fct_orders') }} o join {{ ref('stg_sales__order_lines') }} l using (order_id)
+    from {{ ref('fct_orders') }} o join {{ ref('stg_sales__order_lines') }} l using (source_system, order_id)
     where not o.is_refunded and {{ item }} is not null and {{ key }} is not null
     {% if not loop.last %}union all{% endif %}{% endfor %}{% if not loop.last %}union all{% endif %}{% endfor %}
 ),

@@ -12,10 +12,10 @@ category_price as (
     from {{ ref('stg_sales__order_lines') }} where category is not null group by category
 ),
 bought as (
-    select o.customer_id, l.category, count(distinct o.order_id) as orders,
+    select o.customer_id, l.category, count(distinct o.order_key) as orders,
         count(*) filter (where l.unit_price > cp.median_price) as premium_lines, count(*) as lines
     from {{ ref('fct_orders') }} o
-    join {{ ref('stg_sales__order_lines') }} l using (order_id)
+    join {{ ref('stg_sales__order_lines') }} l using (source_system, order_id)
     left join category_price cp using (category)
     where o.customer_id is not null and not o.is_refunded and l.category is not null
     group by all

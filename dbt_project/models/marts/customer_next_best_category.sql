@@ -3,7 +3,7 @@
 -- category_associations with lift above 1; highest confidence wins).
 with owned as (
     select distinct o.customer_id, l.category
-    from {{ ref('fct_orders') }} o join {{ ref('stg_sales__order_lines') }} l using (order_id)
+    from {{ ref('fct_orders') }} o join {{ ref('stg_sales__order_lines') }} l using (source_system, order_id)
     where o.customer_id is not null and not o.is_refunded and l.category is not null
 ),
 rules as (

@@ -5,7 +5,7 @@ with base as (
     select
         customer_id,
         datediff('day', max(order_date), {{ as_of_date() }}) as recency_days,
-        count(distinct order_id) as frequency,
+        count(distinct order_key) as frequency,
         sum(amount) as monetary,
         max(order_date) as last_order_date,
         min(order_date) as first_order_date

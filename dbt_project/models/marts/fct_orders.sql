@@ -1,9 +1,11 @@
 -- Contract table: one row per order up to the run date, tied to its person.
 -- customer_id is NULL for an order whose customer record was never delivered (an orphan).
+-- An order is identified by (source_system, order_id); order_key is the two as one value.
 select
     o.order_id,
     m.customer_id,
     o.source_system,
+    o.order_key,
     o.source_customer_id,
     o.order_ts,
     o.order_date,

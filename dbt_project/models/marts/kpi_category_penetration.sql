@@ -3,7 +3,7 @@
 with lines as (
     select o.customer_id, date_trunc('month', o.order_date) as month, l.category
     from {{ ref('fct_orders') }} o
-    join {{ ref('stg_sales__order_lines') }} l using (order_id)
+    join {{ ref('stg_sales__order_lines') }} l using (source_system, order_id)
     where o.customer_id is not null and not o.is_refunded
 ),
 stores as (

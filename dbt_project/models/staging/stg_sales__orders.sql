@@ -1,17 +1,26 @@
--- One row per order_id (a later delivery of the same order, e.g. a refund, wins).
+-- One row per order up to the run date, keyed by (source_system, order_id): an order_id is
+-- unique only within its source system (contract section 1), so two systems may use the same
+-- number for different orders and both are kept. An order without a source_system belongs to
+-- the default system 'crm', as a CRM record without one does (so it still finds its customer).
+-- A later delivery of the same (source_system, order_id), e.g. a refund, replaces the earlier one.
 with source as (
-    select * from {{ source('sales', 'orders') }}
+    select *,
+        coalesce(trim(source_system), 'crm') as _source_system,
+        trim(order_id) as _order_id
+    from {{ source('sales', 'orders') }}
     where order_ts < {{ as_of_end() }}
 ),
 latest as (
-    select *, row_number() over (partition by order_id order by _delivery_id desc, _line desc) as _version
+    select *, row_number() over (
+        partition by _source_system, _order_id order by _delivery_id desc, _line desc) as _version
     from source
 )
 select
-    trim(order_id)                                          as order_id,
-    coalesce(trim(source_system), 'crm')                    as source_system,
+    _order_id                                               as order_id,
+    _source_system                                          as source_system,
+    _source_system || ':' || _order_id                      as order_key,
     trim(source_customer_id)                                as source_customer_id,
-    coalesce(trim(source_system), 'crm') || ':' || trim(source_customer_id) as source_record_id,
+    _source_system || ':' || trim(source_customer_id)       as source_record_id,
     order_ts,
     cast(order_ts as date)                                  as order_date,
     amount,
