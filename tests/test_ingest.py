@@ -175,5 +175,7 @@ def test_every_demo_row_is_accounted_for(demo_landing, con):
     assert loaded == report.total("rows_loaded")
     assert held == report.total("rows_quarantined") > 0
     # every planted broken row is in the quarantine with its line
-    assert q(con, "SELECT count(*) FROM meta.quarantine WHERE reason LIKE 'row has % fields%'")[0][0] == 2
+    # (the cut line `store_pos,S999902,"周敏` opens a quote it never closes, and is named for that)
+    assert q(con, "SELECT count(*) FROM meta.quarantine WHERE reason LIKE 'row has % fields%'")[0][0] == 1
+    assert q(con, "SELECT count(*) FROM meta.quarantine WHERE reason LIKE 'unbalanced quote%'")[0][0] == 1
     assert q(con, "SELECT count(*) FROM meta.quarantine WHERE reason LIKE 'invalid JSON%'")[0][0] == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +20,25 @@ from pathlib import Path
 
 import duckdb
 
-from bullseye.ingest.readers import Batch, UnreadableFile, checksum, read_file
+from bullseye.ingest.readers import (
+    BATCH_ROWS,
+    FileScan,
+    UnreadableFile,
+    detect_encoding,
+    raw_lines,
+    scan_file,
+    transcode_to_utf8,
+)
+from bullseye.ingest.rules import (
+    EXTRA_DECIMALS,
+    EXTRA_DECIMALS_DEFAULT,
+    HOLDING,
+    MULTILINE_OK,
+    RULES,
+    render,
+)
 from bullseye.ingest.sources import LIST_MANIFEST_REQUIRED, SOURCES, SQL_TYPES, SourceSpec
+from bullseye.ingest.stage import RECORD_KEEP, Staged, keep, stage_csv, stage_jsonl, stage_parquet
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +48,15 @@ CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS meta;
 CREATE OR REPLACE MACRO bz_clean_dt(s) AS nullif(trim(regexp_replace(
     replace(replace(replace(replace(s, '年', '-'), '月', '-'), '日', ' '), '/', '-'), '\s+', ' ', 'g')), '');
+CREATE OR REPLACE MACRO bz_has_offset(s) AS (right(rtrim(s), 1) = 'Z' OR substr(rtrim(s), -6, 1) IN ('+', '-')
+    OR substr(rtrim(s), -5, 1) IN ('+', '-')) AND regexp_matches(rtrim(s), '(Z|[+-]\d\d:?\d\d)$');
 CREATE OR REPLACE MACRO bz_parse_ts(s) AS CASE
-    WHEN regexp_matches(bz_clean_dt(s), '(Z|[+-]\d\d:?\d\d)$') THEN timezone('Asia/Shanghai', try_strptime(
+    WHEN bz_has_offset(s) THEN timezone('Asia/Shanghai', coalesce(TRY_CAST(trim(s) AS TIMESTAMPTZ), try_strptime(
         bz_clean_dt(s), ['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%d %H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z',
-                         '%Y-%m-%dT%H:%M%z']))
-    ELSE try_strptime(bz_clean_dt(s), ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
-        '%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M', '%Y-%m-%d', '%Y%m%d', '%Y%m%d%H%M%S'])
+                         '%Y-%m-%dT%H:%M%z'])))
+    ELSE coalesce(CASE WHEN NOT contains(s, '+') THEN TRY_CAST(s AS TIMESTAMP) END, try_strptime(bz_clean_dt(s),
+        ['%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S.%f',
+        '%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%d %H:%M', '%Y-%m-%dT%H:%M', '%Y-%m-%d', '%Y%m%d', '%Y%m%d%H%M%S']))
     END;
 CREATE OR REPLACE MACRO bz_parse_date(s) AS CAST(bz_parse_ts(s) AS DATE);
 CREATE OR REPLACE MACRO bz_parse_decimal(s) AS
@@ -44,6 +65,8 @@ CREATE OR REPLACE MACRO bz_parse_int(s) AS TRY_CAST(trim(s) AS BIGINT);
 CREATE OR REPLACE MACRO bz_parse_bool(s) AS CASE
     WHEN lower(trim(s)) IN ('true', 't', '1', 'yes', 'y', '是') THEN true
     WHEN lower(trim(s)) IN ('false', 'f', '0', 'no', 'n', '否') THEN false END;
+CREATE OR REPLACE MACRO bz_extra_decimals(s) AS strpos(s, '.') > 0 AND length(s) - strpos(s, '.') > 2 AND
+    regexp_matches(replace(replace(replace(trim(s), ',', ''), '¥', ''), '￥', ''), '\.[0-9]{2}[0-9]*[1-9]');
 CREATE SEQUENCE IF NOT EXISTS meta.delivery_seq START 1;
 CREATE TABLE IF NOT EXISTS meta.load_ledger (
     delivery_id BIGINT PRIMARY KEY, source VARCHAR, path VARCHAR, checksum VARCHAR, size_bytes BIGINT,
@@ -52,17 +75,19 @@ CREATE TABLE IF NOT EXISTS meta.load_ledger (
 CREATE TABLE IF NOT EXISTS meta.quarantine (
     delivery_id BIGINT, source VARCHAR, path VARCHAR, line BIGINT, column_name VARCHAR, value VARCHAR,
     reason VARCHAR, action VARCHAR, record VARCHAR);
+ALTER TABLE meta.load_ledger ADD COLUMN IF NOT EXISTS rows_warned BIGINT;
+ALTER TABLE meta.load_ledger ADD COLUMN IF NOT EXISTS rows_blocked BIGINT;
+ALTER TABLE meta.load_ledger ADD COLUMN IF NOT EXISTS context VARCHAR;
+ALTER TABLE meta.quarantine ADD COLUMN IF NOT EXISTS severity VARCHAR;
 CREATE TABLE IF NOT EXISTS raw.list_manifests (
     list_id VARCHAR, vendor VARCHAR, acquired_at DATE, legal_basis VARCHAR, permitted_channels VARCHAR[],
     expires_at DATE, cost DECIMAL(18, 2), manifest VARCHAR, _delivery_id BIGINT);
 """
 
-# Plausibility rules beyond "can it be parsed": (source, column) -> (SQL condition on typed value, reason)
-PLAUSIBLE = {
-    ("crm_customers", "birth_date"): ("BETWEEN DATE '1900-01-01' AND current_date", "implausible birth date"),
-    ("lists", "birth_date"): ("BETWEEN DATE '1900-01-01' AND current_date", "implausible birth date"),
-    ("lists", "age"): ("BETWEEN 0 AND 120", "implausible age"),
-}
+FINAL_OUTCOMES = ("loaded", "loaded_with_issues")
+_Q_COLS = "delivery_id, source, path, line, column_name, value, reason, action, record, severity"
+_LEDGER_COLS = ("delivery_id, source, path, checksum, size_bytes, encoding, rows_in, rows_loaded, rows_quarantined, "
+                "values_quarantined, outcome, message, run_id, loaded_at, rows_warned, rows_blocked, context")
 
 
 @dataclass
@@ -76,6 +101,8 @@ class DeliveryResult:
     values_quarantined: int = 0
     encoding: str = ""
     message: str = ""
+    rows_warned: int = 0
+    rows_blocked: int = 0
 
 
 @dataclass
@@ -98,64 +125,138 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f'"{c}" {SQL_TYPES[t]}' for c, t in spec.columns.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} ({cols}, _extra VARCHAR, "
                     "_delivery_id BIGINT, _line BIGINT)")
+        for c, t in spec.columns.items():  # a column added to the contract reaches old warehouses
+            con.execute(f'ALTER TABLE {spec.table} ADD COLUMN IF NOT EXISTS "{c}" {SQL_TYPES[t]}')
 
 
-def discover(landing: Path) -> list[tuple[SourceSpec, Path, Path | None]]:
-    """All delivery files in the landing zone, in a stable order: (spec, file, list manifest)."""
-    found = []
-    for spec in SOURCES.values():
-        folder = landing / spec.name
-        if not folder.is_dir():
+def _visible(p: Path) -> bool:
+    return not p.name.startswith(".")
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every delivery file under ``folder``, subfolders included; hidden files and folders are skipped."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_file() and all(not part.startswith(".") for part in rel.parts):
+            out.append(p)
+    return out
+
+
+def discover(landing: Path) -> tuple[list[tuple[SourceSpec, Path, Path | None]], list[tuple[Path, str]]]:
+    """All delivery files, in a stable order: (spec, file, list manifest); and files that belong
+    to no source, each with the reason (they get a ``rejected`` ledger row, never silence).
+
+    Source folders are matched case-insensitively (``Orders/`` is ``orders/``) and
+    read with their subfolders (``orders/2026-11/x.csv``). Folders whose name
+    starts with ``_`` or ``.`` are private (e.g. the demo's ``_truth``).
+    """
+    found: list[tuple[SourceSpec, Path, Path | None]] = []
+    strays: list[tuple[Path, str]] = []
+    expected = ", ".join(f"{s}/" for s in SOURCES)
+    for top in sorted(landing.iterdir()):
+        if top.name.startswith((".", "_")):
             continue
-        if spec.nested:
-            for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-                manifest = sub / "manifest.json"
-                for f in sorted(sub.iterdir()):
-                    if f.is_file() and f.name != "manifest.json" and not f.name.startswith("."):
-                        found.append((spec, f, manifest))
-        else:
-            for f in sorted(folder.iterdir()):
-                if f.is_file() and not f.name.startswith("."):
-                    found.append((spec, f, None))
-    return found
+        spec = SOURCES.get(top.name.lower()) if top.is_dir() else None
+        if spec is None:
+            why = (f"folder {top.name}/ is not a source folder (expected one of {expected})" if top.is_dir()
+                   else f"file is not in a source folder (expected one of {expected})")
+            strays += [(f, why) for f in ([top] if top.is_file() else _files_under(top))]
+            continue
+        if not spec.nested:
+            found += [(spec, f, None) for f in _files_under(top)]
+            continue
+        for f in _files_under(top):
+            rel = f.relative_to(top)
+            if len(rel.parts) == 1:
+                strays.append((f, f"a list file belongs in {top.name}/<list_id>/ beside its manifest.json"))
+            elif not (len(rel.parts) == 2 and rel.name == "manifest.json"):
+                found.append((spec, f, top / rel.parts[0] / "manifest.json"))
+    return found, strays
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
                  on_delivery: Callable[[DeliveryResult], None] | None = None) -> LoadReport:
-    """Load every new delivery under ``landing``; already-loaded files are skipped by checksum."""
+    """Load every new delivery under ``landing``; files already loaded are skipped by checksum."""
     ensure_schema(con)
     report = LoadReport()
-    for spec, path, manifest in discover(landing):
+    found, strays = discover(landing)
+    for spec, path, manifest in found:
         result = load_delivery(con, spec, path, landing, run_id, manifest)
         report.deliveries.append(result)
         if on_delivery:
             on_delivery(result)
+    for path, why in strays:
+        report.deliveries.append(_record_stray(con, path, landing, run_id, why))
     return report
+
+
+def _rel(path: Path, landing: Path) -> str:
+    return path.relative_to(landing).as_posix() if path.is_relative_to(landing) else str(path)
+
+
+def _record_stray(con: duckdb.DuckDBPyConnection, path: Path, landing: Path, run_id: str,
+                  why: str) -> DeliveryResult:
+    """A file no source claims: a ``rejected`` ledger row (once per content and place)."""
+    rel = _rel(path, landing)
+    scan = scan_file(path, check_text=False)
+    source = rel.split("/")[0].lower() if "/" in rel else ""
+    if _rejected_before(con, source, rel, scan.checksum, ""):
+        return DeliveryResult(source, rel, "skipped_duplicate", message="rejected before and unchanged: " + why)
+    res = DeliveryResult(source, rel, "rejected", message=why)
+    con.begin()
+    _ledger(con, _next_id(con), source, rel, scan, res, run_id, "")
+    con.commit()
+    log.warning("%s: rejected: %s", rel, why)
+    return res
+
+
+def _next_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT nextval('meta.delivery_seq')").fetchall()[0][0]
+
+
+def _rejected_before(con: duckdb.DuckDBPyConnection, source: str, rel: str, digest: str, context: str) -> bool:
+    return bool(con.execute("""SELECT 1 FROM meta.load_ledger WHERE checksum = ? AND source = ? AND path = ?
+        AND coalesce(context, '') = ? AND outcome = 'rejected' LIMIT 1""",
+                            [digest, source, rel, context]).fetchall())
+
+
+def _context(manifest: Path | None) -> str:
+    """What else decides a delivery's fate besides its bytes (a list's manifest)."""
+    if manifest is None:
+        return ""
+    return "manifest:" + (scan_file(manifest, check_text=False).checksum if manifest.exists() else "missing")
 
 
 def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, landing: Path,
                   run_id: str, manifest: Path | None = None) -> DeliveryResult:
-    rel = str(path.relative_to(landing)) if path.is_relative_to(landing) else str(path)
-    digest = checksum(path)
-    seen = con.execute("SELECT path FROM meta.load_ledger WHERE checksum = ? AND source = ? LIMIT 1",
-                       [digest, spec.name]).fetchall()  # fetchall: a half-read result blocks the connection
-    seen = seen[0] if seen else None
+    """Load one file in one transaction. Only a loaded delivery is final: a rejected one is tried
+    again when its bytes, its place or its manifest change (e.g. the missing manifest arrives)."""
+    rel = _rel(path, landing)
+    scan = scan_file(path, check_text=path.suffix.lower() != ".parquet")
+    context = _context(manifest)
+    seen = con.execute(f"""SELECT path FROM meta.load_ledger WHERE checksum = ? AND source = ?
+        AND outcome IN {FINAL_OUTCOMES} LIMIT 1""", [scan.checksum, spec.name]).fetchall()
     if seen:
-        return DeliveryResult(spec.name, rel, "skipped_duplicate", message=f"already loaded as {seen[0]}")
-    delivery_id = con.execute("SELECT nextval('meta.delivery_seq')").fetchall()[0][0]
+        return DeliveryResult(spec.name, rel, "skipped_duplicate", message=f"already loaded as {seen[0][0]}")
+    if _rejected_before(con, spec.name, rel, scan.checksum, context):
+        return DeliveryResult(spec.name, rel, "skipped_duplicate",
+                              message="rejected before and unchanged (file and manifest); fix it to load it")
+    delivery_id = _next_id(con)
     res = DeliveryResult(spec.name, rel, "loaded")
     con.begin()
     try:
         list_id, declared, problem = (None, None, None)
         if manifest is not None:
-            list_id, declared, problem = _load_manifest(con, manifest, path.parent.name, delivery_id)
-        batches, res.encoding = read_file(path, declared)
-        for batch in batches:
+            list_id, declared, problem = _load_manifest(con, manifest, manifest.parent.name, delivery_id)
+        with tempfile.TemporaryDirectory(prefix="bullseye-load-") as scratch:
+            staged, res.encoding = _stage(con, path, scan, declared, Path(scratch))
             if list_id is not None:
-                if "list_id" not in batch.columns:
-                    batch.columns = [*batch.columns, "list_id"]  # a new list: the reader keeps its own
-                batch.rows["list_id"] = [list_id] * len(batch.lines)
-            _load_batch(con, spec, batch, delivery_id, rel, res, file_problem=problem)
+                if "list_id" not in staged.columns:
+                    con.execute("ALTER TABLE _stage ADD COLUMN list_id VARCHAR")
+                    staged.columns.append("list_id")
+                con.execute("UPDATE _stage SET list_id = ?", [list_id])
+            _load_staged(con, spec, staged, scan, delivery_id, rel, res, file_problem=problem)
     except UnreadableFile as exc:
         con.rollback()
         con.begin()
@@ -166,19 +267,43 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
         raise
     if res.outcome == "loaded" and res.rows_in and res.rows_loaded == 0:
         res.outcome = "rejected"
-    elif res.outcome == "loaded" and (res.rows_quarantined or res.values_quarantined):
+    elif res.outcome == "loaded" and (res.rows_quarantined or res.values_quarantined or res.rows_warned):
         res.outcome = "loaded_with_issues"
     if res.rows_quarantined and not res.message:
         res.message = _top_reasons(con, delivery_id)
-    con.execute("INSERT INTO meta.load_ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
-        delivery_id, spec.name, rel, digest, path.stat().st_size, res.encoding, res.rows_in,
-        res.rows_loaded, res.rows_quarantined, res.values_quarantined, res.outcome, res.message,
-        run_id, datetime.now()])
+    _ledger(con, delivery_id, spec.name, rel, scan, res, run_id, context)
     con.commit()
     if res.outcome != "loaded":
-        log.warning("%s: %s (%s rows held, %s values dropped) %s", rel, res.outcome,
-                    res.rows_quarantined, res.values_quarantined, res.message)
+        log.warning("%s: %s (%s rows held, %s values dropped, %s rows warned) %s", rel, res.outcome,
+                    res.rows_quarantined, res.values_quarantined, res.rows_warned, res.message)
     return res
+
+
+def _ledger(con: duckdb.DuckDBPyConnection, delivery_id: int, source: str, rel: str, scan: FileScan,
+            res: DeliveryResult, run_id: str, context: str) -> None:
+    con.execute(f"INSERT INTO meta.load_ledger ({_LEDGER_COLS}) VALUES ({', '.join('?' * 17)})", [
+        delivery_id, source, rel, scan.checksum, scan.size, res.encoding, res.rows_in, res.rows_loaded,
+        res.rows_quarantined, res.values_quarantined, res.outcome, res.message, run_id, datetime.now(),
+        res.rows_warned, res.rows_blocked, context])
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, declared: str | None,
+           scratch: Path) -> tuple[Staged, str]:
+    """Put the file's records into temp table ``_stage`` with DuckDB's readers. Returns (staged, encoding)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return stage_parquet(con, path), "parquet"
+    if suffix not in {".csv", ".txt", ".tsv", ".jsonl", ".json", ".ndjson"}:
+        raise UnreadableFile(f"unsupported file type {suffix!r} (expected .csv, .parquet or .jsonl)")
+    codec, how = detect_encoding(path, scan, declared)
+    source = path
+    is_json = suffix in {".jsonl", ".json", ".ndjson"}
+    with path.open("rb") as fh:
+        bom = fh.read(3) == b"\xef\xbb\xbf"
+    if codec != "utf-8-sig" or (is_json and bom):
+        source = transcode_to_utf8(path, codec, scratch / f"utf8{suffix}")
+    staged = stage_jsonl(con, source, scan, scratch) if is_json else stage_csv(con, source, scan, scratch)
+    return staged, f"{codec} ({how})"
 
 
 def _top_reasons(con: duckdb.DuckDBPyConnection, delivery_id: int) -> str:
@@ -220,38 +345,64 @@ def _quote(c: str) -> str:
     return '"' + c.replace('"', '""') + '"'
 
 
-def _problem_exprs(spec: SourceSpec, present: set[str], file_problem: str | None) -> list[str]:
-    """SQL struct literals, one per rule, each yielding a reason or NULL for a row."""
-    out = []
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
-    def add(col: str, val: str, reason: str, fatal: bool) -> None:
-        out.append(f"struct_pack(col := '{col}', val := {val}, reason := {reason}, fatal := {str(fatal).lower()})")
+
+def _t(col: str) -> str:
+    """Name of a column's typed value inside the typing query."""
+    return _quote("__t_" + col)
+
+
+def _problem_exprs(spec: SourceSpec, present: set[str], file_problem: str | None, scan: FileScan,
+                   staged: Staged) -> list[tuple[str, str, str, str]]:
+    """One (column, value SQL, reason SQL, severity) per check; the reason is NULL where a row passes."""
+    out: list[tuple[str, str, str, str]] = []
+
+    def add(col: str, val: str, reason: str, severity: str) -> None:
+        out.append((col, val, reason, severity))
 
     if file_problem:
-        add("", "NULL::VARCHAR", "'" + file_problem.replace("'", "''") + "'", True)
+        add("", "NULL::VARCHAR", _lit(file_problem), "quarantine")
+    typed = {c: _t(c) for c in spec.columns if c in present}
+    raw = {c: _quote(c) for c in present}
     for col, typ in spec.columns.items():
         if col not in present:
             continue
-        src = _quote(col)
-        typed = _typed(col, typ, present)
-        required = col in spec.required
-        if required:
+        src, tv = _quote(col), _t(col)
+        if col in spec.required:
             add(col, src, f"CASE WHEN {src} IS NULL THEN 'missing required value' "
-                          f"WHEN {typed} IS NULL THEN 'unreadable {typ}' END", True)
+                          f"WHEN {tv} IS NULL THEN 'unreadable {typ}' END", "quarantine")
         elif typ not in ("text", "json"):
-            add(col, src, f"CASE WHEN {src} IS NOT NULL AND {typed} IS NULL THEN 'unreadable {typ}' END", False)
-        if (spec.name, col) in PLAUSIBLE:
-            cond, reason = PLAUSIBLE[(spec.name, col)]
-            add(col, src, f"CASE WHEN {typed} IS NOT NULL AND NOT ({typed} {cond}) THEN '{reason}' END", required)
+            add(col, src, f"CASE WHEN {src} IS NOT NULL AND {tv} IS NULL THEN 'unreadable {typ}' END",
+                "drop_value")
+        if typ == "decimal":
+            sev = EXTRA_DECIMALS.get((spec.name, col), EXTRA_DECIMALS_DEFAULT)
+            add(col, src, f"CASE WHEN {tv} IS NOT NULL AND bz_extra_decimals({src}) THEN "
+                          f"'more than 2 decimals (would round to ' || {tv}::VARCHAR || ')' END", sev)
         if col in spec.enums:
             allowed = ", ".join(f"'{v}'" for v in spec.enums[col])
             add(col, src, f"CASE WHEN {src} IS NOT NULL AND lower(trim({src})) NOT IN ({allowed}) "
-                          f"THEN 'unknown value (expected one of {', '.join(spec.enums[col])})' END", required)
+                          f"THEN 'unknown value (expected one of {', '.join(spec.enums[col])})' END",
+                "quarantine" if col in spec.required else "drop_value")
+    for rule in RULES.get(spec.name, ()):
+        cond = render(rule.condition, typed, raw)
+        if cond is None or rule.column not in present:
+            continue
+        add(rule.column, _quote(rule.column), f"CASE WHEN {cond} THEN {_lit(rule.reason)} END", rule.severity)
     for group in spec.one_of:
         cols = [_quote(c) for c in group if c in present]
         expr = f"coalesce({', '.join(cols)})" if cols else "NULL"
         add("|".join(group), "NULL::VARCHAR",
-            f"CASE WHEN {expr} IS NULL THEN 'none of {', '.join(group)} has a value' END", True)
+            f"CASE WHEN {expr} IS NULL THEN 'none of {', '.join(group)} has a value' END", "quarantine")
+    if scan.has_nul or scan.has_json_nul:
+        for col in sorted(present):
+            add(col, f"replace({_quote(col)}, chr(0), '\\0')",
+                f"CASE WHEN contains({_quote(col)}, chr(0)) THEN 'NUL byte in value' END", "quarantine")
+    if staged.multiline:
+        for col in sorted((present & set(spec.columns)) - MULTILINE_OK):
+            add(col, _quote(col), f"CASE WHEN contains({_quote(col)}, chr(10)) THEN "
+                                  "'value spans lines where none is expected (an unbalanced quote?)' END", "quarantine")
     return out
 
 
@@ -262,63 +413,110 @@ def _typed(col: str, typ: str, present: set[str]) -> str:
     return f"{fn}({src})" if fn else src
 
 
-def _load_batch(con, spec: SourceSpec, batch: Batch, delivery_id: int, rel: str, res: DeliveryResult,
-                file_problem: str | None = None) -> None:
-    present = set(batch.columns)
+def _dropped(spec: SourceSpec, col: str, present: set[str]) -> str:
+    """The typed value as stored: NULL where a ``drop_value`` rule fires."""
+    typed = {c: _t(c) for c in spec.columns if c in present}
+    raw = {c: _quote(c) for c in present}
+    conds = [render(r.condition, typed, raw) for r in RULES.get(spec.name, ())
+             if r.column == col and r.severity == "drop_value"]
+    conds = [c for c in conds if c]
+    if not conds or col not in present:
+        return _t(col)
+    return f"CASE WHEN coalesce({' OR '.join(f'({c})' for c in conds)}, false) THEN NULL ELSE {_t(col)} END"
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, spec: SourceSpec, staged: Staged, scan: FileScan,
+                 delivery_id: int, rel: str, res: DeliveryResult, file_problem: str | None = None) -> None:
+    """Type, check and insert the staged rows; held rows and every issue go to the quarantine."""
+    present = set(staged.columns)
     missing_required = [c for c in spec.required if c not in present]
-    if missing_required and batch.lines:
+    if missing_required and staged.rows:
         file_problem = (f"missing required column(s): {', '.join(missing_required)}"
                         + (f"; {file_problem}" if file_problem else ""))
         res.message = f"missing required column(s): {', '.join(missing_required)}"
-    res.rows_in += len(batch.lines) + len(batch.broken)
-    if batch.broken:
-        con.executemany("INSERT INTO meta.quarantine VALUES (?, ?, ?, ?, NULL, NULL, ?, 'row_held', ?)",
-                        [(delivery_id, spec.name, rel, line, reason, text) for line, text, reason in batch.broken])
-        res.rows_quarantined += len(batch.broken)
-    if not batch.lines:
+    _quarantine_broken(con, delivery_id, spec.name, rel, staged)
+    res.rows_in += staged.rows + len(staged.broken)
+    res.rows_quarantined += len(staged.broken)
+    if not staged.rows:
         return
-    arrow = batch.to_arrow()  # noqa: F841 - registered with DuckDB by name below
-    con.register("_batch", arrow)
-    extra = [c for c in batch.columns if c not in spec.columns]
+    # blank text is no value (as a CSV reader reads an empty field)
+    cleaned = ", ".join(f"CASE WHEN {_quote(c)} = '' OR (ord({_quote(c)}) IN (32, 9, 10, 13, 12288) AND "
+                        f"trim({_quote(c)}, ' \t\r\n\u3000') = '') THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
+                        for c in staged.columns)
+    extra = [c for c in staged.columns if c not in spec.columns]
     extra_sql = ("to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in extra) + "))::VARCHAR"
                  if extra else "NULL::VARCHAR")
-    typed_cols = ", ".join(f"{_typed(c, t, present)} AS {_quote(c)}" for c, t in spec.columns.items())
-    problems = _problem_exprs(spec, present, file_problem)
-    problems_sql = (f"list_filter([{', '.join(problems)}], lambda p: p.reason IS NOT NULL)" if problems
-                    else "[]::STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR, fatal BOOLEAN)[]")
-    record_sql = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in batch.columns) + "))"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS
-        SELECT *, len(list_filter(_problems, lambda p: p.fatal)) > 0 AS _held FROM (
-          SELECT _line, {typed_cols}, {extra_sql} AS _extra, {problems_sql} AS _problems,
-                 {record_sql}::VARCHAR AS _record FROM _batch)""")
-    con.unregister("_batch")
+    inner = ", ".join(f"{_typed(c, t, present)} AS {_t(c)}" for c, t in spec.columns.items())
+    typed_cols = ", ".join(f"{_dropped(spec, c, present)} AS {_quote(c)}" for c in spec.columns)
+    problems = _problem_exprs(spec, present, file_problem, scan, staged)
+    # Every row gets a cheap flag; only flagged rows build their list of problems.
+    flag = " OR ".join(f"({reason}) IS NOT NULL" for _, _, reason, _ in problems) or "false"
+    structs = [f"struct_pack(col := {_lit(col)}, val := {val}, reason := {reason}, sev := {_lit(sev)})"
+               for col, val, reason, sev in problems]
+    problems_sql = (f"list_filter([{', '.join(structs)}], lambda p: p.reason IS NOT NULL)" if structs
+                    else "[]::STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR, sev VARCHAR)[]")
+    held = " OR ".join(f"list_contains(list_transform(_problems, lambda p: p.sev), '{s}')" for s in HOLDING)
+    rows_sql = f"""SELECT _line, {typed_cols}, {extra_sql} AS _extra, coalesce({flag}, false) AS _flag FROM (
+        SELECT *, {inner} FROM (SELECT {cleaned}, _line FROM _stage))"""
+    # Only rows with a problem are materialized (with their list of problems); the rest stream into raw.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _issues AS
+        SELECT _line, _problems, coalesce({held}, false) AS _held FROM (
+          SELECT _line, {problems_sql} AS _problems FROM (
+            SELECT *, {inner} FROM (SELECT {cleaned}, _line FROM _stage)) WHERE {flag})""")
     cols = ", ".join(_quote(c) for c in spec.columns)
     con.execute(f"""INSERT INTO {spec.table} ({cols}, _extra, _delivery_id, _line)
-                    SELECT {cols}, _extra, {delivery_id}, _line FROM _typed WHERE NOT _held""")
-    con.execute(f"""INSERT INTO meta.quarantine
-        SELECT {delivery_id}, '{spec.name}', ?, _line, nullif(p.col, ''), p.val, p.reason,
-               CASE WHEN _held THEN 'row_held' ELSE 'value_dropped' END,
-               CASE WHEN _held THEN _record END
-        FROM (SELECT _line, _held, _record, unnest(_problems) AS p FROM _typed)""", [rel])
-    held, dropped, total = con.execute("""SELECT count(*) FILTER (_held),
-        sum(len(_problems)) FILTER (NOT _held), count(*) FROM _typed""").fetchall()[0]
-    res.rows_quarantined += held
+        SELECT {cols}, _extra, {delivery_id}, _line FROM ({rows_sql}) r
+        WHERE NOT (r._flag AND r._line IN (SELECT _line FROM _issues WHERE _held))""")
+    record_sql = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := s.{_quote(c)}" for c in staged.columns) + "))"
+    con.execute(f"""INSERT INTO meta.quarantine ({_Q_COLS})
+        SELECT {delivery_id}, {_lit(spec.name)}, {_lit(rel)}, t._line, nullif(p.col, ''), {_cut('p.val')}, p.reason,
+               CASE WHEN t._held THEN 'row_held' WHEN p.sev = 'warn' THEN 'warned' ELSE 'value_dropped' END,
+               CASE WHEN t._held THEN {_cut(record_sql + '::VARCHAR')} END, p.sev
+        FROM (SELECT _line, _held, unnest(_problems) AS p FROM _issues) t
+        JOIN _stage s ON s._line = t._line""")
+    counts = con.execute("""SELECT count(*) FILTER (_held),
+        sum(len(list_filter(_problems, lambda p: p.sev = 'drop_value'))) FILTER (NOT _held),
+        count(*) FILTER (NOT _held AND list_contains(list_transform(_problems, lambda p: p.sev), 'warn')),
+        count(*) FILTER (_held AND list_contains(list_transform(_problems, lambda p: p.sev), 'block'))
+        FROM _issues""").fetchall()[0]
+    n_held, dropped, warned, blocked = counts
+    res.rows_quarantined += n_held
     res.values_quarantined += int(dropped or 0)
-    res.rows_loaded += total - held
-    con.execute("DROP TABLE _typed")
+    res.rows_warned += warned
+    res.rows_blocked += blocked
+    res.rows_loaded += staged.rows - n_held
+    con.execute("DROP TABLE _issues; DROP TABLE _stage")
+
+
+def _cut(expr: str) -> str:
+    """SQL: a text kept in the quarantine, cut to RECORD_KEEP characters with a note if longer."""
+    return (f"CASE WHEN length({expr}) > {RECORD_KEEP} THEN left({expr}, {RECORD_KEEP}) || ' …[truncated: kept "
+            f"{RECORD_KEEP:,} of ' || format('{{:,}}', length({expr})) || ' characters]' ELSE {expr} END")
+
+
+def _quarantine_broken(con: duckdb.DuckDBPyConnection, delivery_id: int, source: str, rel: str,
+                       staged: Staged) -> None:
+    rows = [(delivery_id, source, rel, b.line, b.column, None, b.reason, "row_held", keep(b.text), "quarantine")
+            for b in staged.broken]
+    for i in range(0, len(rows), BATCH_ROWS):
+        con.executemany(f"INSERT INTO meta.quarantine ({_Q_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows[i:i + BATCH_ROWS])
 
 
 def _quarantine_file(con, delivery_id: int, source: str, path: Path, rel: str, reason: str,
                      res: DeliveryResult) -> None:
     """A file that cannot be read at all: account for each of its lines, keeping the raw bytes."""
-    lines = _raw_lines(path)
-    if path.suffix.lower() == ".csv":
-        lines = lines[1:]  # the header is not a row
-    con.executemany("INSERT INTO meta.quarantine VALUES (?, ?, ?, ?, NULL, NULL, ?, 'row_held', ?)",
-                    [(delivery_id, source, rel, no, f"file rejected: {reason}", text) for no, text in lines])
-    res.rows_in = res.rows_quarantined = len(lines)
-
-
-def _raw_lines(path: Path) -> list[tuple[int, str]]:
-    with path.open("rb") as fh:
-        return [(no, line.rstrip(b"\r\n").decode("latin-1")[:2000]) for no, line in enumerate(fh, start=1)]
+    skip_header = path.suffix.lower() in {".csv", ".txt", ".tsv"}
+    rows, n = [], 0
+    for no, text in raw_lines(path):
+        if skip_header and no == 1:
+            continue
+        rows.append((delivery_id, source, rel, no, None, None, f"file rejected: {reason}", "row_held", text,
+                     "quarantine"))
+        n += 1
+        if len(rows) >= BATCH_ROWS:
+            con.executemany(f"INSERT INTO meta.quarantine ({_Q_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows = []
+    if rows:
+        con.executemany(f"INSERT INTO meta.quarantine ({_Q_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    res.rows_in = res.rows_quarantined = n

@@ -1,11 +1,13 @@
-"""Read one delivery file into batches of text columns, keeping line numbers.
+"""Bytes-level work on one delivery file: checksum, line facts, encoding, header.
 
-Readers never type or judge values: they turn bytes into strings and report
-rows that cannot even be split into fields (broken CSV rows, bad JSON). Typing
-and validation happen afterwards in SQL, where they are fast.
-
-GB18030/GBK is decoded here in Python because DuckDB's ``encodings``
-extension would have to be downloaded at run time.
+The rows themselves are read by DuckDB (``read_csv`` with a rejects table,
+``read_json_objects``, ``read_parquet``; see :mod:`bullseye.ingest.stage`).
+Python only does what DuckDB cannot: one pass over the bytes that yields the
+checksum together with the facts needed to account for every physical line
+(line count, blank lines, NUL bytes, whether it is UTF-8), transcoding
+GB18030/GBK to UTF-8 (DuckDB's ``encodings`` extension would have to be
+downloaded at run time), and a line-by-line JSON check for a JSON Lines file
+whose bad lines DuckDB could not place.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+CHUNK = 1 << 22
+# Rows per executemany when whole files are quarantined line by line.
 BATCH_ROWS = 100_000
 _DECLARED = re.compile(r"\.(gbk|gb2312|gb18030|utf-?8)\.(csv|jsonl|txt)$", re.IGNORECASE)
-csv.field_size_limit(10_000_000)
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=\r?\n)")
 
 
 class UnreadableFile(Exception):
@@ -32,43 +33,85 @@ class UnreadableFile(Exception):
 
 
 @dataclass
-class Batch:
-    columns: list[str]
-    rows: dict[str, list[str | None]]
-    lines: list[int]
-    # (line, raw text, reason) for rows that could not be split into fields
-    broken: list[tuple[int, str, str]] = field(default_factory=list)
+class FileScan:
+    """What one pass over a file's bytes tells: enough to reconcile every physical line."""
 
-    def to_arrow(self) -> pa.Table:
-        data = {c: pa.array(self.rows[c], type=pa.string()) for c in self.columns}
-        data["_line"] = pa.array(self.lines, type=pa.int64())
-        return pa.table(data)
+    checksum: str
+    size: int
+    newlines: int
+    ends_with_newline: bool
+    blank_lines: list[int] = field(default_factory=list)  # physical line numbers of empty lines
+    has_nul: bool = False
+    has_json_nul: bool = False  # a \u0000 escape (JSON text)
+    utf8: bool = True
+
+    @property
+    def physical_lines(self) -> int:
+        return self.newlines + (1 if self.size and not self.ends_with_newline else 0)
+
+
+def scan_file(path: Path, check_text: bool = True) -> FileScan:
+    """Checksum, newline count, blank lines, NUL bytes and UTF-8 validity in one pass.
+
+    The checksum pass reads the whole file anyway, so the facts the row
+    accounting needs cost no extra read. Blank lines are listed because DuckDB
+    skips them silently; the accounting adds them back.
+    """
+    h = hashlib.sha256()
+    dec = codecs.getincrementaldecoder("utf-8")() if check_text else None
+    scan = FileScan(checksum="", size=0, newlines=0, ends_with_newline=False, utf8=check_text)
+    carry = b""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            h.update(chunk)
+            scan.size += len(chunk)
+            if check_text:
+                scan.has_nul = scan.has_nul or b"\x00" in chunk
+                scan.has_json_nul = scan.has_json_nul or b"\\u0000" in chunk
+                if scan.utf8 and dec is not None:
+                    try:
+                        dec.decode(chunk)
+                    except UnicodeDecodeError:
+                        scan.utf8 = False
+            block = carry + chunk
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                _blank_lines(block[:cut], scan)
+                carry = block[cut:]
+            else:
+                carry = block
+            scan.ends_with_newline = chunk.endswith(b"\n")
+    if carry:
+        _blank_lines(carry, scan, complete=False)
+    if scan.utf8 and dec is not None:
+        try:
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            scan.utf8 = False
+    scan.checksum = h.hexdigest()
+    return scan
+
+
+def _blank_lines(block: bytes, scan: FileScan, complete: bool = True) -> None:
+    """Count the newlines of ``block`` (which starts at a line start) and note its empty lines."""
+    line0 = scan.newlines + 1  # physical number of the block's first line
+    if block.startswith((b"\n", b"\r\n")) or (not complete and block == b"\r"):
+        scan.blank_lines.append(line0)
+    seen, pos = 0, 0
+    for m in _BLANK_AFTER_NEWLINE.finditer(block):
+        seen += block.count(b"\n", pos, m.start() + 1)
+        pos = m.start() + 1
+        scan.blank_lines.append(line0 + seen)
+    scan.newlines += block.count(b"\n")
 
 
 def checksum(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return scan_file(path, check_text=False).checksum
 
 
-def _decodes(path: Path, encoding: str) -> bool:
-    dec = codecs.getincrementaldecoder(encoding)()
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                dec.decode(chunk)
-            dec.decode(b"", final=True)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-def detect_encoding(path: Path, declared: str | None = None) -> tuple[str, str]:
+def detect_encoding(path: Path, scan: FileScan, declared: str | None = None) -> tuple[str, str]:
     """Return (python codec, how it was decided). GB2312/GBK are read as GB18030, their superset."""
-    name = declared
-    how = "declared"
+    name, how = declared, "declared"
     if name is None:
         m = _DECLARED.search(path.name)
         if m:
@@ -76,147 +119,120 @@ def detect_encoding(path: Path, declared: str | None = None) -> tuple[str, str]:
     if name is not None:
         codec = codecs.lookup(name.replace("gbk", "gb18030").replace("gb2312", "gb18030")).name
         if codec == "utf-8":
-            codec = "utf-8-sig"
+            if not scan.utf8:
+                raise UnreadableFile(f"declared encoding {name} does not decode the file")
+            return "utf-8-sig", how
         if not _decodes(path, codec):
             raise UnreadableFile(f"declared encoding {name} does not decode the file")
         return codec, how
-    with path.open("rb") as fh:
-        head = fh.read(3)
-    if head == codecs.BOM_UTF8 or _decodes(path, "utf-8"):
+    if scan.utf8:
         return "utf-8-sig", "detected"
     if _decodes(path, "gb18030"):
         return "gb18030", "detected"
     raise UnreadableFile("file is neither UTF-8 nor GB18030/GBK; declare its encoding")
 
 
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return value if value.strip() != "" else None
+def _decodes(path: Path, encoding: str) -> bool:
+    dec = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                dec.decode(chunk)
+            dec.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
-def read_csv(path: Path, encoding: str) -> Iterator[Batch]:
-    with path.open(encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise UnreadableFile(f"cannot read the header: {exc}") from exc
-        columns = [h.strip().lower() for h in header]
-        dupes = {c for c in columns if columns.count(c) > 1}
-        if dupes:
-            raise UnreadableFile(f"duplicate column names in header: {sorted(dupes)}")
-        width = len(columns)
-        batch = _new_batch(columns)
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
+def transcode_to_utf8(path: Path, codec: str, dest: Path) -> Path:
+    """Stream a GB18030 file into a UTF-8 copy DuckDB can read. Newlines keep their places."""
+    with path.open("r", encoding=codec, newline="") as src, dest.open("w", encoding="utf-8", newline="") as out:
+        for chunk in iter(lambda: src.read(CHUNK), ""):
+            out.write(chunk)
+    return dest
+
+
+def read_header(path: Path) -> list[str]:
+    """The CSV header's column names, trimmed and lower-cased (the first physical line)."""
+    with path.open("rb") as fh:
+        first = fh.readline()
+    text = first.decode("utf-8-sig").rstrip("\r\n")
+    if not text.strip():
+        raise UnreadableFile("the first line (the header) is empty")
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error as exc:
+        raise UnreadableFile(f"cannot read the header: {exc}") from exc
+    columns = [f.strip().lower() or f"_column{i + 1}" for i, f in enumerate(fields)]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise UnreadableFile(f"duplicate column names in header: {dupes}")
+    return columns
+
+
+def field_count(csv_line: str) -> int:
+    """How many fields a (rejected) CSV record has, for a message a person can check."""
+    try:
+        return len(next(csv.reader([csv_line])))
+    except (csv.Error, StopIteration):
+        return csv_line.count(",") + 1
+
+
+def physical_line_at(path: Path, offset: int) -> int:
+    """1-based physical line holding byte ``offset``."""
+    count, read = 0, 0
+    with path.open("rb") as fh:
+        while read < offset:
+            chunk = fh.read(min(CHUNK, offset - read))
+            if not chunk:
                 break
-            except csv.Error as exc:
-                batch.broken.append((start, "", f"unparseable CSV row: {exc}"))
-                continue
-            if not row or (len(row) == 1 and row[0] == ""):
-                continue  # blank line
-            if len(row) != width:
-                batch.broken.append((start, ",".join(row)[:2000],
-                                     f"row has {len(row)} fields, header has {width}"))
-                continue
-            for c, v in zip(columns, row, strict=True):
-                batch.rows[c].append(_clean(v))
-            batch.lines.append(start)
-            if len(batch.lines) >= BATCH_ROWS:
-                yield batch
-                batch = _new_batch(columns)
-        yield batch
+            count += chunk.count(b"\n")
+            read += len(chunk)
+    return count + 1
 
 
-def _new_batch(columns: list[str]) -> Batch:
-    return Batch(columns=list(columns), rows={c: [] for c in columns}, lines=[])
+def lines_of(path: Path, wanted: set[int], limit: int = 2000) -> dict[int, str]:
+    """The text of a few physical lines (for quarantined records DuckDB did not hand back)."""
+    out: dict[int, str] = {}
+    if not wanted:
+        return out
+    last = max(wanted)
+    with path.open("rb") as fh:
+        for no, raw in enumerate(fh, start=1):
+            if no in wanted:
+                out[no] = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")[:limit]
+            if no >= last:
+                break
+    return out
 
 
-def _jsonable(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _clean(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def read_jsonl(path: Path, encoding: str) -> Iterator[Batch]:
-    """JSON Lines; the column set is the union of keys seen in the batch."""
-    with path.open(encoding=encoding) as fh:
-        records: list[tuple[int, dict]] = []
-        broken: list[tuple[int, str, str]] = []
+def raw_lines(path: Path, limit: int = 2000) -> Iterator[tuple[int, str]]:
+    """Every physical line as text (latin-1 keeps any byte), for a file rejected whole."""
+    with path.open("rb") as fh:
         for no, line in enumerate(fh, start=1):
-            if not line.strip():
+            yield no, line.rstrip(b"\r\n").decode("latin-1")[:limit]
+
+
+def json_line_problems(path: Path) -> dict[int, str]:
+    """Python pre-pass for a JSON Lines file DuckDB could not align: {line: reason} for bad lines.
+
+    Only run on files where ``read_json_objects`` returned a different number of
+    objects than the file has non-blank lines (e.g. two objects on one line).
+    """
+    bad: dict[int, str] = {}
+    with path.open("rb") as fh:
+        for no, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line:
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad[no] = "invalid JSON: not UTF-8"
+                continue
             except json.JSONDecodeError as exc:
-                broken.append((no, line.rstrip("\n")[:2000], f"invalid JSON: {exc.msg}"))
+                bad[no] = f"invalid JSON: {exc.msg}"
                 continue
             if not isinstance(obj, dict):
-                broken.append((no, line.rstrip("\n")[:2000], "JSON line is not an object"))
-                continue
-            records.append((no, obj))
-            if len(records) >= BATCH_ROWS:
-                yield _json_batch(records, broken)
-                records, broken = [], []
-        yield _json_batch(records, broken)
-
-
-def _json_batch(records: list[tuple[int, dict]], broken: list) -> Batch:
-    columns: dict[str, None] = {}
-    for _, obj in records:
-        for k in obj:
-            columns.setdefault(k.strip().lower(), None)
-    cols = list(columns)
-    batch = _new_batch(cols)
-    batch.broken = broken
-    for no, obj in records:
-        low = {k.strip().lower(): v for k, v in obj.items()}
-        for c in cols:
-            batch.rows[c].append(_jsonable(low.get(c)))
-        batch.lines.append(no)
-    return batch
-
-
-def read_parquet(path: Path) -> Iterator[Batch]:
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
-        raise UnreadableFile(f"not a readable Parquet file: {exc}") from exc
-    offset = 0
-    for rb in pf.iter_batches(batch_size=BATCH_ROWS):
-        cols = [c.lower() for c in rb.schema.names]
-        rows = {}
-        for c, arr in zip(cols, rb.columns, strict=True):
-            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-                rows[c] = [_clean(v) for v in arr.to_pylist()]
-            else:
-                rows[c] = [_jsonable(v) for v in arr.to_pylist()]
-        n = rb.num_rows
-        yield Batch(columns=cols, rows=rows, lines=list(range(offset + 1, offset + n + 1)))
-        offset += n
-
-
-def read_file(path: Path, declared_encoding: str | None = None) -> tuple[Iterator[Batch], str]:
-    """Pick the reader from the extension. Returns (batches, encoding note)."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return read_parquet(path), "parquet"
-    if suffix in {".csv", ".txt", ".tsv"}:
-        enc, how = detect_encoding(path, declared_encoding)
-        return read_csv(path, enc), f"{enc} ({how})"
-    if suffix in {".jsonl", ".json", ".ndjson"}:
-        enc, how = detect_encoding(path, declared_encoding)
-        return read_jsonl(path, enc), f"{enc} ({how})"
-    raise UnreadableFile(f"unsupported file type {suffix!r} (expected .csv, .parquet or .jsonl)")
+                bad[no] = "JSON line is not an object"
+    return bad
