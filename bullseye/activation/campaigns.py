@@ -168,29 +168,46 @@ def _date(value, where: str, problems: list[str]) -> date | None:
         return None
 
 
+def _mapping(raw: dict, key: str, where: str, problems: list[str]) -> dict:
+    """A setting that must be a mapping (``key: {a: ..., b: ...}``); anything else is a problem."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {key} must be a mapping like {{sms: ..., email: ...}}, not {value!r:.80}")
+        return {}
+    return value
+
+
 def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
     """Turn the policy YAML into a ContactPolicy, or raise CampaignError listing every problem."""
     problems: list[str] = []
+    if raw is not None and not isinstance(raw, dict):
+        raise CampaignError(f"invalid contact policy:\n  - {where}: the file must be a mapping of settings "
+                            "(caps, quiet_hours, ...)")
     raw = raw or {}
     known = {"caps", "quiet_hours", "blackout_dates", "default_consent", "max_campaigns_per_person_per_night",
              "send_day_offset", "ledger_match_days"}
     problems += [f"{where}: unknown setting '{k}'" for k in raw if k not in known]
     caps: dict[str, dict[int, int]] = {}
-    for ch, windows in (raw.get("caps") or {}).items():
+    for ch, windows in _mapping(raw, "caps", where, problems).items():
         if ch != "total" and ch not in CHANNELS:
             problems.append(f"{where}: caps: unknown channel '{ch}' (channels: total, {', '.join(CHANNELS)})")
             continue
         try:
-            caps[ch] = {int(d): int(n) for d, n in (windows or {}).items()}
+            if not isinstance(windows, dict) or any(isinstance(v, bool | float) for v in (*windows, *windows.values())):
+                raise TypeError(windows)
+            caps[ch] = {int(d): int(n) for d, n in windows.items()}
         except (TypeError, ValueError):
             problems.append(f"{where}: caps.{ch}: give whole numbers, like {{7: 2, 30: 4}}")
             continue
         if any(d <= 0 or n < 0 for d, n in caps[ch].items()):
             problems.append(f"{where}: caps.{ch}: windows must be positive days and caps at least 0")
     quiet: dict[str, tuple[time, time]] = {}
+    quiet_raw = _mapping(raw, "quiet_hours", where, problems)
     for ch in CHANNELS:
-        win = (raw.get("quiet_hours") or {}).get(ch)
-        if not win or len(win) != 2:
+        win = quiet_raw.get(ch)
+        if not isinstance(win, list) or len(win) != 2:
             problems.append(f"{where}: quiet_hours.{ch}: give the allowed send window as [start, end], "
                             "like ['09:00', '20:00']")
             continue
@@ -201,15 +218,17 @@ def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
                 problems.append(f"{where}: quiet_hours.{ch}: the window start {a} must be before its end {b}")
             quiet[ch] = (a, b)
     blackout: dict[str, frozenset[date]] = {}
-    for ch, days in (raw.get("blackout_dates") or {}).items():
+    for ch, days in _mapping(raw, "blackout_dates", where, problems).items():
         if ch != "all" and ch not in CHANNELS:
             problems.append(f"{where}: blackout_dates: unknown channel '{ch}'")
             continue
-        parsed = [_date(d, f"{where}: blackout_dates.{ch}", problems) for d in (days or [])]
+        parsed = [_date(d, f"{where}: blackout_dates.{ch}", problems)
+                  for d in _texts(days, f"{where}: blackout_dates.{ch}", problems)]
         blackout[ch] = frozenset(d for d in parsed if d)
     consent: dict[str, frozenset[str]] = {}
+    consent_raw = _mapping(raw, "default_consent", where, problems)
     for status in ("customer", "lead", "prospect"):
-        chans = (raw.get("default_consent") or {}).get(status) or []
+        chans = _texts(consent_raw.get(status), f"{where}: default_consent.{status}", problems)
         bad = [c for c in chans if c not in CHANNELS]
         if bad:
             problems.append(f"{where}: default_consent.{status}: unknown channel(s) {bad}")
@@ -217,133 +236,351 @@ def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
     ints = {}
     for key, default in (("max_campaigns_per_person_per_night", 1), ("send_day_offset", 1),
                          ("ledger_match_days", 3)):
-        try:
-            ints[key] = int(raw.get(key, default))
-            if ints[key] < 0 or (key == "max_campaigns_per_person_per_night" and ints[key] < 1):
-                raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"{where}: {key}: '{raw.get(key)}' is not a valid whole number")
+        value = _whole(raw.get(key, default), f"{where}: {key}:", problems,
+                       minimum=1 if key == "max_campaigns_per_person_per_night" else 0)
+        ints[key] = default if value is None else value
     if problems:
         raise CampaignError("invalid contact policy:\n" + "\n".join(f"  - {p}" for p in problems))
     return ContactPolicy(caps=caps, quiet_hours=quiet, blackout_dates=blackout, default_consent=consent, **ints)
 
 
-def _check_sql(expr: str, columns: dict[str, str], what: str) -> str | None:
-    """Bind ``expr`` against an empty table with the audience columns: names the unknown column or syntax error."""
+# ---------------------------------------------------------------------------------------------
+# Audience SQL: one plain expression over the declared columns, checked where it can touch nothing.
+#
+# A campaign's ``audience`` and ``rank_by`` are pasted into the planner's SELECT (policy.py) on the
+# warehouse connection, so the check here is the gate: the text must parse as exactly one
+# expression (no second statement, no comment, no FROM, no subquery, no table function), every
+# function in it must be a side-effect-free scalar function of DuckDB's own, and every column one
+# of the declared ones. Only then is it bound, on a connection with file access, extensions and
+# configuration changes switched off, against an empty row of the declared columns.
+
+SQL_MAX_CHARS = 2000
+_SAFE_CONFIG = {"enable_external_access": False, "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False, "allow_community_extensions": False,
+                "lock_configuration": True}
+# Expression node classes a condition may contain (DuckDB's parse tree, json_serialize_sql).
+_SAFE_CLASSES = {"CONJUNCTION", "COMPARISON", "OPERATOR", "CONSTANT", "COLUMN_REF", "FUNCTION", "CAST", "CASE",
+                 "BETWEEN", "LAMBDA", "COLLATE", "TYPE"}
+# Scalar functions that read the session rather than the row (settings, variables, catalog).
+_SESSION_FUNCTIONS = {"current_setting", "getvariable", "current_database", "current_schema", "current_schemas",
+                      "in_search_path", "txid_current", "json_serialize_sql", "json_deserialize_sql",
+                      "parse_duckdb_log_message", "generate_series", "range"}
+# Built-in macros that are plain value functions (the other macros describe the session: pg_*, has_*, user ...).
+_VALUE_MACROS = re.compile(r"^(list_\w+|array_\w+|map_contains_\w+|if|nullif|date_add|days_in_month|split_part|fdiv)$")
+
+
+def _safe_connection():
+    """An in-memory DuckDB that cannot read or write files, load extensions or change its own settings."""
+    import duckdb
+
+    return duckdb.connect(":memory:", config=dict(_SAFE_CONFIG))
+
+
+_allowed_functions: frozenset[str] | None = None
+
+
+def allowed_functions() -> frozenset[str]:
+    """DuckDB's deterministic, side-effect-free scalar functions (and value macros): all a condition may call."""
+    global _allowed_functions
+    if _allowed_functions is None:
+        con = _safe_connection()
+        try:
+            rows = con.execute("""SELECT DISTINCT function_name, function_type FROM duckdb_functions()
+                WHERE (function_type = 'scalar' AND NOT coalesce(has_side_effects, false)
+                       AND stability IN ('CONSISTENT', 'CONSISTENT_WITHIN_QUERY'))
+                   OR function_type = 'macro'""").fetchall()
+        finally:
+            con.close()
+        _allowed_functions = frozenset(
+            name for name, kind in rows
+            if name not in _SESSION_FUNCTIONS and (kind == "scalar" or _VALUE_MACROS.match(name)))
+    return _allowed_functions
+
+
+def _token_problem(expr: str) -> str | None:
+    """Comments, statement separators and unbalanced parentheses: ways to leave the expression."""
+    import duckdb
+
+    try:
+        tokens = duckdb.tokenize(expr)
+    except duckdb.Error as e:
+        return str(e).splitlines()[0]
+    raw = expr.encode("utf-8")  # token positions are byte offsets
+    depth = 0
+    for i, (pos, kind) in enumerate(tokens):
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
+        text = raw[pos:end].decode("utf-8", errors="replace").strip()
+        if kind == duckdb.token_type.comment:
+            return "comments are not allowed in a condition"
+        if kind in (duckdb.token_type.string_const, duckdb.token_type.numeric_const):
+            continue
+        if ";" in text:
+            return "';' is not allowed: a condition is one expression, not statements"
+        depth += text.count("(") - text.count(")")
+        if depth < 0:
+            return "a ')' closes a parenthesis that was never opened"
+    return "a '(' is never closed" if depth else None
+
+
+def _tree_problem(node, allowed: frozenset[str]) -> str | None:
+    """Walk the parse tree: only expression nodes of the safe classes, functions from ``allowed``."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") in ("SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE") or "subquery" in item:
+            return "a subquery (SELECT inside the condition) is not allowed"
+        cls = item.get("class")
+        if cls is not None and cls not in _SAFE_CLASSES:
+            what = {"SUBQUERY": "a subquery", "STAR": "'*' or COLUMNS(...)", "WINDOW": "a window or aggregate",
+                    "PARAMETER": "a parameter"}.get(cls, f"a {cls.lower()} expression")
+            return f"{what} is not allowed in a condition"
+        if cls in ("FUNCTION", "TYPE") and (item.get("schema") or item.get("catalog")):
+            name = item.get("function_name") or item.get("type_name")
+            return f"'{item.get('catalog') or item.get('schema')}.{name}' is not allowed: " \
+                   "use DuckDB's built-in functions and types by their plain name"
+        if cls == "FUNCTION":
+            name = str(item.get("function_name", ""))
+            if name.lower() not in allowed:
+                return f"function '{name}' is not allowed (only side-effect-free scalar functions)"
+            if item.get("filter") or (item.get("order_bys") or {}).get("orders") or item.get("distinct"):
+                return f"'{name}' is used as an aggregate; a condition is evaluated per person"
+        if cls == "COLUMN_REF" and len(item.get("column_names") or []) != 1:
+            return f"column '{'.'.join(item['column_names'])}' must be named without a table or schema"
+        stack.extend(v for k, v in item.items() if isinstance(v, dict | list))
+    return None
+
+
+def _parse_problem(expr: str, con) -> str | None:
+    """Parse ``SELECT (expr)`` (the text passed as a value, never run) and insist on one bare expression."""
+    wrapped = f"SELECT (\n{expr}\n)"
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [wrapped]).fetchall()[0][0])
+    if tree.get("error"):
+        return str(tree.get("error_message", "cannot be parsed")).splitlines()[0]
+    statements = tree.get("statements") or []
+    if len(statements) != 1:
+        return "must be one expression, not several statements"
+    node = statements[0].get("node") or {}
+    if node.get("type") != "SELECT_NODE":
+        return "must be one expression (no UNION or other set operation)"
+    extras = [k for k in ("where_clause", "having", "qualify", "sample") if node.get(k)]
+    if (len(node.get("select_list") or []) != 1 or (node.get("from_table") or {}).get("type") != "EMPTY"
+            or extras or node.get("group_expressions") or node.get("modifiers")
+            or (node.get("cte_map") or {}).get("map")):
+        return "must be one expression (no FROM, WHERE, ORDER BY, ',' or other clauses around it)"
+    if node["select_list"][0].get("alias"):
+        return "must be one expression (no AS alias)"
+    return _tree_problem(node["select_list"][0], allowed_functions())
+
+
+_NUMERIC = re.compile(r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+                      r"UHUGEINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$")
+
+
+def _type_problem(expr: str, columns: dict[str, str], what: str, con) -> str | None:
+    """Bind the (already vetted) expression over an empty row of ``columns``: unknown columns, wrong types.
+
+    An audience must be true or false per person; rank_by must be a number the planner can sort by.
+    """
     import duckdb
 
     cols = ", ".join(f"NULL::{t} AS {c}" for c, t in columns.items())
-    con = duckdb.connect()
     try:
-        con.execute(f"SELECT ({expr}) FROM (SELECT {cols}) AS a LIMIT 0")
+        kind = con.execute(f"DESCRIBE SELECT (\n{expr}\n) AS v FROM (SELECT {cols}) AS x").fetchall()[0][1]
     except duckdb.Error as e:
-        first = str(e).splitlines()[0]
-        return f"{what} `{expr}` does not work: {first}"
+        return str(e).splitlines()[0]
+    if what == "audience" and kind != "BOOLEAN":
+        return f"it gives {kind}, but an audience must be true or false for each person"
+    if what == "rank_by" and not _NUMERIC.match(kind):
+        return f"it gives {kind}, but rank_by must be a number (higher ranks first)"
+    return None
+
+
+def _check_sql(expr: str, columns: dict[str, str], what: str) -> str | None:
+    """Why ``expr`` may not be used as the campaign's ``what`` (audience or rank_by), or None when it may.
+
+    The expression is parsed, never run, until it is known to be one plain expression; then it is
+    bound (DESCRIBE, nothing evaluated) on a locked-down connection whose only data is an empty
+    row of ``columns``, to name unknown columns and check its type.
+    """
+    if not expr.strip():
+        return f"{what} is empty"
+    if len(expr) > SQL_MAX_CHARS:
+        return f"{what} is {len(expr):,} characters long; at most {SQL_MAX_CHARS:,} are allowed"
+    con = _safe_connection()
+    try:
+        problem = _token_problem(expr) or _parse_problem(expr, con) or _type_problem(expr, columns, what, con)
     finally:
         con.close()
-    return None
+    return f"{what} `{expr}` does not work: {problem}" if problem else None
 
 
 _FIELDS = {"id", "name", "objective", "audience", "channels", "start", "end", "priority", "holdout_share",
            "max_list_size", "trigger", "waves", "offer", "rank_by", "reason", "send_window", "description", "owner"}
 
 
+def _whole(value, where: str, problems: list[str], hint: str = "", minimum: int | None = None) -> int | None:
+    """A whole number (or a string of one); a bool, fraction, list or text is a problem naming ``where``."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
+        value, ok = int(value), True
+    if not ok or (minimum is not None and value < minimum):
+        floor = f" of at least {minimum}" if minimum is not None else ""
+        problems.append(f"{where} '{value}' must be a whole number{floor}{hint}")
+        return None
+    return value
+
+
+def _text(value, where: str, problems: list[str]) -> str:
+    """A setting that must be a single piece of text (a number or true/false reads as its text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value).strip()
+    problems.append(f"{where} must be a single value, not {type(value).__name__} {value!r:.80}")
+    return ""
+
+
+def _texts(value, where: str, problems: list[str]) -> list[str]:
+    """A list of plain values (one value alone counts as a list of one)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    bad = [v for v in items if isinstance(v, list | dict | bool) or v is None]
+    if bad:
+        problems.append(f"{where} must be a list of plain values, like [a, b]; {bad[0]!r:.80} is not one")
+        return []
+    return [str(v).strip() for v in items]
+
+
+def _parse_channels(raw: dict, at: str, problems: list[str]) -> list[str]:
+    channels = _texts(raw.get("channels"), f"{at}: channels", problems)
+    for ch in channels:
+        if ch not in CHANNELS:
+            problems.append(f"{at}: channel '{ch}' is not one of {', '.join(CHANNELS)}")
+    if len(set(channels)) != len(channels):
+        problems.append(f"{at}: a channel is listed twice in {channels}")
+    return channels
+
+
+def _parse_trigger(value, at: str, problems: list[str]) -> Trigger | None:
+    t = value if isinstance(value, dict) else {"type": value}
+    unknown = set(map(str, t)) - {"type", "days_ahead", "years", "categories", "steps", "include_overdue"}
+    problems += [f"{at}: trigger: unknown setting '{k}'" for k in sorted(unknown)]
+    kind = t.get("type")
+    if not isinstance(kind, str) or kind not in TRIGGERS:
+        problems.append(f"{at}: trigger type '{kind}' must be one of {', '.join(TRIGGERS)}")
+        return None
+    n = len(problems)
+    days = _whole(t.get("days_ahead", 7), f"{at}: trigger.days_ahead", problems, minimum=0)
+    years = [_whole(y, f"{at}: trigger.years:", problems, minimum=1)
+             for y in (t["years"] if isinstance(t.get("years"), list) else [t["years"]] if t.get("years") else [])]
+    categories = _texts(t.get("categories"), f"{at}: trigger.categories", problems)
+    steps = _texts(t.get("steps"), f"{at}: trigger.steps", problems)
+    overdue = t.get("include_overdue", False)
+    if not isinstance(overdue, bool):
+        problems.append(f"{at}: trigger.include_overdue '{overdue}' must be true or false")
+    if len(problems) > n:
+        return None
+    return Trigger(type=kind, days_ahead=days, years=tuple(years), categories=tuple(categories), steps=tuple(steps),
+                   include_overdue=overdue)
+
+
+def _parse_waves(value, at: str, problems: list[str]) -> list[Wave]:
+    if value is None:
+        return [Wave("main")]
+    if not isinstance(value, list):
+        problems.append(f"{at}: waves must be a list like [{{name: first}}, {{name: reminder, after_days: 7}}]")
+        return []
+    waves = []
+    for i, w in enumerate(value):
+        if not isinstance(w, dict) or not w.get("name") or isinstance(w.get("name"), list | dict):
+            problems.append(f"{at}: wave {i + 1} needs a name")
+            continue
+        after = w.get("after_days", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0 or (i > 0 and after < 1):
+            problems.append(f"{at}: wave '{w['name']}': after_days must be a whole number of days, at least 1 "
+                            "after the first wave")
+            after = 0
+        waves.append(Wave(str(w["name"]), after, _text(w.get("message", ""), f"{at}: wave '{w['name']}': message",
+                                                        problems)))
+    return waves
+
+
+def _parse_numbers(raw: dict, at: str, problems: list[str]) -> tuple[int, float, int | None]:
+    """priority, holdout_share and max_list_size, each checked for its type and range."""
+    priority = _whole(raw.get("priority", 0), f"{at}: priority", problems, " (higher goes first)")
+    holdout = raw.get("holdout_share", 0.0)
+    if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not 0 <= holdout < 1:
+        problems.append(f"{at}: holdout_share '{holdout}' must be a number from 0 up to (not including) 1")
+        holdout = 0.0
+    cap = raw.get("max_list_size")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0):
+        problems.append(f"{at}: max_list_size '{cap}' must be a positive whole number")
+        cap = None
+    return priority or 0, float(holdout), cap
+
+
+def _parse_window(value, channels: list[str], policy: ContactPolicy, at: str,
+                  problems: list[str]) -> tuple[time, time] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        problems.append(f"{at}: send_window must be [start, end], like ['10:00', '12:00']")
+        return None
+    a, b = _time(value[0], f"{at}: send_window", problems), _time(value[1], f"{at}: send_window", problems)
+    if not (a and b):
+        return None
+    for ch in channels:
+        q = policy.quiet_hours.get(ch)
+        if q and (a < q[0] or b > q[1] or a >= b):
+            problems.append(f"{at}: send_window {a:%H:%M}-{b:%H:%M} falls in {ch}'s quiet hours "
+                            f"(allowed {q[0]:%H:%M}-{q[1]:%H:%M})")
+    return a, b
+
+
 def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = "") -> tuple[Campaign | None, list[str]]:
     """One campaign from its YAML mapping; returns (campaign, problems). Problems name the file and campaign."""
     if not isinstance(raw, dict):
         return None, [f"{source}: a campaign file must be a mapping of settings (id, audience, channels ...)"]
-    cid = str(raw.get("id", "")).strip()
+    cid = str(raw.get("id", "")).strip()[:80]
     at = f"{source} (campaign '{cid or '?'}')"
     problems: list[str] = []
     problems += [f"{at}: unknown setting '{k}'" for k in raw if k not in _FIELDS]
     if not _ID.match(cid):
         problems.append(f"{at}: id must be 2-64 lower-case letters, digits, '_' or '-'")
     for req in ("name", "objective", "audience", "channels", "start", "end", "priority"):
-        if raw.get(req) in (None, "", []):
+        if raw.get(req) is None or raw.get(req) == "" or raw.get(req) == []:
             problems.append(f"{at}: '{req}' is required")
-    objective = raw.get("objective")
+    name = _text(raw.get("name", ""), f"{at}: name", problems)
+    objective = _text(raw.get("objective", ""), f"{at}: objective", problems)
     if objective and objective not in OBJECTIVES:
         problems.append(f"{at}: objective '{objective}' must be one of {', '.join(OBJECTIVES)}")
-    channels = raw.get("channels") or []
-    if isinstance(channels, str):
-        channels = [channels]
-    for ch in channels:
-        if ch not in CHANNELS:
-            problems.append(f"{at}: channel '{ch}' is not one of {', '.join(CHANNELS)}")
-    if len(set(channels)) != len(channels):
-        problems.append(f"{at}: a channel is listed twice in {channels}")
+    channels = _parse_channels(raw, at, problems)
     start = _date(raw.get("start"), f"{at}: start", problems) if raw.get("start") else None
     end = _date(raw.get("end"), f"{at}: end", problems) if raw.get("end") else None
     if start and end and end < start:
         problems.append(f"{at}: end {end} is before start {start}")
-    try:
-        priority = int(raw.get("priority", 0))
-    except (TypeError, ValueError):
-        problems.append(f"{at}: priority '{raw.get('priority')}' must be a whole number (higher goes first)")
-        priority = 0
-    holdout = raw.get("holdout_share", 0.0)
-    if not isinstance(holdout, int | float) or not 0 <= holdout < 1:
-        problems.append(f"{at}: holdout_share '{holdout}' must be a number from 0 up to (not including) 1")
-        holdout = 0.0
-    cap = raw.get("max_list_size")
-    if cap is not None and (not isinstance(cap, int) or cap <= 0):
-        problems.append(f"{at}: max_list_size '{cap}' must be a positive whole number")
-        cap = None
-    trigger = None
-    if raw.get("trigger") is not None:
-        t = raw["trigger"] if isinstance(raw["trigger"], dict) else {"type": raw["trigger"]}
-        unknown = set(t) - {"type", "days_ahead", "years", "categories", "steps", "include_overdue"}
-        problems += [f"{at}: trigger: unknown setting '{k}'" for k in sorted(unknown)]
-        if t.get("type") not in TRIGGERS:
-            problems.append(f"{at}: trigger type '{t.get('type')}' must be one of {', '.join(TRIGGERS)}")
-        else:
-            try:
-                trigger = Trigger(type=t["type"], days_ahead=int(t.get("days_ahead", 7)),
-                                  years=tuple(int(y) for y in t.get("years") or ()),
-                                  categories=tuple(str(c) for c in t.get("categories") or ()),
-                                  steps=tuple(str(s) for s in t.get("steps") or ()),
-                                  include_overdue=bool(t.get("include_overdue", False)))
-            except (TypeError, ValueError):
-                problems.append(f"{at}: trigger: days_ahead and years must be whole numbers")
-    waves = []
-    for i, w in enumerate(raw.get("waves") or [{"name": "main"}]):
-        if not isinstance(w, dict) or not w.get("name"):
-            problems.append(f"{at}: wave {i + 1} needs a name")
-            continue
-        after = w.get("after_days", 0)
-        if not isinstance(after, int) or after < 0 or (i > 0 and after < 1):
-            problems.append(f"{at}: wave '{w['name']}': after_days must be a whole number of days, at least 1 "
-                            "after the first wave")
-            after = 0
-        waves.append(Wave(str(w["name"]), after, str(w.get("message", ""))))
-    reason = str(raw.get("reason", "")).strip()
+    priority, holdout, cap = _parse_numbers(raw, at, problems)
+    trigger = _parse_trigger(raw["trigger"], at, problems) if raw.get("trigger") is not None else None
+    waves = _parse_waves(raw.get("waves"), at, problems)
+    reason = _text(raw.get("reason", ""), f"{at}: reason", problems)
     if reason and not _REASON.match(reason):
         problems.append(f"{at}: reason '{reason}' must be lower-case letters, digits and '_' (it becomes "
                         f"'included:{reason}')")
     columns = {**AUDIENCE_COLUMNS, **(TRIGGER_COLUMNS if trigger else {})}
-    audience = str(raw.get("audience", "")).strip()
+    audience = _text(raw.get("audience", ""), f"{at}: audience", problems)
     if audience:
         problem = _check_sql(audience, columns, "audience")
         if problem:
             problems.append(f"{at}: {problem}")
-    rank_by = str(raw.get("rank_by") or "response_propensity").strip()
-    problem = _check_sql(rank_by, columns, "rank_by")
+    rank_by = _text(raw.get("rank_by") or "response_propensity", f"{at}: rank_by", problems)
+    problem = _check_sql(rank_by, columns, "rank_by") if rank_by else None
     if problem:
         problems.append(f"{at}: {problem}")
-    window = None
-    if raw.get("send_window"):
-        sw = raw["send_window"]
-        if not isinstance(sw, list | tuple) or len(sw) != 2:
-            problems.append(f"{at}: send_window must be [start, end], like ['10:00', '12:00']")
-        else:
-            a, b = _time(sw[0], f"{at}: send_window", problems), _time(sw[1], f"{at}: send_window", problems)
-            if a and b:
-                window = (a, b)
-                for ch in channels:
-                    q = policy.quiet_hours.get(ch)
-                    if q and (a < q[0] or b > q[1] or a >= b):
-                        problems.append(f"{at}: send_window {a:%H:%M}-{b:%H:%M} falls in {ch}'s quiet hours "
-                                        f"(allowed {q[0]:%H:%M}-{q[1]:%H:%M})")
+    window = _parse_window(raw["send_window"], channels, policy, at, problems) if raw.get("send_window") else None
     offer = raw.get("offer") or {}
     if not isinstance(offer, dict):
         problems.append(f"{at}: offer must be a mapping like {{code: BDAY26, description: ...}}")
@@ -352,21 +589,108 @@ def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = ""
         return None, problems
     digest = hashlib.sha256((text or json.dumps(raw, sort_keys=True, default=str)).encode("utf-8")).hexdigest()
     return Campaign(
-        id=cid, name=str(raw["name"]), objective=objective, audience=audience, channels=tuple(channels),
-        start=start, end=end, priority=priority, holdout_share=float(holdout), max_list_size=cap,
+        id=cid, name=name, objective=objective, audience=audience, channels=tuple(channels),
+        start=start, end=end, priority=priority, holdout_share=holdout, max_list_size=cap,
         trigger=trigger, waves=tuple(waves), offer=offer, rank_by=rank_by, reason=reason, send_window=window,
         source_file=source, definition_sha256=digest,
     ), []
+
+
+MAX_FILE_BYTES = 256 * 1024  # a campaign or policy file is a page of settings, never megabytes
+MAX_ALIASES = 50  # anchors (&x) and aliases (*x) may share a block or two, not multiply a document
+MAX_NODES = 20_000  # values in the document once every alias is expanded
+
+
+class _CampaignYamlLoader(yaml.SafeLoader):
+    """SafeLoader that counts aliases while composing and leaves dates as text.
+
+    A "billion laughs" file is a few hundred bytes whose aliases expand to billions of values;
+    PyYAML builds it as a shared graph, and the first str() or json.dumps of it takes gigabytes.
+    Counting aliases as they are read and the expanded size before anything is constructed stops
+    it in a few kilobytes. Dates stay strings so a bad one (2026-13-01) is reported by ``_date``
+    with its file and field instead of a bare ValueError from the YAML constructor.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.aliases_seen = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen += 1
+            if self.aliases_seen > MAX_ALIASES:
+                raise CampaignError(f"uses more than {MAX_ALIASES} aliases (*name); write the settings out")
+        return super().compose_node(parent, index)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds with every alias expanded (a shared node counts each time).
+
+    Capped at MAX_NODES + 1; an alias that refers to its own ancestor (``&a [*a]``) is infinite.
+    """
+    done: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # depth-first without recursion; a node's size is summed when it is left
+        node, leaving = stack.pop()
+        if leaving:
+            open_nodes.discard(id(node))
+            done[id(node)] = min(1 + sum(done[id(c)] for c in _children(node)), MAX_NODES + 1)
+        elif id(node) in open_nodes:
+            return MAX_NODES + 1
+        elif id(node) not in done:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node))
+    return done[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def read_yaml(path: Path):
+    """Load one campaign or policy file safely: size, aliases and nesting limited; errors name the file."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise CampaignError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KB; a campaign file is a "
+                            "page of settings")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CampaignError(f"{path}: not UTF-8 text (byte {e.start}): save it as UTF-8") from e
+    loader = _CampaignYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node) > MAX_NODES:
+            raise CampaignError(f"expands to more than {MAX_NODES:,} values through anchors and aliases")
+        return (loader.construct_document(node) if node is not None else None), text
+    except CampaignError as e:
+        raise CampaignError(f"{path}: {e}") from None
+    except yaml.YAMLError as e:
+        raise CampaignError(f"{path}: not valid YAML: {e}") from e
+    except RecursionError:
+        raise CampaignError(f"{path}: nested too deeply to be a campaign file") from None
+    except (ValueError, TypeError, OverflowError) as e:  # a value the constructor cannot build (!!timestamp ...)
+        raise CampaignError(f"{path}: a value cannot be read: {e}") from e
+    finally:
+        loader.dispose()
 
 
 def load_policy(folder: Path) -> ContactPolicy:
     path = Path(folder) / POLICY_FILE
     if not path.is_file():
         raise CampaignError(f"no contact policy: {path} is missing (copy campaigns/{POLICY_FILE} from the repo)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise CampaignError(f"{path}: not valid YAML: {e}") from e
+    raw, _ = read_yaml(path)
     return parse_policy(raw, str(path))
 
 
@@ -381,11 +705,10 @@ def load_campaigns(folder: Path | str) -> tuple[list[Campaign], ContactPolicy]:
     for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
         if path.name == POLICY_FILE:
             continue
-        text = path.read_text(encoding="utf-8")
         try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            problems.append(f"{path}: not valid YAML: {e}")
+            raw, text = read_yaml(path)
+        except CampaignError as e:
+            problems.append(str(e))
             continue
         campaign, found = parse_campaign(raw, str(path), policy, text)
         problems += found
