@@ -1,8 +1,18 @@
-"""The one-line postal address of the per-campaign export file."""
+"""The per-campaign export: the one-line postal address, and a night's folder that appears whole or not at all."""
 
+from __future__ import annotations
+
+import errno
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
 import pandas as pd
+import pytest
 
-from bullseye.activation.exports import _one_contact_column, _postal_line
+from bullseye.activation.exports import ExportError, _one_contact_column, _postal_line, export_lists
+from tests.activation_kit import campaign
 
 
 def test_postal_line_names_each_unit_once_largest_first():
@@ -19,3 +29,169 @@ def test_campaign_file_row_keeps_only_its_channels_contact():
     row = _one_contact_column(sms, "sms").iloc[0].to_dict()
     assert row == {"customer_id": "c1", "channel": "sms", "name": None, "contact": "+8613924681351",
                    "send_after": "2026-06-02 09:00"}
+
+
+# --- the night's folder is swapped in whole ------------------------------------------------------------------------
+
+RUN = date(2026, 6, 1)
+
+
+def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = RUN) -> Path:
+    """A warehouse with just the tables export_lists reads: ``people`` are (customer_id, channel) on list 'spring'."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA marts; CREATE SCHEMA intermediate")
+        con.execute("""CREATE TABLE intermediate.int_activation__audience (customer_id VARCHAR, name VARCHAR,
+            phone VARCHAR, email VARCHAR, wechat_unionid VARCHAR, province VARCHAR, city VARCHAR,
+            district VARCHAR, address VARCHAR)""")
+        con.execute("""CREATE TABLE marts.target_lists (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
+            channel VARCHAR, reason VARCHAR, is_holdout BOOLEAN, rank_score DOUBLE, send_after TIMESTAMP,
+            send_before TIMESTAMP, wave INTEGER, wave_name VARCHAR)""")
+        con.execute("""CREATE TABLE marts.contact_decisions (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
+            reason VARCHAR)""")
+        con.execute("""CREATE TABLE marts.target_list_changes (run_date DATE, campaign_id VARCHAR,
+            customer_id VARCHAR, change VARCHAR, reason VARCHAR, channel VARCHAR, is_holdout BOOLEAN,
+            prev_run_date DATE)""")
+        for i, (cid, channel) in enumerate(people):
+            con.execute("INSERT INTO intermediate.int_activation__audience VALUES (?, ?, ?, ?, NULL, '江苏省', "
+                        "'南京市', '建邺区', '新华路1号')", [cid, f"客户{i}", f"1380013800{i}", f"{cid}@example.com"])
+            con.execute("INSERT INTO marts.target_lists VALUES (?, 'spring', ?, ?, 'included:spring', false, ?, "
+                        "TIMESTAMP '2026-06-02 09:00', TIMESTAMP '2026-06-02 20:00', 1, 'main')",
+                        [run_date, cid, channel, 1.0 / (i + 1)])
+            con.execute("INSERT INTO marts.contact_decisions VALUES (?, 'spring', ?, 'included:spring')",
+                        [run_date, cid])
+            con.execute("INSERT INTO marts.target_list_changes VALUES (?, 'spring', ?, 'added', 'included:spring', "
+                        "?, false, NULL)", [run_date, cid, channel])
+    finally:
+        con.close()
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith("."))
+
+
+def _fail_after(monkeypatch, method: str, good_calls: int, error: Exception) -> None:
+    """Make ``pd.DataFrame.<method>`` write ``good_calls`` files normally, then raise ``error``."""
+    real = getattr(pd.DataFrame, method)
+    calls = {"n": 0}
+
+    def flaky(self, path, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > good_calls:
+            raise error
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, method, flaky)
+
+
+@pytest.fixture
+def spring():
+    return [campaign("spring", channels=["sms", "email"])]
+
+
+def test_a_night_writes_its_files_and_manifest_and_no_leftovers(tmp_path, spring):
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email"), ("c3", "sms")])
+    out = tmp_path / "exports" / RUN.isoformat()
+    assert export_lists(wh, RUN, out, spring) == {"spring": 3}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["campaigns"][0]["files"]) == {
+        "spring.csv", "spring.parquet", "spring__sms.csv", "spring__sms.parquet", "spring__email.csv",
+        "spring__email.parquet", "spring__changes.csv"}
+    assert set(_snapshot(out)) == {*manifest["campaigns"][0]["files"], "manifest.json"}
+    assert _leftovers(out) == []
+
+
+def test_a_failure_after_the_first_file_keeps_the_previous_export_whole(tmp_path, monkeypatch, spring):
+    """Before: the old files were deleted first and the new ones written in place, so a failure left a
+    folder with one new file, no other list files and the previous night's manifest."""
+    out = tmp_path / "exports" / RUN.isoformat()
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email")])
+    export_lists(wh, RUN, out, spring)
+    before = _snapshot(out)
+    rerun = tiny_warehouse(tmp_path / "rerun.duckdb", [("c1", "sms"), ("c2", "email"), ("c9", "sms")])
+    _fail_after(monkeypatch, "to_csv", 1, RuntimeError("writer crashed"))
+    with pytest.raises(ExportError) as err:
+        export_lists(rerun, RUN, out, spring)
+    assert "spring__sms.csv" in str(err.value) and "writer crashed" in str(err.value)
+    assert _snapshot(out) == before
+    assert _leftovers(out) == []
+
+
+def test_a_full_disk_leaves_no_folder_under_the_final_name(tmp_path, monkeypatch, spring):
+    out = tmp_path / "exports" / RUN.isoformat()
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email")])
+    _fail_after(monkeypatch, "to_parquet", 1, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(ExportError) as err:
+        export_lists(wh, RUN, out, spring)
+    assert "could not write export file spring__sms.parquet" in str(err.value)
+    assert "the disk is full" in str(err.value)
+    assert not out.exists()
+    assert _leftovers(out) == []
+
+
+def test_a_full_disk_while_writing_the_manifest_keeps_the_previous_export(tmp_path, monkeypatch, spring):
+    out = tmp_path / "exports" / RUN.isoformat()
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms")])
+    export_lists(wh, RUN, out, spring)
+    before = _snapshot(out)
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name == "manifest.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(ExportError, match="manifest.json.*the disk is full"):
+        export_lists(tiny_warehouse(tmp_path / "other.duckdb", [("c2", "email")]), RUN, out, spring)
+    assert _snapshot(out) == before
+    assert _leftovers(out) == []
+
+
+def test_a_rerun_replaces_the_whole_folder(tmp_path, spring):
+    """Files of the earlier run that tonight does not write (a channel no longer used) do not linger."""
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms"), ("c2", "email")]), RUN, out, spring)
+    export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c1", "sms")]), RUN, out, spring)
+    assert not (out / "spring__email.csv").exists() and (out / "spring__sms.csv").exists()
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["campaigns"][0]["exported"] == 1
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_and_a_half_swapped_folder_is_put_back(tmp_path, monkeypatch, spring):
+    """A kill between 'rename old away' and 'rename new in' leaves no final folder: the next run puts the
+    previous export back before it starts, so even if that run fails the previous export is there."""
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring)
+    before = _snapshot(out)
+    out.rename(out.with_name(f".{out.name}.old-424242"))  # killed mid-swap
+    half = out.with_name(f".{out.name}.tmp-434343")  # and a half-written folder of a killed run
+    half.mkdir()
+    (half / "spring__sms.csv").write_text("partial", encoding="utf-8")
+    _fail_after(monkeypatch, "to_csv", 0, OSError(errno.ENOSPC, "No space left on device"))
+    with pytest.raises(ExportError):
+        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring)
+    assert _snapshot(out) == before
+    assert _leftovers(out) == []
+
+
+def test_swap_puts_the_old_folder_back_when_the_new_one_cannot_be_renamed_in(tmp_path, monkeypatch, spring):
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring)
+    before = _snapshot(out)
+    real = Path.rename
+
+    def refuse(self, target):
+        if ".tmp-" in self.name:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    with pytest.raises(OSError):
+        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring)
+    assert _snapshot(out) == before
+    assert _leftovers(out) == []

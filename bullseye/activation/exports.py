@@ -13,12 +13,23 @@ Holdout members stay in ``marts.target_lists`` but are never written to a contac
 ``<campaign>__changes.csv`` lists who was added and removed against the previous night and
 why. ``manifest.json`` ties every file to the definition that produced it (its SHA-256), the
 counts by reason code, and the files' checksums.
+
+A night's folder appears whole or not at all. Everything is written into a sibling folder
+(``exports/.<run_date>.tmp-<pid>``) and swapped in by renames once the manifest is written:
+the previous folder is renamed away (``.<run_date>.old-<pid>``), the new one renamed in, the old
+one removed. A run killed or failing half-way leaves the previous night's folder (or none) under
+the final name; the next run removes the leftover and, if a kill fell between the two renames,
+first puts the previous folder back.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import shutil
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -28,14 +39,28 @@ from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaig
 from bullseye.warehouse import connect
 
 
+class ExportError(RuntimeError):
+    """A night's export could not be written; the message names the file, and the last good folder stands."""
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _save(path: Path, writer: Callable[[Path], None]) -> None:
+    """Run ``writer(path)``; any failure (a full disk, a writer bug) becomes an ExportError naming the file."""
+    try:
+        writer(path)
+    except Exception as e:
+        why = "the disk is full" if isinstance(e, OSError) and e.errno == errno.ENOSPC else f"{type(e).__name__}: {e}"
+        raise ExportError(f"could not write export file {path.name} ({path}): {why}") from e
+
+
 def _write(df, base: Path) -> dict:
     csv_path, parquet_path = base.with_suffix(".csv"), base.with_suffix(".parquet")
-    df.to_csv(csv_path, index=False, encoding="utf-8-sig")  # BOM: Excel opens Chinese text correctly
-    df.to_parquet(parquet_path, index=False)
+    # BOM: Excel opens Chinese text correctly
+    _save(csv_path, lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
+    _save(parquet_path, lambda p: df.to_parquet(p, index=False))
     return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
 
 
@@ -88,16 +113,64 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
         ORDER BY change, reason, customer_id""", [run_date, c.id]).df()
     if len(changes):
         path = out_dir / f"{c.id}__changes.csv"
-        changes.to_csv(path, index=False, encoding="utf-8-sig")
+        _save(path, lambda p: changes.to_csv(p, index=False, encoding="utf-8-sig"))
         files[path.name] = {"rows": len(changes), "sha256": _sha256(path)}
     return files, exported
 
 
 def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign]) -> dict[str, int]:
-    """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for old in [*out_dir.glob("*.csv"), *out_dir.glob("*.parquet")]:  # a re-run replaces the night's files
-        old.unlink()
+    """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign.
+
+    ``out_dir`` is replaced whole: it holds either the previous export or tonight's complete one.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out_dir)
+    work = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    work.mkdir()
+    try:
+        written, manifest = _write_night(warehouse, run_date, work, campaigns)
+        text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
+        _save(work / "manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
+        _swap_in(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return written
+
+
+def _leftovers(out_dir: Path, kind: str) -> list[Path]:
+    return sorted(out_dir.parent.glob(f".{out_dir.name}.{kind}-*"))
+
+
+def _recover(out_dir: Path) -> None:
+    """Tidy after a run that was killed: put back a folder moved away mid-swap, drop half-written ones."""
+    old = _leftovers(out_dir, "old")
+    if old and not out_dir.exists():
+        old[-1].rename(out_dir)  # killed between the two renames: the previous export is still whole
+        old = old[:-1]
+    for leftover in [*old, *_leftovers(out_dir, "tmp")]:
+        shutil.rmtree(leftover)
+
+
+def _swap_in(work: Path, out_dir: Path) -> None:
+    """Rename the finished folder to ``out_dir``; the folder it replaces is removed only after that."""
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    if out_dir.exists():
+        out_dir.rename(old)
+    try:
+        work.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)
+        raise
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _write_night(warehouse: Path, run_date: date, out_dir: Path,
+                 campaigns: list[Campaign]) -> tuple[dict[str, int], dict]:
+    """Every campaign's files into ``out_dir``; returns rows exported per campaign and the manifest."""
     con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
     manifest: dict = {"run_date": run_date.isoformat(), "campaigns": []}
@@ -122,6 +195,4 @@ def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
                 written[c.id] = exported
     finally:
         con.close()
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str),
-                                           encoding="utf-8")
-    return written
+    return written, manifest
