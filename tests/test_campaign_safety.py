@@ -22,6 +22,7 @@ from bullseye.activation.campaigns import (
     CampaignError,
     _check_sql,
     load_campaigns,
+    vet_campaign_sql,
 )
 from bullseye.config import PROJECT_ROOT
 from tests.conftest import write
@@ -139,6 +140,21 @@ def test_expression_shape_and_type_are_checked(expr, message):
 def test_rank_by_must_be_a_number():
     assert "rank_by must be a number" in _check_sql("name", AUDIENCE_COLUMNS, "rank_by")
     assert _check_sql("coalesce(clv_52w, 0) + coalesce(profit_12m, 0)", AUDIENCE_COLUMNS, "rank_by") is None
+
+
+def test_a_campaign_built_in_code_is_vetted_before_its_sql_is_used(tmp_path):
+    """The planner pastes audience and rank_by into SQL; vet_campaign_sql is its last gate."""
+    import dataclasses
+
+    from tests.activation_kit import campaign
+
+    good = campaign("spring", audience="value_tier = 'MVC'")
+    vet_campaign_sql(good)
+    out = tmp_path / "x.csv"
+    bad = dataclasses.replace(good, rank_by=f"1) AS r; COPY (SELECT 1) TO '{out}'; SELECT (1")
+    with pytest.raises(CampaignError, match=r"spring.yml \(campaign 'spring'\): rank_by `"):
+        vet_campaign_sql(bad)
+    assert not out.exists()
 
 
 # --- YAML -----------------------------------------------------------------------------------------------------------

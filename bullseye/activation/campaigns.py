@@ -419,6 +419,19 @@ def _check_sql(expr: str, columns: dict[str, str], what: str) -> str | None:
     return f"{what} `{expr}` does not work: {problem}" if problem else None
 
 
+def vet_campaign_sql(c: Campaign) -> None:
+    """Check a campaign's audience and rank_by again just before they are pasted into SQL; raise if unsafe.
+
+    ``parse_campaign`` already checks them, but a Campaign can be built in code; the planner calls
+    this so that nothing but a vetted expression ever reaches the warehouse connection.
+    """
+    columns = {**AUDIENCE_COLUMNS, **(TRIGGER_COLUMNS if c.trigger else {})}
+    problems = [p for p in (_check_sql(c.audience, columns, "audience"), _check_sql(c.rank_by, columns, "rank_by"))
+                if p]
+    if problems:
+        raise CampaignError("\n".join(f"{c.source_file or '?'} (campaign '{c.id}'): {p}" for p in problems))
+
+
 _FIELDS = {"id", "name", "objective", "audience", "channels", "start", "end", "priority", "holdout_share",
            "max_list_size", "trigger", "waves", "offer", "rank_by", "reason", "send_window", "description", "owner"}
 
