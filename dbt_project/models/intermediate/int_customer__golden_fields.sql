@@ -36,7 +36,9 @@ ranked as (
                 case when rule in ('most_trusted', 'most_frequent', 'non_empty') then source_rank else 0 end,
                 seen_at desc nulls last,
                 source_rank,
-                value
+                value,
+                value_source,
+                source_record_id
         ) as pick
     from counted
 )

@@ -14,7 +14,9 @@ gaps as (
         min(order_date) as first_purchase,
         max(order_date) as last_purchase,
         median(gap) as usual_gap_days,
-        stddev_pop(gap) / nullif(avg(gap), 0) as gap_cv,
+        -- population standard deviation / mean, from exact integer sums (stddev_pop's float
+        -- updates depend on the order parallel threads combine them in)
+        sqrt(greatest(count(gap) * sum(gap * gap) - sum(gap) * sum(gap), 0)) / nullif(sum(gap), 0) as gap_cv,
         max(gap) filter (where back = 1) as last_gap_days,
         median(gap) filter (where back > 1) as usual_gap_before_last_days,
         count(gap) filter (where back > 1) as gaps_before_last

@@ -6,6 +6,8 @@
 -- Budget: a stated yearly budget (survey or list column annual_budget) where given; otherwise the
 -- budget_percentile of yearly spend among similar buyers (province, gender, age band), never
 -- below what the customer already spends with us.
+-- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
+-- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
 {% set window_start %}({{ as_of_date() }} - interval {{ var('value_window_days') }} day){% endset %}
 with map as (select * from {{ ref('customer_identity_map') }}),
 orders as (
@@ -17,7 +19,8 @@ orders as (
 sales as (
     select customer_id,
         round(coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as revenue_12m,
-        round(coalesce(sum(margin_est) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as margin_12m,
+        round(coalesce(list_sum(list(margin_est order by order_key)
+            filter (where not is_refunded and order_date > {{ window_start }})), 0), 2) as margin_12m,
         count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m
     from orders group by customer_id
 ),

@@ -22,7 +22,9 @@ lists as (
 events as (
     select
         'events', anonymous_id, 'web', null, null, null, null::date,
-        any_value(phone_key), null, any_value(email_key), mode(province), mode(city), null, null, null,
+        -- the value a visitor gave most often; a tie goes to the first by value (not to chance)
+        mode(phone_key order by phone_key), null, mode(email_key order by email_key),
+        mode(province order by province), mode(city order by city), null, null, null,
         max(event_ts), min(event_ts), 4
     from {{ ref('stg_web__events') }}
     group by anonymous_id

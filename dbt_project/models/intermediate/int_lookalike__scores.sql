@@ -3,8 +3,10 @@
 -- among MVCs to its share among other buyers (add-one smoothing); a person's score is the sum.
 -- Two fits: 'all' (every buyer; scores prospects) and 'validation' (buyers outside a stable
 -- 30% hash sample; scores that sample so the lift is measured on customers the fit never saw).
-with list_attrs as (
-    select m.customer_id, any_value(r.industry) as industry, max(r.age) as list_age
+-- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
+-- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
+with list_attrs as (  -- a person on several lists: the industry most of their records give (tie: by name)
+    select m.customer_id, mode(r.industry order by r.industry) as industry, max(r.age) as list_age
     from {{ ref('stg_lists__records') }} r
     join {{ ref('customer_identity_map') }} m on m.source = 'lists' and m.source_record_id = r.source_record_id
     group by all
@@ -44,7 +46,8 @@ weights as (
     group by all
 )
 select f.fold, l.customer_id, any_value(l.is_buyer) as is_buyer, any_value(l.is_mvc) as is_mvc,
-    any_value(l.in_validation) as in_validation, sum(coalesce(w.weight, 0)) as lookalike_score
+    any_value(l.in_validation) as in_validation,
+    list_sum(list(coalesce(w.weight, 0) order by l.attribute)) as lookalike_score
 from long l cross join folds f
 left join weights w on w.fold = f.fold and w.attribute = l.attribute and w.attribute_value = l.attribute_value
 where (f.fold = 'all' and not l.is_buyer) or (f.fold = 'validation' and l.is_buyer and l.in_validation)

@@ -21,7 +21,8 @@ contacts as (
         and p.channel = c.channel and not p.is_holdout
         and c.sent_date between p.send_date - to_days(policy.ledger_match_days)
                             and p.send_date + to_days(policy.ledger_match_days)
-    qualify row_number() over (partition by c.contact_id order by p.send_date desc nulls last) = 1
+    qualify row_number() over (partition by c.contact_id
+                               order by p.send_date desc nulls last, p.wave, p.occurrence_key) = 1
 ),
 credit as (
     select a.contact_id, count(*) as orders, sum(a.amount) as revenue, sum(coalesce(a.margin, 0)) as margin,
@@ -30,7 +31,7 @@ credit as (
     group by 1
 ),
 sent as (
-    select c.campaign_id, c.wave, any_value(c.wave_name) as wave_name,
+    select c.campaign_id, c.wave, min(c.wave_name) as wave_name,
         count(*) as sent, count(*) filter (where c.delivered) as delivered,
         count(*) filter (where c.responded_at is not null) as responded,
         count(*) filter (where cr.orders > 0) as converted,
@@ -41,7 +42,7 @@ sent as (
     group by 1, 2
 ),
 matured as (
-    select p.campaign_id, p.wave, any_value(p.wave_name) as wave_name, p.customer_id, p.is_holdout,
+    select p.campaign_id, p.wave, min(p.wave_name) as wave_name, p.customer_id, p.is_holdout,
         exists (select 1 from {{ ref('fct_orders') }} o
                 where o.customer_id = p.customer_id and not o.is_refunded
                   and o.order_date >= p.send_date
@@ -51,7 +52,7 @@ matured as (
     group by p.campaign_id, p.wave, p.customer_id, p.is_holdout, p.send_date
 ),
 lift as (
-    select campaign_id, wave, any_value(wave_name) as wave_name,
+    select campaign_id, wave, min(wave_name) as wave_name,
         count(*) filter (where not is_holdout) as treated,
         avg(ordered::int) filter (where not is_holdout) as treated_order_rate,
         count(*) filter (where is_holdout) as holdout,

@@ -3,8 +3,10 @@
 --   price_sensitive  at least half of their orders used a discount or coupon
 --   style_led        at least 60% of their lines above the category's median price, and few discounts
 --   balanced         otherwise
-with sku_category as (
-    select sku, any_value(category) as category, median(unit_price) as median_price
+-- top_category: the highest orders x 3 + views; a tie goes to more orders, then more views, then the
+-- category name, so the same night gives the same answer.
+with sku_category as (  -- a SKU's category: the one most of its lines carry (a tie: the first by name)
+    select sku, mode(category order by category) as category
     from {{ ref('stg_sales__order_lines') }} where category is not null group by sku
 ),
 category_price as (
@@ -43,7 +45,7 @@ per_customer as (
     select customer_id,
         list(category order by orders desc, views desc, category) filter (where orders > 0) as bought_categories,
         list(category order by views desc, category) filter (where views > 0 and orders = 0) as browsed_only_categories,
-        arg_max(category, orders * 3 + views) as top_category,
+        first(category order by orders * 3 + views desc, orders desc, views desc, category) as top_category,
         sum(premium_lines) / nullif(sum(lines), 0) as premium_share
     from interest group by customer_id
 )

@@ -12,7 +12,7 @@ rules as (
 ),
 candidates as (
     select w.customer_id, r.consequent as category, max(r.confidence) as confidence, max(r.lift) as lift,
-        arg_max(r.antecedent, r.confidence) as because_of
+        first(r.antecedent order by r.confidence desc, r.lift desc, r.antecedent) as because_of
     from owned w join rules r on r.antecedent = w.category
     where not exists (select 1 from owned x where x.customer_id = w.customer_id and x.category = r.consequent)
     group by all

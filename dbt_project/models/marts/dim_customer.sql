@@ -15,11 +15,12 @@ addr as (
     where g.field = 'address'
     qualify row_number() over (partition by g.customer_id order by r.source) = 1
 ),
-loc as (  -- for people without any address: their latest known region
+loc as (  -- for people without any address: their latest known region (a tie: the most trusted source)
+    {%- set tie = "seen_at desc nulls last, source_rank, source, source_record_id" %}
     select customer_id,
-        first(province order by seen_at desc nulls last) filter (where province is not null) as province,
-        first(city order by seen_at desc nulls last) filter (where city is not null) as city,
-        first(district order by seen_at desc nulls last) filter (where district is not null) as district
+        first(province order by {{ tie }}, province) filter (where province is not null) as province,
+        first(city order by {{ tie }}, city) filter (where city is not null) as city,
+        first(district order by {{ tie }}, district) filter (where district is not null) as district
     from r group by customer_id
 ),
 orders as (

@@ -1,6 +1,8 @@
 -- Each salesperson's customers by value tier and grade, and whether their share of wallet is
 -- moving: spend in the latest half year against the half year before (up or down by more than
 -- 10%), or stalled.
+-- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
+-- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
 {% set half = "(" ~ as_of_date() ~ " - interval 182 day)" %}
 {% set year = "(" ~ as_of_date() ~ " - interval 364 day)" %}
 with spend as (
@@ -27,12 +29,12 @@ select
     value_tier,
     grade,
     count(*) as customers,
-    avg(share_of_wallet) as avg_share_of_wallet,
+    list_avg(list(share_of_wallet order by customer_id)) as avg_share_of_wallet,
     count(*) filter (where wallet_trend = 'growing') as wallet_growing,
     count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
     count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
-    round(sum(value), 2) as value,
-    round(sum(potential_gap), 2) as potential_gap,
+    round(list_sum(list(value order by customer_id)), 2) as value,
+    round(list_sum(list(potential_gap order by customer_id)), 2) as potential_gap,
     {{ as_of_date() }} as as_of_date
 from customers
 group by all
