@@ -72,11 +72,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
+    if only is None or "load" in only:  # bad campaign files stop the night before it touches anything
+        from bullseye.pipeline import PipelineError, check_campaigns
+        try:
+            check_campaigns(cfg)
+        except PipelineError as exc:
+            console.print(f"[red]✗ {exc}[/red]", soft_wrap=True)
+            return 1
     try:
         with night_lock(cfg, "run", wait=args.wait):
             code = _run_steps(cfg, summary, only)
     except WarehouseBusy as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
         return 75  # EX_TEMPFAIL: try again later
     if code == 0:
         _print_summary(summary)
@@ -96,7 +103,7 @@ def _run_steps(cfg: RunConfig, summary, only: list[str] | None) -> int:
             except Exception as exc:  # noqa: BLE001 - reported to the user, details in the log
                 logging.getLogger("bullseye").exception("step %s failed", name)
                 console.print(f"[red]✗ [{i}/{len(STEPS)}] {name} failed after {time.perf_counter() - t0:.1f}s[/red]")
-                console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+                console.print(f"[red]{type(exc).__name__}: {exc}[/red]", soft_wrap=True)
                 console.print("[yellow]nothing of this night was committed: the warehouse, the last publication "
                               "and earlier exports are untouched; run the night again once fixed[/yellow]")
                 return 1

@@ -70,14 +70,19 @@ def working_config(cfg: RunConfig) -> RunConfig:
     return dataclasses.replace(cfg, warehouse=working_copy(cfg.warehouse, cfg.as_of), home=cfg.home)
 
 
+def staging_dir(cfg: RunConfig) -> Path:
+    """Outputs of the night in progress, out of sight of the folders marketers and BI read."""
+    return cfg.home / ".staging" / cfg.as_of.isoformat()
+
+
 def staged_exports(cfg: RunConfig) -> Path:
     """Where the export step writes; the commit swaps it into ``exports/<as_of>``."""
-    return cfg.exports.parent / f".staged-{cfg.as_of.isoformat()}"
+    return staging_dir(cfg) / "exports"
 
 
 def staged_publication(cfg: RunConfig) -> Path:
     """Where the publish step prepares the BI copy; the commit swaps it into place."""
-    return cfg.published.parent / ".staged" / cfg.as_of.isoformat() / cfg.published.name
+    return staging_dir(cfg) / "published" / cfg.published.name
 
 
 def backfill_dir(cfg: RunConfig) -> Path:
@@ -224,6 +229,7 @@ def commit(cfg: RunConfig, summary: dict | None = None) -> str:
         con.close()
     swap_dir(staged_exports(cfg), cfg.exports)
     failpoint("commit")
+    cfg.published.parent.mkdir(parents=True, exist_ok=True)
     if kind == "backfill":
         keep = backfill_dir(cfg)
         keep.mkdir(parents=True, exist_ok=True)
@@ -242,8 +248,7 @@ def commit(cfg: RunConfig, summary: dict | None = None) -> str:
 def discard(cfg: RunConfig) -> None:
     """Remove what an unfinished attempt at this night left: working copy and staged outputs."""
     shutil.rmtree(working_dir(cfg.warehouse, cfg.as_of), ignore_errors=True)
-    shutil.rmtree(staged_exports(cfg), ignore_errors=True)
-    shutil.rmtree(staged_publication(cfg).parent, ignore_errors=True)
+    shutil.rmtree(staging_dir(cfg), ignore_errors=True)
     for old in cfg.exports.parent.glob(f".old-{cfg.exports.name}-*"):  # a commit killed mid-swap
         shutil.rmtree(old, ignore_errors=True)
 

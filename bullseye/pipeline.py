@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bullseye import night
 from bullseye.config import RunConfig
-from bullseye.ingest import LoadReport, ensure_schema, load_landing
+from bullseye.ingest import LoadReport, blocking_issues, ensure_schema, load_landing
 from bullseye.ingest.sources import REQUIRED_SOURCES
 from bullseye.warehouse import connect
 
@@ -133,8 +133,14 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
     con = connect(work)
     try:
         reason = blocking_reason(con, cfg.as_of)
+        implausible = blocking_issues(con, cfg.run_id)
     finally:
         con.close()
+    if implausible:
+        raise PipelineError(
+            f"implausible input blocks publishing of {cfg.as_of} ({len(implausible)} value(s); rules in "
+            f"bullseye/ingest/rules.py): " + "; ".join(implausible[:10])
+            + ". Fix the file(s) and deliver them again, then run the night again.")
     if reason:
         raise PipelineError(
             f"identity drift blocks publishing of {cfg.as_of}: {reason}. Review it with `bullseye identity drift`, "

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bullseye import night as nights
 from bullseye.cli import main
 from bullseye.config import RunConfig
 from bullseye.evaluation import pairwise_scores
@@ -106,16 +107,17 @@ def test_failed_critical_check_stops_before_publishing(night):
     home, _, args = night
     wh = home / "warehouse" / "bullseye.duckdb"
     pub = home / "published" / "bullseye.duckdb"
-    before = pub.stat().st_mtime_ns
-    con = duckdb.connect(str(wh))
+    before = pub.stat().st_mtime_ns, wh.stat().st_mtime_ns
+    cfg = RunConfig(landing=args[2], warehouse=wh, as_of=AS_OF, home=home)
+    work = nights.begin(cfg)  # the night in progress: a working copy of the warehouse
+    con = duckdb.connect(str(work))
     con.execute("UPDATE marts.customer_rfm SET r_score = 9 WHERE customer_id = (SELECT min(customer_id) "
                 "FROM marts.customer_rfm)")
     con.close()
-    cfg = RunConfig(landing=args[2], warehouse=wh, as_of=AS_OF, home=home)
     with pytest.raises(QualityError, match=r"marts.customer_rfm: expect_column_values_to_be_between\(r_score\)"):
         step_check(cfg)
-    assert main([*args, "--steps", "check,publish,export"]) == 1
-    assert pub.stat().st_mtime_ns == before
+    assert main([*args, "--steps", "check,publish,export,commit"]) == 1
+    assert (pub.stat().st_mtime_ns, wh.stat().st_mtime_ns) == before
 
 
 def test_backfill_only_sees_data_up_to_its_date(demo_landing, tmp_path):

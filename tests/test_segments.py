@@ -60,8 +60,8 @@ def _landing(root):
     return root
 
 
-def _segments(home) -> dict[str, dict]:
-    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+def _segments(home, db: str = "published/bullseye.duckdb") -> dict[str, dict]:
+    con = duckdb.connect(str(home / db), read_only=True)
     try:
         rows = con.execute("""
             SELECT m.source_record_id, s.* EXCLUDE (customer_id)
@@ -72,8 +72,8 @@ def _segments(home) -> dict[str, dict]:
         con.close()
 
 
-def _kpis(home) -> dict[str, list]:
-    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+def _kpis(home, db: str = "published/bullseye.duckdb") -> dict[str, list]:
+    con = duckdb.connect(str(home / db), read_only=True)
     try:
         return {
             "june": con.execute("""SELECT new_customers, lost_won_back, buyers FROM marts.kpi_monthly
@@ -96,8 +96,12 @@ def nights(tmp_path_factory):
         out[as_of] = _segments(home)
         out[as_of]["_kpi"] = _kpis(home)
     assert main(["run", "--landing", str(land), "--as-of", NIGHTS[0], "--home", str(home)]) == 0  # backfill
-    out["backfill"] = _segments(home)
-    out["backfill"]["_kpi"] = _kpis(home)
+    # A backfill leaves the warehouse and publication at the latest night (bullseye.night) and
+    # keeps its own publication beside its warehouse.
+    kept = f"backfills/{NIGHTS[0]}/published-bullseye.duckdb"
+    out["backfill"] = _segments(home, kept)
+    out["backfill"]["_kpi"] = _kpis(home, kept)
+    assert _segments(home)["back"] == out[NIGHTS[-1]]["back"]
     return home, out
 
 

@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign, ContactPolicy
+from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign, ContactPolicy, vet_campaign_sql
 
 DECISION_COLUMNS = ["run_date", "send_date", "campaign_id", "customer_id", "occurrence_key", "wave",
                     "wave_name", "channel", "decision", "reason", "detail", "is_holdout", "rank_score",
@@ -52,6 +52,7 @@ def _sql_list(values) -> str:
 
 
 def _candidates_sql(c: Campaign) -> str:
+    vet_campaign_sql(c)  # the last gate before audience and rank_by are pasted into warehouse SQL
     trig = f"JOIN triggers t ON t.customer_id = a.customer_id AND {c.trigger.condition()}" if c.trigger else ""
     occ = "t.occurrence_key" if c.trigger else f"'{c.id}'"
     event = "t.event_date" if c.trigger else "NULL::DATE"
@@ -89,7 +90,7 @@ def consent_state_sql(events: str) -> str:
                                    ORDER BY e.ts DESC, e.status = 'granted') = 1
     ),
     dnc AS (
-        SELECT d.customer_id, max(d.ts) AS dnc_at, arg_max(d.reason, d.ts) AS dnc_reason
+        SELECT d.customer_id, max(d.ts) AS dnc_at, first(d.reason ORDER BY d.ts DESC, d.reason) AS dnc_reason
         FROM ev d
         WHERE d.status = 'do_not_contact'
           AND NOT EXISTS (SELECT 1 FROM ev g WHERE g.customer_id = d.customer_id AND g.channel = 'all'

@@ -1,13 +1,14 @@
 -- Contacts reported back from campaigns (contacts/ files), tied to people: by our
--- customer_id when the file carries one we know, else through a phone or email that
+-- customer_id when the file carries one we know (an id since merged away is read through
+-- int_identity__id_lineage to the person it belongs to tonight), else through a phone or email that
 -- belongs to one person. Contacts that match no one keep a NULL customer_id (they are
 -- still counted, as unmatched, in campaign_results). Each contact's cost comes from the
 -- contact_cost var per channel.
 with keys as (select * from {{ ref('int_customer__key_owners') }}),
-people as (select customer_id from {{ ref('dim_customer') }})
+people as (select customer_id, current_customer_id from {{ ref('int_identity__id_lineage') }})
 select
     c.contact_id, c.campaign_id, c.channel, c.sent_at, cast(c.sent_at as date) as sent_date,
-    coalesce(p.customer_id, kp.customer_id, ke.customer_id) as customer_id,
+    coalesce(p.current_customer_id, kp.customer_id, ke.customer_id) as customer_id,
     c.delivered, c.opened, c.clicked, c.responded_at, c.coupon_code, c.converted_order_id,
     c.opt_out, c.complaint,
     coalesce({% for ch, cost in var('contact_cost').items() %}case when c.channel = '{{ ch }}' then {{ cost }} end, {% endfor %}0) as contact_cost

@@ -1,11 +1,11 @@
 -- Every event that opens or closes a channel for a person, tied to people: consent files
--- (by customer_id, or through a phone or email that belongs to one person) and campaign
+-- (by customer_id, read through merges to tonight's person, or through a phone or email that belongs to one person) and campaign
 -- feedback. An opt-out or a complaint from a contact suppresses the person on every channel
 -- from the moment it was reported: it becomes a do_not_contact event on channel 'all'.
 with keys as (select * from {{ ref('int_customer__key_owners') }}),
-people as (select customer_id from {{ ref('dim_customer') }}),
+people as (select customer_id, current_customer_id from {{ ref('int_identity__id_lineage') }}),
 consent as (
-    select coalesce(p.customer_id, kp.customer_id, ke.customer_id) as customer_id,
+    select coalesce(p.current_customer_id, kp.customer_id, ke.customer_id) as customer_id,
         c.channel, c.status, c.ts, coalesce(c.reason, 'consent file') as reason,
         'consents' as origin, c._delivery_id, c._line
     from {{ ref('stg_consent__events') }} c

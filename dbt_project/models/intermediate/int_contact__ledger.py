@@ -2,7 +2,11 @@
 
 Earlier nights' plans are read from marts.target_lists, this project's own history (the table
 tonight's run appends to later); only run dates before tonight count, so a backfill sees what
-that night saw. See bullseye.activation.ledger for the matching rules.
+that night saw. Every night in marts.target_lists was exported: a night's lists are committed
+only once its export succeeded (bullseye.night), so a failed or superseded plan never counts.
+An earlier plan's customer_id is read through int_identity__id_lineage, so a plan for an id
+that has since been merged away counts for the person it belongs to tonight.
+See bullseye.activation.ledger for the matching rules.
 """
 
 
@@ -15,11 +19,14 @@ def model(dbt, session):
     policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
     contacts = dbt.ref("int_campaign__contacts")
     contacts.create_view("_ledger_contacts", replace=True)
+    dbt.ref("int_identity__id_lineage").create_view("_ledger_lineage", replace=True)
     exists = session.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'marts' "
         "AND table_name = 'target_lists' AND column_name = 'occurrence_key'").fetchall()[0][0]
-    plans = (f"(SELECT send_date, campaign_id, customer_id, channel, occurrence_key, wave, is_holdout "
-             f"FROM marts.target_lists WHERE run_date < DATE '{as_of}')" if exists else
+    plans = (f"(SELECT t.send_date, t.campaign_id, coalesce(l.current_customer_id, t.customer_id) AS customer_id, "
+             f"t.channel, t.occurrence_key, t.wave, t.is_holdout FROM marts.target_lists t "
+             f"LEFT JOIN _ledger_lineage l ON l.customer_id = t.customer_id WHERE t.run_date < DATE '{as_of}')"
+             if exists else
              "(SELECT NULL::DATE AS send_date, NULL AS campaign_id, NULL AS customer_id, NULL AS channel, "
              "NULL AS occurrence_key, NULL::INTEGER AS wave, NULL::BOOLEAN AS is_holdout WHERE FALSE)")
     contacts_sql = f"(SELECT customer_id, campaign_id, channel, sent_at FROM _ledger_contacts " \

@@ -9,8 +9,11 @@
 -- ledger_match_days of the send date); contacts that no plan of ours explains (another
 -- tool's campaigns) are reported with wave NULL.
 {% set window = var('attribution_window_days') %}
-with plans as (
-    select * from {{ ref('target_lists') }} where run_date <= {{ as_of_date() }}
+with plans as (  -- earlier plans' people as they are tonight (merges followed)
+    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
+    from {{ ref('target_lists') }} t
+    left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
+    where t.run_date <= {{ as_of_date() }}
 ),
 policy as (select * from {{ ref('int_contact__policy_settings') }}),
 contacts as (

@@ -1,6 +1,7 @@
 -- Each campaign's list against its previous night: who was added and who was removed, and
 -- why (a removed person carries tonight's reason code, or excluded:left_audience when they
--- are no longer a candidate at all).
+-- are no longer a candidate at all). The previous night's people are read through
+-- int_identity__id_lineage: someone merged since is the same person, not a removal and an addition.
 with tonight as (
     select * from {{ ref('contact_decisions') }} where run_date = {{ as_of_date() }}
 ),
@@ -10,8 +11,12 @@ previous_night as (
     group by 1
 ),
 prev as (
-    select t.* from {{ ref('target_lists') }} t join previous_night p
+    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
+    from {{ ref('target_lists') }} t join previous_night p
         on p.campaign_id = t.campaign_id and p.prev_run_date = t.run_date
+    left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
+    qualify row_number() over (partition by t.campaign_id, coalesce(l.current_customer_id, t.customer_id)
+                               order by t.is_holdout, t.customer_id) = 1
 ),
 now_in as (select * from tonight where decision = 'included')
 select {{ as_of_date() }} as run_date, n.campaign_id, n.customer_id, 'added' as change, n.reason,
