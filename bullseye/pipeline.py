@@ -82,6 +82,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
         summary.rows_loaded = report.total("rows_loaded")
         summary.rows_quarantined = report.total("rows_quarantined")
         summary.values_quarantined = report.total("values_quarantined")
+        summary.notes.extend(report.notes)  # default ID salt, lists refused or never contacted, purges
     night.mark(cfg, "load")
     return report
 

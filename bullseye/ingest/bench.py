@@ -50,8 +50,7 @@ def delivery_files(landing: Path) -> list[Path]:
     """The files both sides read: what the loader finds as deliveries (manifests are not rows)."""
     from bullseye.ingest.loader import discover
 
-    found, _ = discover(landing)
-    return [path for _, path, _ in found]
+    return [path for _, path, _ in discover(landing).found]
 
 
 def run_loader(landing: Path, db: Path) -> Side:

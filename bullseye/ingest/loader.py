@@ -10,16 +10,26 @@ transaction: a crash never leaves half a file behind.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
+from bullseye.ingest.licences import (
+    PURGE_DDL,
+    Verdict,
+    basis_macro_sql,
+    judge_manifest,
+    purge_expired_lists,
+    store_terms,
+)
+from bullseye.ingest.privacy import DEFAULT_SALT_NOTE, hash_staged_ids, id_salt, migrate_clear_ids, redact_text
 from bullseye.ingest.readers import (
     BATCH_ROWS,
     FileScan,
@@ -35,9 +45,10 @@ from bullseye.ingest.rules import (
     HOLDING,
     MULTILINE_OK,
     RULES,
+    UNREADABLE,
     render,
 )
-from bullseye.ingest.sources import LIST_MANIFEST_REQUIRED, SOURCES, SQL_TYPES, SourceSpec
+from bullseye.ingest.sources import ID_CARD_INPUT_COLUMNS, SOURCES, SQL_TYPES, SourceSpec
 from bullseye.ingest.stage import RECORD_KEEP, Staged, keep, stage_csv, stage_jsonl, stage_parquet
 
 log = logging.getLogger(__name__)
@@ -65,6 +76,11 @@ CREATE OR REPLACE MACRO bz_parse_int(s) AS TRY_CAST(trim(s) AS BIGINT);
 CREATE OR REPLACE MACRO bz_parse_bool(s) AS CASE
     WHEN lower(trim(s)) IN ('true', 't', '1', 'yes', 'y', '是') THEN true
     WHEN lower(trim(s)) IN ('false', 'f', '0', 'no', 'n', '否') THEN false END;
+CREATE OR REPLACE MACRO bz_parse_flag(s) AS CASE
+    WHEN lower(trim(s)) IN ('true', 't', '1', '1.0', 'yes', 'y', '是', 'td', '退订', '退', '已退订', '取消订阅',
+        'unsubscribe', 'unsubscribed', 'opt-out', 'opt_out', 'optout', 'opted out', 'opted_out', 'stop',
+        '投诉', 'complaint', 'complained') THEN true
+    WHEN lower(trim(s)) IN ('false', 'f', '0', '0.0', 'no', 'n', '否') THEN false END;
 CREATE OR REPLACE MACRO bz_extra_decimals(s) AS strpos(s, '.') > 0 AND length(s) - strpos(s, '.') > 2 AND
     regexp_matches(replace(replace(replace(trim(s), ',', ''), '¥', ''), '￥', ''), '\.[0-9]{2}[0-9]*[1-9]');
 CREATE SEQUENCE IF NOT EXISTS meta.delivery_seq START 1;
@@ -108,6 +124,11 @@ class DeliveryResult:
 @dataclass
 class LoadReport:
     deliveries: list[DeliveryResult] = field(default_factory=list)
+    # What the night must say in its summary: a default ID salt, lists never contacted or
+    # refused, expired lists purged (bullseye.pipeline appends them to NightSummary.notes).
+    notes: list[str] = field(default_factory=list)
+    # List manifests judged tonight (ledger source list_manifests); not counted as row deliveries.
+    manifests: list[DeliveryResult] = field(default_factory=list)
 
     def total(self, attr: str, include_skipped: bool = False) -> int:
         return sum(getattr(d, attr) for d in self.deliveries
@@ -119,76 +140,216 @@ class LoadReport:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create raw/meta tables and the parsing macros; safe to call every run."""
+    """Create raw/meta tables and the parsing macros; safe to call every run.
+
+    A warehouse loaded before ID numbers were hashed at load gets its clear column hashed
+    in place and dropped here (bullseye.ingest.privacy.migrate_clear_ids)."""
     con.execute(MACROS)
+    con.execute(basis_macro_sql())
+    con.execute(PURGE_DDL)
     for spec in SOURCES.values():
         cols = ", ".join(f'"{c}" {SQL_TYPES[t]}' for c, t in spec.columns.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} ({cols}, _extra VARCHAR, "
                     "_delivery_id BIGINT, _line BIGINT)")
         for c, t in spec.columns.items():  # a column added to the contract reaches old warehouses
             con.execute(f'ALTER TABLE {spec.table} ADD COLUMN IF NOT EXISTS "{c}" {SQL_TYPES[t]}')
+    migrate_clear_ids(con)
 
 
-def _visible(p: Path) -> bool:
-    return not p.name.startswith(".")
+@dataclass
+class Discovery:
+    """The landing zone's files: deliveries, list folders, files no source claims, and refused paths."""
+
+    found: list[tuple[SourceSpec, Path, Path | None]] = field(default_factory=list)
+    strays: list[tuple[Path, str]] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # never read, not even checksummed
+    list_folders: list[tuple[str, Path]] = field(default_factory=list)  # (folder name, its manifest path)
 
 
-def _files_under(folder: Path) -> list[Path]:
-    """Every delivery file under ``folder``, subfolders included; hidden files and folders are skipped."""
-    out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if p.is_file() and all(not part.startswith(".") for part in rel.parts):
-            out.append(p)
-    return out
+def _escapes(p: Path, root: Path) -> str | None:
+    """Why a link may not be followed: it resolves outside the landing zone (None: it stays inside)."""
+    try:
+        real = p.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:
+        return f"is a link that cannot be resolved ({exc}); not read"
+    if real == root or real.is_relative_to(root):
+        return None
+    return f"resolves outside the landing zone (to {real}); refused, not read"
 
 
-def discover(landing: Path) -> tuple[list[tuple[SourceSpec, Path, Path | None]], list[tuple[Path, str]]]:
-    """All delivery files, in a stable order: (spec, file, list manifest); and files that belong
-    to no source, each with the reason (they get a ``rejected`` ledger row, never silence).
+def _walk(folder: Path, root: Path, out: Discovery) -> list[Path]:
+    """Every delivery file under ``folder`` (subfolders included, hidden ones skipped), in a stable
+    order. A file or folder that is a link out of the landing zone is refused, never opened."""
+    files: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(d: Path) -> None:
+        real = d.resolve()
+        if real in seen:  # a link back into a folder already read
+            return
+        seen.add(real)
+        for p in sorted(d.iterdir()):
+            if p.name.startswith("."):
+                continue
+            why = _escapes(p, root) if p.is_symlink() else None
+            if why:
+                out.refused.append((p, why))
+            elif p.is_dir():
+                visit(p)
+            elif p.is_file():
+                files.append(p)
+            else:
+                out.refused.append((p, "is not a regular file (a broken link, a pipe or a device); not read"))
+
+    visit(folder)
+    return sorted(files)
+
+
+def discover(landing: Path) -> Discovery:
+    """All delivery files, in a stable order, with the list folders and their manifests; files
+    that belong to no source, each with the reason (they get a ``rejected`` ledger row, never
+    silence); and links out of the landing zone (a ``rejected`` ledger row; never read).
 
     Source folders are matched case-insensitively (``Orders/`` is ``orders/``) and
     read with their subfolders (``orders/2026-11/x.csv``). Folders whose name
     starts with ``_`` or ``.`` are private (e.g. the demo's ``_truth``).
     """
-    found: list[tuple[SourceSpec, Path, Path | None]] = []
-    strays: list[tuple[Path, str]] = []
+    out = Discovery()
+    root = landing.resolve()
     expected = ", ".join(f"{s}/" for s in SOURCES)
     for top in sorted(landing.iterdir()):
         if top.name.startswith((".", "_")):
+            continue
+        why = _escapes(top, root) if top.is_symlink() else None
+        if why:
+            out.refused.append((top, why))
             continue
         spec = SOURCES.get(top.name.lower()) if top.is_dir() else None
         if spec is None:
             why = (f"folder {top.name}/ is not a source folder (expected one of {expected})" if top.is_dir()
                    else f"file is not in a source folder (expected one of {expected})")
-            strays += [(f, why) for f in ([top] if top.is_file() else _files_under(top))]
+            out.strays += [(f, why) for f in ([top] if top.is_file() else _walk(top, root, out))]
             continue
+        files = _walk(top, root, out)
         if not spec.nested:
-            found += [(spec, f, None) for f in _files_under(top)]
+            out.found += [(spec, f, None) for f in files]
             continue
-        for f in _files_under(top):
+        refused_dirs = {p for p, _ in out.refused if p.parent == top}
+        out.list_folders += [(d.name, d / "manifest.json") for d in sorted(top.iterdir())
+                             if d.is_dir() and not d.name.startswith(".") and d not in refused_dirs]
+        for f in files:
             rel = f.relative_to(top)
             if len(rel.parts) == 1:
-                strays.append((f, f"a list file belongs in {top.name}/<list_id>/ beside its manifest.json"))
+                out.strays.append((f, f"a list file belongs in {top.name}/<list_id>/ beside its manifest.json"))
             elif not (len(rel.parts) == 2 and rel.name == "manifest.json"):
-                found.append((spec, f, top / rel.parts[0] / "manifest.json"))
-    return found, strays
+                out.found.append((spec, f, top / rel.parts[0] / "manifest.json"))
+    return out
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
-                 on_delivery: Callable[[DeliveryResult], None] | None = None) -> LoadReport:
-    """Load every new delivery under ``landing``; files already loaded are skipped by checksum."""
+                 on_delivery: Callable[[DeliveryResult], None] | None = None,
+                 as_of: date | None = None) -> LoadReport:
+    """Load every new delivery under ``landing``; files already loaded are skipped by checksum.
+
+    List manifests are judged first (bullseye.ingest.licences), then every delivery file is
+    loaded, then lists whose licence expired before ``as_of`` are purged. ``as_of`` defaults
+    to ``run_id`` read as a date (a night's run id is its date).
+    """
     ensure_schema(con)
     report = LoadReport()
-    found, strays = discover(landing)
-    for spec, path, manifest in found:
-        result = load_delivery(con, spec, path, landing, run_id, manifest)
+    if id_salt()[1]:
+        report.notes.append(DEFAULT_SALT_NOTE)
+    found = discover(landing)
+    refused_paths = {p: why for p, why in found.refused}
+    verdicts: dict[Path, Verdict] = {}
+    for folder, manifest in found.list_folders:
+        verdict, result = _judge_list(con, folder, manifest, landing, run_id, refused_paths.get(manifest))
+        verdicts[manifest] = verdict
+        if result is not None:
+            report.manifests.append(result)
+        report.notes += _list_notes(verdict)
+    for spec, path, manifest in found.found:
+        result = load_delivery(con, spec, path, landing, run_id, manifest,
+                               verdict=verdicts.get(manifest) if manifest else None)
         report.deliveries.append(result)
         if on_delivery:
             on_delivery(result)
-    for path, why in strays:
+    for path, why in found.strays:
         report.deliveries.append(_record_stray(con, path, landing, run_id, why))
+    for path, why in found.refused:
+        report.deliveries.append(_record_refused(con, path, landing, run_id, why))
+        report.notes.append(f"{_rel(path, landing)} {why}")
+    report.notes += _purge(con, run_id, as_of)
     return report
+
+
+def _purge(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> list[str]:
+    """The night's expired-list purge (bullseye.ingest.licences.purge_expired_lists); its notes."""
+    if as_of is None:
+        try:
+            as_of = date.fromisoformat(run_id)
+        except ValueError:
+            return [f"expired lists not purged: run id {run_id!r} is not a date and no as_of was given"]
+    done, notes = purge_expired_lists(con, as_of, run_id)
+    return done + notes
+
+
+def _list_notes(v: Verdict) -> list[str]:
+    """What the summary says about a list tonight: never contacted, or its manifest refused."""
+    if v.accepted:
+        return [f"list {v.folder}: {i}" for i in v.issues]
+    if v.exists and v.message:
+        return [v.message]
+    return []
+
+
+def _judge_list(con: duckdb.DuckDBPyConnection, folder: str, manifest: Path, landing: Path, run_id: str,
+                refused: str | None) -> tuple[Verdict, DeliveryResult | None]:
+    """Judge a list folder's manifest; a changed manifest is a delivery of its own (ledger source
+    ``list_manifests``) and, if accepted, its terms go in force. Unchanged: judged, not re-recorded."""
+    rel = _rel(manifest, landing)
+    verdict = judge_manifest(con, manifest, folder, rel, refused)
+    if refused or not verdict.exists:
+        return verdict, None
+    scan = scan_file(manifest, check_text=False)
+    last = con.execute("""SELECT checksum FROM meta.load_ledger WHERE source = 'list_manifests' AND path = ?
+        ORDER BY delivery_id DESC LIMIT 1""", [rel]).fetchall()
+    if last and last[0][0] == scan.checksum:
+        return verdict, DeliveryResult("list_manifests", rel, "skipped_duplicate", message="manifest unchanged")
+    outcome = ("loaded_with_issues" if verdict.issues else "loaded") if verdict.accepted else "rejected"
+    res = DeliveryResult("list_manifests", rel, outcome, message=verdict.message)
+    delivery_id = _next_id(con)
+    con.begin()
+    try:
+        if verdict.accepted and verdict.terms is not None:
+            store_terms(con, verdict.terms, delivery_id)
+        _ledger(con, delivery_id, "list_manifests", rel, scan, res, run_id, "")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    if outcome != "loaded":
+        log.warning("%s: %s %s", rel, outcome, verdict.message)
+    return verdict, res
+
+
+def _record_refused(con: duckdb.DuckDBPyConnection, path: Path, landing: Path, run_id: str,
+                    why: str) -> DeliveryResult:
+    """A link out of the landing zone: a ``rejected`` ledger row (once per link and target); its
+    content is never opened, so the ledger's checksum is that of the link's target path."""
+    rel = _rel(path, landing)
+    source = rel.split("/")[0].lower() if "/" in rel else ""
+    target = os.readlink(path) if path.is_symlink() else str(path)
+    digest = "link:" + hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+    if _rejected_before(con, source, rel, digest, ""):
+        return DeliveryResult(source, rel, "skipped_duplicate", message="refused before and unchanged: " + why)
+    res = DeliveryResult(source, rel, "rejected", message=why)
+    con.begin()
+    _ledger(con, _next_id(con), source, rel, FileScan(checksum=digest, size=0, newlines=0, ends_with_newline=False),
+            res, run_id, "")
+    con.commit()
+    log.warning("%s: %s", rel, why)
+    return res
 
 
 def _rel(path: Path, landing: Path) -> str:
@@ -221,22 +382,32 @@ def _rejected_before(con: duckdb.DuckDBPyConnection, source: str, rel: str, dige
                             [digest, source, rel, context]).fetchall())
 
 
-def _context(manifest: Path | None) -> str:
+def _context(manifest: Path | None, verdict: Verdict | None = None) -> str:
     """What else decides a delivery's fate besides its bytes (a list's manifest)."""
     if manifest is None:
         return ""
+    if verdict is not None and verdict.refused:
+        return "manifest:refused"
     return "manifest:" + (scan_file(manifest, check_text=False).checksum if manifest.exists() else "missing")
 
 
 def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, landing: Path,
-                  run_id: str, manifest: Path | None = None) -> DeliveryResult:
+                  run_id: str, manifest: Path | None = None, verdict: Verdict | None = None) -> DeliveryResult:
     """Load one file in one transaction. Only a loaded delivery is final: a rejected one is tried
-    again when its bytes, its place or its manifest change (e.g. the missing manifest arrives)."""
+    again when its bytes, its place or its manifest change (e.g. the missing manifest arrives).
+
+    A list file's id is its folder; its rows are held whole when the folder's manifest gives
+    no terms to load them under (``verdict.hold``, judged once per night by load_landing)."""
     rel = _rel(path, landing)
+    if manifest is not None and verdict is None:
+        verdict = judge_manifest(con, manifest, manifest.parent.name, _rel(manifest, landing))
     scan = scan_file(path, check_text=path.suffix.lower() != ".parquet")
-    context = _context(manifest)
+    context = _context(manifest, verdict)
+    # The same bytes in another list's folder are another list's records (or a folder copying them).
+    within = "/".join(rel.split("/")[:2]) + "/" if spec.nested else ""
     seen = con.execute(f"""SELECT path FROM meta.load_ledger WHERE checksum = ? AND source = ?
-        AND outcome IN {FINAL_OUTCOMES} LIMIT 1""", [scan.checksum, spec.name]).fetchall()
+        AND outcome IN {FINAL_OUTCOMES} AND starts_with(path, ?) LIMIT 1""",
+                       [scan.checksum, spec.name, within]).fetchall()
     if seen:
         return DeliveryResult(spec.name, rel, "skipped_duplicate", message=f"already loaded as {seen[0][0]}")
     if _rejected_before(con, spec.name, rel, scan.checksum, context):
@@ -247,10 +418,11 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
     con.begin()
     try:
         list_id, declared, problem = (None, None, None)
-        if manifest is not None:
-            list_id, declared, problem = _load_manifest(con, manifest, manifest.parent.name, delivery_id)
+        if manifest is not None and verdict is not None:
+            list_id, declared, problem = manifest.parent.name, verdict.encoding, verdict.hold
         with tempfile.TemporaryDirectory(prefix="bullseye-load-") as scratch:
             staged, res.encoding = _stage(con, path, scan, declared, Path(scratch))
+            staged.columns = hash_staged_ids(con, staged.columns, ID_CARD_INPUT_COLUMNS)
             if list_id is not None:
                 if "list_id" not in staged.columns:
                     con.execute("ALTER TABLE _stage ADD COLUMN list_id VARCHAR")
@@ -313,34 +485,6 @@ def _top_reasons(con: duckdb.DuckDBPyConnection, delivery_id: int) -> str:
     return "; ".join(f"{r} ({n})" for r, n in rows)
 
 
-def _load_manifest(con, manifest: Path, folder_name: str, delivery_id: int
-                   ) -> tuple[str, str | None, str | None]:
-    """Read a list manifest. Returns (list_id, declared encoding, problem that holds all rows back)."""
-    if not manifest.exists():
-        return folder_name, None, f"lists/{folder_name}/manifest.json is missing: no legal basis on record"
-    try:
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return folder_name, None, f"manifest.json is not valid JSON: {exc}"
-    missing = [k for k in LIST_MANIFEST_REQUIRED if not meta.get(k)]
-    if missing:
-        return str(meta.get("list_id") or folder_name), meta.get("encoding"), \
-            f"manifest.json lacks required field(s): {', '.join(missing)}"
-    channels = meta.get("permitted_channels") or []
-    if isinstance(channels, str):
-        channels = [c.strip() for c in channels.split(",") if c.strip()]
-    exists = con.execute("SELECT 1 FROM raw.list_manifests WHERE list_id = ? AND manifest = ?",
-                         [meta["list_id"], json.dumps(meta, ensure_ascii=False, sort_keys=True)]).fetchall()
-    if not exists:
-        con.execute("""INSERT INTO raw.list_manifests VALUES (?, ?, bz_parse_date(?), ?, ?, bz_parse_date(?),
-                       bz_parse_decimal(?), ?, ?)""",
-                    [meta["list_id"], meta["vendor"], str(meta["acquired_at"]), meta["legal_basis"],
-                     [str(c).lower() for c in channels], str(meta.get("expires_at") or "") or None,
-                     str(meta.get("cost") or "") or None, json.dumps(meta, ensure_ascii=False, sort_keys=True),
-                     delivery_id])
-    return str(meta["list_id"]), meta.get("encoding"), None
-
-
 def _quote(c: str) -> str:
     return '"' + c.replace('"', '""') + '"'
 
@@ -374,8 +518,8 @@ def _problem_exprs(spec: SourceSpec, present: set[str], file_problem: str | None
             add(col, src, f"CASE WHEN {src} IS NULL THEN 'missing required value' "
                           f"WHEN {tv} IS NULL THEN 'unreadable {typ}' END", "quarantine")
         elif typ not in ("text", "json"):
-            add(col, src, f"CASE WHEN {src} IS NOT NULL AND {tv} IS NULL THEN 'unreadable {typ}' END",
-                "drop_value")
+            add(col, src, f"CASE WHEN {src} IS NOT NULL AND {tv} IS NULL THEN {_lit(_unreadable(typ))} END",
+                UNREADABLE.get((spec.name, col), "drop_value"))
         if typ == "decimal":
             sev = EXTRA_DECIMALS.get((spec.name, col), EXTRA_DECIMALS_DEFAULT)
             add(col, src, f"CASE WHEN {tv} IS NOT NULL AND bz_extra_decimals({src}) THEN "
@@ -406,10 +550,17 @@ def _problem_exprs(spec: SourceSpec, present: set[str], file_problem: str | None
     return out
 
 
+def _unreadable(typ: str) -> str:
+    if typ == "flag":
+        return ("unreadable yes/no value (read as yes: true, 1, yes, y, 是, t, td, 退订, unsubscribed ...; "
+                "as no: false, 0, no, n, 否)")
+    return f"unreadable {typ}"
+
+
 def _typed(col: str, typ: str, present: set[str]) -> str:
     src = _quote(col) if col in present else "NULL::VARCHAR"
     fn = {"date": "bz_parse_date", "ts": "bz_parse_ts", "decimal": "bz_parse_decimal",
-          "int": "bz_parse_int", "bool": "bz_parse_bool"}.get(typ)
+          "int": "bz_parse_int", "bool": "bz_parse_bool", "flag": "bz_parse_flag"}.get(typ)
     return f"{fn}({src})" if fn else src
 
 
@@ -496,8 +647,9 @@ def _cut(expr: str) -> str:
 
 def _quarantine_broken(con: duckdb.DuckDBPyConnection, delivery_id: int, source: str, rel: str,
                        staged: Staged) -> None:
-    rows = [(delivery_id, source, rel, b.line, b.column, None, b.reason, "row_held", keep(b.text), "quarantine")
-            for b in staged.broken]
+    salt = id_salt()[0]
+    rows = [(delivery_id, source, rel, b.line, b.column, None, b.reason, "row_held", keep(redact_text(b.text, salt)),
+             "quarantine") for b in staged.broken]
     for i in range(0, len(rows), BATCH_ROWS):
         con.executemany(f"INSERT INTO meta.quarantine ({_Q_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         rows[i:i + BATCH_ROWS])
@@ -508,11 +660,12 @@ def _quarantine_file(con, delivery_id: int, source: str, path: Path, rel: str, r
     """A file that cannot be read at all: account for each of its lines, keeping the raw bytes."""
     skip_header = path.suffix.lower() in {".csv", ".txt", ".tsv"}
     rows, n = [], 0
+    salt = id_salt()[0]
     for no, text in raw_lines(path):
         if skip_header and no == 1:
             continue
-        rows.append((delivery_id, source, rel, no, None, None, f"file rejected: {reason}", "row_held", text,
-                     "quarantine"))
+        rows.append((delivery_id, source, rel, no, None, None, f"file rejected: {reason}", "row_held",
+                     redact_text(text, salt), "quarantine"))
         n += 1
         if len(rows) >= BATCH_ROWS:
             con.executemany(f"INSERT INTO meta.quarantine ({_Q_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

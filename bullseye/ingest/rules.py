@@ -30,6 +30,11 @@ Thresholds (CNY; the demo's largest order is about 36,000):
 - ``service.cost``: below zero held; over 100,000 warns.
 - dates: orders before 1990 held; birth dates outside 1900..today dropped;
   list ages outside 0..120 dropped.
+- an unreadable optional value is dropped (the row goes on without it), except
+  where reading it wrongly would contact someone who said no: ``contacts.opt_out``
+  and ``contacts.complaint`` that cannot be read hold the row (:data:`UNREADABLE`).
+  Read as yes: true, t, 1, yes, y, 是, td, 退订, unsubscribe(d), opt-out, stop,
+  投诉 ...; as no: false, f, 0, no, n, 否; empty is no value (NULL).
 """
 
 from __future__ import annotations
@@ -103,6 +108,14 @@ EXTRA_DECIMALS: dict[tuple[str, str], str] = {
     ("orders", "discount_amount"): "quarantine",
 }
 EXTRA_DECIMALS_DEFAULT = "warn"
+
+# An optional value that cannot be read: severity per (source, column); others ``drop_value``.
+# An unreadable opt-out dropped to NULL would read as "no opt-out" and the person be contacted
+# again, so the row is held until the sender fixes the value.
+UNREADABLE: dict[tuple[str, str], str] = {
+    ("contacts", "opt_out"): "quarantine",
+    ("contacts", "complaint"): "quarantine",
+}
 
 _REF = re.compile(r"\{(raw:)?([a-z_][a-z0-9_]*)\}")
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 # Column types the loader understands, and their DuckDB storage type.
 SQL_TYPES = {
     "text": "VARCHAR", "date": "DATE", "ts": "TIMESTAMP", "decimal": "DECIMAL(18,2)",
-    "int": "BIGINT", "bool": "BOOLEAN", "json": "VARCHAR",
+    "int": "BIGINT", "bool": "BOOLEAN", "flag": "BOOLEAN", "json": "VARCHAR",
 }
+# ``flag`` is a yes/no a person or an SMS gateway wrote (opt_out, complaint): besides the
+# ``bool`` spellings it reads 退订, TD, unsubscribed ... (see ``FLAG_TRUE`` in the loader).
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def _req(spec: str) -> tuple[str, ...]:
 
 _SPECS = {
     "crm_customers": "source_system, source_customer_id*, name, gender, birth_date:date, phone, email, "
-                     "wechat_unionid, member_card_no, id_card_no, province, city, district, address, postcode, "
+                     "wechat_unionid, member_card_no, id_card_hash, province, city, district, address, postcode, "
                      "store_id, employee_id, joined_at:ts, updated_at:ts",
     "orders": "order_id*, source_system, source_customer_id*, order_ts:ts*, amount:decimal*, store_id, channel, "
               "discount_amount:decimal, coupon_code, status",
@@ -59,8 +61,8 @@ _SPECS = {
     "lists": "list_id*, list_record_id*, name, phone, email, gender, birth_date:date, age:int, province, city, "
              "district, address, postcode, company, title, industry",
     "contacts": "contact_id*, campaign_id*, channel*, sent_at:ts*, customer_id, phone, email, delivered:bool, "
-                "opened:bool, clicked:bool, responded_at:ts, coupon_code, converted_order_id, opt_out:bool, "
-                "complaint:bool",
+                "opened:bool, clicked:bool, responded_at:ts, coupon_code, converted_order_id, opt_out:flag, "
+                "complaint:flag",
     "service": "interaction_id*, ts:ts*, type*, source_system, source_customer_id, phone, cost:decimal",
     "consents": "ts:ts*, channel*, status*, customer_id, phone, email, reason",
     "stores": "store_id*, store_name, province, city, district, opened_at:date",
@@ -88,3 +90,7 @@ SOURCES["consents"] = SourceSpec(
 REQUIRED_SOURCES = ("crm_customers", "orders")
 
 LIST_MANIFEST_REQUIRED = ("list_id", "vendor", "acquired_at", "legal_basis")
+
+# The contract's input column ``id_card_no`` (and common aliases) is hashed as the file is
+# staged and stored as ``id_card_hash``; the clear number is never written (bullseye.ingest.privacy).
+ID_CARD_INPUT_COLUMNS = ("id_card_no", "id_card", "身份证号", "身份证号码", "身份证")
