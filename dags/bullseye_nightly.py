@@ -92,6 +92,14 @@ def bullseye_nightly():
     )
 
     @task
+    def built(ds: str | None = None) -> None:
+        """Record in the night's working copy that dbt built it (Cosmos ran the models above):
+        commit refuses a night whose marts were not rebuilt in this attempt."""
+        from bullseye.night import mark
+
+        mark(_config(ds), "build")
+
+    @task
     def check(ds: str | None = None) -> dict:
         summary, _ = _step("check", ds)
         return {"passed": summary.checks_passed, "warnings": summary.checks_warned}
@@ -109,7 +117,7 @@ def bullseye_nightly():
         summary, kind = _step("commit", ds)
         return {"kind": kind, "notes": summary.notes}
 
-    load() >> build >> check() >> publish() >> export() >> commit()
+    load() >> build >> built() >> check() >> publish() >> export() >> commit()
 
 
 bullseye_nightly()
