@@ -436,10 +436,12 @@ class _Gen:
         which = rng.random(len(prospects)) < 0.6
         specs = [
             ("fair_gz_2026", "广州家电博览会", prospects[which], "utf-8",
-             {"legal_basis": "consent_with_transfer", "basis_note": "visitor consent at fair registration", "permitted_channels": ["sms", "phone"],
+             {"legal_basis": "consent_with_transfer", "basis_note": "visitor consent at fair registration",
+              "permitted_channels": ["sms", "phone"],
               "expires_at": "2027-03-31", "cost": 6000, "acquired_at": "2026-05-20", "encoding": "utf-8"}),
             ("alliance_baby_2026", "宝贝影楼联盟", prospects[~which], "gb18030",
-             {"legal_basis": "consent_with_transfer", "basis_note": "partner exchange with opt-in", "permitted_channels": ["sms"],
+             {"legal_basis": "consent_with_transfer", "basis_note": "partner exchange with opt-in",
+              "permitted_channels": ["sms"],
               "expires_at": "2026-12-31", "cost": 0, "acquired_at": "2026-09-01"}),
         ]
         for list_id, vendor, members, enc, meta in specs:
