@@ -4,6 +4,8 @@
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
     bullseye bench demo-data|load|identity|clv [--scale S] [--customers N]
+    bullseye forget --phone P | --email E | --id-card N | --customer-id C [--warehouse PATH] [--home DIR]
+    bullseye subject-access --phone P | --email E | --id-card N | --customer-id C [--out FILE]
 
 Console output is for people: one line per step, a summary at the end, and on
 failure one clear message. Library logs go to ``<home>/logs/bullseye.log``.
@@ -18,7 +20,7 @@ import resource
 import sys
 import time
 import warnings
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -139,6 +141,7 @@ def _print_summary(s) -> None:
     for campaign, n in s.lists.items():
         table.add_row(f"list {campaign}", f"{n:,} rows")
     console.print(table)
+    _print_list_scorecards(getattr(s, "list_scorecards", []))
     for note in s.notes:
         console.print(f"[yellow]note: {note}[/yellow]", soft_wrap=True)
     if s.published:
@@ -147,6 +150,95 @@ def _print_summary(s) -> None:
         console.print(f"exports:          {s.exports}", soft_wrap=True)
     if s.data_docs:
         console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
+
+
+def _privacy_target(args: argparse.Namespace) -> tuple[RunConfig, str, str]:
+    """The warehouse and home a privacy command works on, and the (kind, value) naming the person."""
+    home = Path(args.home).resolve() if args.home else default_home()
+    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    cfg = RunConfig(landing=home, warehouse=warehouse, home=home)
+    kind, value = next((k, getattr(args, k)) for k in ("phone", "email", "id_card", "customer_id")
+                       if getattr(args, k) is not None)
+    return cfg, kind, value
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Erase a person everywhere and keep a salted key in the forget-list (bullseye.privacy.forget)."""
+    from bullseye.night import WarehouseBusy
+    from bullseye.privacy.forget import forget
+    from bullseye.privacy.person import PersonError
+
+    cfg, kind, value = _privacy_target(args)
+    _setup_logging(cfg.home / "logs")
+    try:
+        r = forget(cfg, kind, value)
+    except WarehouseBusy as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 75
+    except (PersonError, FileNotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 1
+    who = "1 person" if r.people else "no person resolved (rows holding the value itself were erased)"
+    console.print(f"forget request {r.request_id} ({kind}): {who}; {sum(r.rows_erased.values()):,} rows erased "
+                  f"in {len(r.rows_erased)} tables, {sum(r.rows_blanked.values()):,} rows kept with values blanked, "
+                  f"{r.export_rows_erased:,} rows removed from {r.export_files_rewritten} export files; "
+                  f"{r.keys_added} salted keys added to meta.forget_list", soft_wrap=True)
+    if r.other_databases:
+        console.print(f"also erased in: {', '.join(r.other_databases)}", soft_wrap=True)
+    if r.shared:
+        console.print("[yellow]kept because another person carries them too: "
+                      + ", ".join(f"{n} {k}" for k, n in sorted(r.shared.items())) + "[/yellow]", soft_wrap=True)
+    if r.published:
+        console.print(f"published again: {r.published}", soft_wrap=True)
+    return 0
+
+
+def cmd_subject_access(args: argparse.Namespace) -> int:
+    """Everything stored about one person, as one JSON file (bullseye.privacy.subject_access)."""
+    from bullseye.privacy.person import PersonError
+    from bullseye.privacy.subject_access import subject_access
+
+    cfg, kind, value = _privacy_target(args)
+    if not cfg.warehouse.exists():
+        console.print(f"[red]no warehouse at {cfg.warehouse}: run `bullseye run` first or pass --warehouse[/red]")
+        return 1
+    out = Path(args.out) if args.out else Path.cwd() / f"subject-access-{kind}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    try:
+        counts = subject_access(cfg, kind, value, out)
+    except PersonError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 1
+    console.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), soft_wrap=True)
+    console.print("[yellow]the file is personal data: hand it to the person and delete it[/yellow]")
+    return 0
+
+
+def _print_list_scorecards(cards: list[dict]) -> None:
+    """Per purchased list: is it worth its cost? (marts.list_scorecards)"""
+    if not cards:
+        return
+    table = Table(title="Purchased lists", title_justify="left")
+    for col in ("list", "rows", "held", "valid phone", "dupes", "existing", "net new", "suppressed",
+                "contacted", "responded", "bought", "cost/new", "cost/buyer"):
+        table.add_column(col, justify="left" if col == "list" else "right")
+
+    def pct(x) -> str:
+        return "-" if x is None or x != x else f"{x:.0%}"
+
+    def money(x) -> str:
+        return "-" if x is None or x != x else f"¥{float(x):,.0f}"
+
+    for c in cards:
+        table.add_row(f"{c['list_id']} ({c['vendor']})", f"{c['rows_delivered']:,}",
+                      f"{c['rows_quarantined']:,} ({pct(c['quarantine_rate'])})", pct(c["valid_phone_rate"]),
+                      f"{c['duplicates_within_list']:,}", pct(c["overlap_with_customers_rate"]),
+                      f"{c['net_new_people']:,}", pct(c["already_suppressed_rate"]), f"{c['contacted']:,}",
+                      f"{c['responded']:,}", f"{c['bought']:,}", money(c["cost_per_net_new_person"]),
+                      money(c["cost_per_buyer"]))
+    console.print(table)
+    for c in cards:
+        if c.get("top_quarantine_reasons"):
+            console.print(f"[dim]{c['list_id']} held back: {c['top_quarantine_reasons']}[/dim]", soft_wrap=True)
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
@@ -379,6 +471,22 @@ def build_parser() -> argparse.ArgumentParser:
     ack.add_argument("--by", required=True, help="who reviewed it")
     ack.add_argument("--note")
     ident.set_defaults(fn=cmd_identity)
+
+    for name, fn, text in (("forget", cmd_forget, "erase a person everywhere (PIPL Art. 47) and keep a salted key "
+                                                   "so that no later delivery brings them back"),
+                           ("subject-access", cmd_subject_access, "everything stored about one person, as a JSON "
+                                                                  "file (PIPL Art. 45)")):
+        priv = sub.add_parser(name, help=text)
+        who = priv.add_mutually_exclusive_group(required=True)
+        who.add_argument("--phone")
+        who.add_argument("--email")
+        who.add_argument("--id-card", dest="id_card", help="ID-card number (hashed before it is looked up)")
+        who.add_argument("--customer-id", dest="customer_id")
+        priv.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
+        priv.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
+        if name == "subject-access":
+            priv.add_argument("--out", help="JSON file to write (default: ./subject-access-<kind>-<time>.json)")
+        priv.set_defaults(fn=fn)
 
     bench = sub.add_parser("bench", help="print speed and memory figures")
     bench.add_argument("what", choices=["demo-data", "load", "identity", "clv"])

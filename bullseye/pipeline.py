@@ -47,6 +47,7 @@ class NightSummary:
     exports: str = ""
     kind: str = ""  # night or backfill, once committed
     notes: list[str] = field(default_factory=list)  # what the night did less than asked
+    list_scorecards: list[dict] = field(default_factory=list)  # marts.list_scorecards, one dict per list
 
 
 def check_campaigns(cfg: RunConfig):
@@ -106,6 +107,8 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
             run = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [cfg.as_of]).df()
             summary.identity = run.iloc[0].to_dict() if len(run) else {}
+            summary.list_scorecards = con.execute(
+                "SELECT * FROM marts.list_scorecards ORDER BY list_id").df().to_dict("records")
         finally:
             con.close()
     night.mark(cfg, "build")

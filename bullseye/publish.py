@@ -10,6 +10,11 @@ The warehouse is attached under a generated alias: DuckDB names an opened file's
 database after its file name, so a fixed alias collides with a warehouse or a
 publication that happens to share it (``wh.duckdb`` published as ``wh.duckdb``).
 Paths and names reach SQL only as quoted literals and identifiers.
+
+Beside the full ``marts`` tables (for roles that need contact data) the publication offers
+``marts_masked``: a masked copy of each table with phones masked (``138****5678``), names cut to the
+family name, birth dates as years, and no email, ID-card hash or address
+(:mod:`bullseye.privacy.masking`). BI roles that need no contact data read those.
 """
 
 from __future__ import annotations
@@ -64,6 +69,13 @@ def publish(warehouse: Path, target: Path, run_id: str) -> dict[str, int]:
     return counts
 
 
+def create_masked_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The masked copies of the marts (imported here: bullseye.privacy uses this module's quoting helpers)."""
+    from bullseye.privacy.masking import create_masked_tables as create
+
+    create(con)
+
+
 def _copy_schemas(con: duckdb.DuckDBPyConnection, warehouse: Path, alias: str, run_id: str,
                   counts: dict[str, int]) -> None:
     # The publication's own database, named in full: a schema may share a database's name (marts.duckdb).
@@ -80,4 +92,5 @@ def _copy_schemas(con: duckdb.DuckDBPyConnection, warehouse: Path, alias: str, r
             counts[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {own}.{name}").fetchall()[0][0]
     con.execute(f"CREATE TABLE {own}.main.publication AS SELECT ? AS run_id, now() AS published_at", [run_id])
     con.execute(f"DETACH {sql_identifier(alias)}")
+    create_masked_tables(con)
     con.execute("CHECKPOINT")

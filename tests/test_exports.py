@@ -195,3 +195,58 @@ def test_swap_puts_the_old_folder_back_when_the_new_one_cannot_be_renamed_in(tmp
         export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring)
     assert _snapshot(out) == before
     assert _leftovers(out) == []
+
+
+# --- CSV files open safely in Excel (issue 13 case 5) ---------------------------------------------------------------
+
+INJECTED = {"c1": '=HYPERLINK("http://x","点我")', "c2": "@SUM(1)", "c3": "+1", "c4": "\t=1+1"}
+
+
+def test_domestic_phones_are_written_as_national_numbers():
+    from bullseye.activation.exports import domestic_phone
+
+    assert domestic_phone("+8613924681351") == "13924681351"
+    assert domestic_phone("0086-159-5118-5617") == "15951185617"
+    assert domestic_phone("+14155552671") == "+14155552671"  # foreign: kept, and neutralised as text
+    assert domestic_phone("not a phone") == "not a phone" and domestic_phone(None) is None
+
+
+def test_no_csv_cell_runs_as_a_formula_and_parquet_keeps_the_true_values(tmp_path, spring):
+    """Before: names were written verbatim, so Excel ran =HYPERLINK(...) and @SUM(1) as formulas."""
+    import csv
+
+    from bullseye.activation.exports import FORMULA_START
+
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "phone"), ("c2", "mail"), ("c3", "phone"), ("c4", "email")])
+    con = duckdb.connect(str(wh))
+    for cid, name in INJECTED.items():
+        con.execute("UPDATE intermediate.int_activation__audience SET name = ?, phone = ? WHERE customer_id = ?",
+                    [name, f"+86138001380{cid[1:].zfill(2)}", cid])
+    con.execute("""UPDATE intermediate.int_activation__audience SET province = NULL, city = NULL, district = NULL,
+                   address = '-2+3' WHERE customer_id = 'c2'""")
+    con.close()
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(wh, RUN, out, spring)
+
+    csv_files = sorted(out.glob("*.csv"))
+    assert {f.name for f in csv_files} >= {"spring.csv", "spring__phone.csv", "spring__mail.csv", "spring__email.csv",
+                                           "spring__changes.csv"}
+    for f in csv_files:
+        text = f.read_bytes().decode("utf-8-sig")
+        rows = list(csv.reader(text.splitlines(keepends=True)))
+        assert all(not cell.startswith(FORMULA_START) for row in rows for cell in row), f.name
+        assert all(line.startswith('"') for line in text.splitlines()[1:] if line), f"{f.name}: fields quoted"
+    whole = pd.read_csv(out / "spring.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    names = dict(zip(whole["customer_id"], whole["name"], strict=True))
+    assert names == {cid: "'" + name for cid, name in INJECTED.items()}
+    contact = dict(zip(whole["customer_id"], whole["contact"], strict=True))
+    assert contact["c1"] == "13800138001" and contact["c3"] == "13800138003"  # national, not +86...
+    assert contact["c2"] == "'-2+3" and contact["c4"] == "c4@example.com"
+    by_phone = pd.read_csv(out / "spring__phone.csv", dtype=str, encoding="utf-8-sig")
+    assert sorted(by_phone["phone"]) == ["13800138001", "13800138003"]
+    raw = (out / "spring.csv").read_text(encoding="utf-8-sig")
+    assert '"\'=HYPERLINK(""http://x"",""点我"")"' in raw
+
+    parquet = pd.read_parquet(out / "spring.parquet")
+    assert dict(zip(parquet["customer_id"], parquet["name"], strict=True)) == INJECTED
+    assert dict(zip(parquet["customer_id"], parquet["contact"], strict=True))["c1"] == "+8613800138001"

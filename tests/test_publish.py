@@ -46,7 +46,8 @@ def test_a_warehouse_named_wh_publishes(tmp_path):
     counts = publish(wh, target, "run-1")
     assert counts == {"marts.dim_customer": 3, "marts.KPI by month": 2}
     tables, customers, run = _read(target)
-    assert tables == [("main", "publication"), ("marts", "KPI by month"), ("marts", "dim_customer")]
+    assert tables == [("main", "publication"), ("marts", "KPI by month"), ("marts", "dim_customer"),
+                      ("marts_masked", "KPI by month"), ("marts_masked", "dim_customer")]
     assert customers == [("c0",), ("c1",), ("c2",)] and run == [("run-1",)]
     assert sorted(p.name for p in target.parent.iterdir()) == ["wh.duckdb"]
 
@@ -93,3 +94,42 @@ def test_a_failed_publish_keeps_the_last_publication_and_leaves_no_temporary_fil
 def test_a_missing_warehouse_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.duckdb does not exist"):
         publish(tmp_path / "nowhere.duckdb", tmp_path / "published" / "x.duckdb", "r")
+
+
+# --- masked copies for BI roles without contact data (issue 13) ----------------------------------------------------
+
+def test_the_publication_offers_masked_marts_without_contact_data(tmp_path):
+    """Before: the publication had only the full marts (phone, email, address in clear for every BI role)."""
+    wh = tmp_path / "w" / "bullseye.duckdb"
+    wh.parent.mkdir(parents=True)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("""CREATE TABLE marts.dim_customer AS SELECT * FROM (VALUES
+        ('C1', '王小明', '+8613812345678', 'wang@qq.com', DATE '1990-05-01', '新华路1号', '210000', 'abc123', '南京市'),
+        ('C2', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '北京市'))
+        t(customer_id, name, phone, email, birth_date, address, postcode, id_card_hash, city)""")
+    con.close()
+    target = tmp_path / "p" / "bullseye.duckdb"
+    publish(wh, target, "night-1")
+    bi = duckdb.connect()
+    bi.execute(f"ATTACH '{target}' AS bi (READ_ONLY)")  # under another name than its file's
+    masked = bi.execute("SELECT * FROM bi.marts_masked.dim_customer ORDER BY customer_id").df()
+    full = bi.execute("SELECT phone, email FROM bi.marts.dim_customer WHERE customer_id = 'C1'").fetchall()
+    bi.close()
+    assert list(masked.columns) == ["customer_id", "name", "phone", "birth_year", "city"]
+    assert masked.iloc[0].tolist() == ["C1", "王**", "138****5678", 1990, "南京市"]
+    assert masked.iloc[1][["name", "phone"]].isna().all()
+    assert full == [("+8613812345678", "wang@qq.com")], "the full table stays for roles that need contact data"
+
+
+def test_masking_rules():
+    from bullseye.privacy.masking import masked_select
+
+    cols = masked_select(["customer_id", "phone", "email", "email_key", "address", "wechat_unionid", "household_key",
+                          "id_card_hash", "member_card_no", "name", "birth_date", "amount"])
+    assert [c.split(" AS ")[-1] for c in cols] == ['"customer_id"', '"phone"', '"name"', '"birth_year"', '"amount"']
+    con = duckdb.connect()
+    phone = cols[1].split(" AS ")[0].replace('"phone"', "p")
+    got = con.execute(f"SELECT {phone} FROM (VALUES ('+8613812345678'), ('0086 139-0000-1111'), ('010-6552-9988'), "
+                      "('123')) t(p)").fetchall()
+    assert got == [("138****5678",), ("139****1111",), ("010****9988",), ("****",)]

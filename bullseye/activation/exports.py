@@ -9,6 +9,12 @@ Parquet:
 - ``<campaign>__<channel>.csv``: the same people split by channel, each file carrying only
   that channel's fields, ready for the SMS gateway, the mail house or the call centre.
 
+The CSV files are opened in Excel, so no cell may run as a formula (CSV injection, OWASP): a
+text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+single quote, and every field is quoted. Domestic phones are written as the 11-digit national
+number (``13812345678``, not ``+8613812345678``, which would also start with ``+``). The Parquet
+copies are read by programs, not spreadsheets: they keep the values exactly as stored.
+
 Holdout members stay in ``marts.target_lists`` but are never written to a contact file.
 ``<campaign>__changes.csv`` lists who was added and removed against the previous night and
 why. ``manifest.json`` ties every file to the definition that produced it (its SHA-256), the
@@ -24,6 +30,7 @@ first puts the previous folder back.
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import json
@@ -34,6 +41,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import phonenumbers
 
 from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign
 from bullseye.warehouse import connect
@@ -56,10 +64,56 @@ def _save(path: Path, writer: Callable[[Path], None]) -> None:
         raise ExportError(f"could not write export file {path.name} ({path}): {why}") from e
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PHONE_CHANNELS = ("sms", "phone")
+
+
+def excel_safe_text(value: object) -> object:
+    """A text cell as Excel must see it: a leading ``'`` when it would otherwise start a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def domestic_phone(value: object) -> object:
+    """A valid Chinese number as its 11-digit national number; any other value unchanged.
+
+    Marketers and call-centre dialers expect ``13812345678``; a foreign number keeps its
+    ``+<country>`` form (and is then neutralised like any text starting with ``+``)."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    try:
+        parsed = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    if parsed.country_code != 86 or not phonenumbers.is_valid_number(parsed):
+        return value
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
+
+
+def for_excel(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame as it is written to CSV: domestic phones national, no text cell that runs as a formula."""
+    out = df.copy()
+    if "phone" in out:
+        out["phone"] = out["phone"].map(domestic_phone)
+    if "contact" in out and "channel" in out:
+        by_phone = out["channel"].isin(PHONE_CHANNELS)
+        out.loc[by_phone, "contact"] = out.loc[by_phone, "contact"].map(domestic_phone)
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(excel_safe_text)
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """CSV for Excel: UTF-8 with a BOM (Chinese text shows), every field quoted, no formula cell."""
+    _save(path, lambda p: for_excel(df).to_csv(p, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL))
+
+
 def _write(df, base: Path) -> dict:
     csv_path, parquet_path = base.with_suffix(".csv"), base.with_suffix(".parquet")
-    # BOM: Excel opens Chinese text correctly
-    _save(csv_path, lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
+    write_csv(df, csv_path)
     _save(parquet_path, lambda p: df.to_parquet(p, index=False))
     return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
 
@@ -113,7 +167,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
         ORDER BY change, reason, customer_id""", [run_date, c.id]).df()
     if len(changes):
         path = out_dir / f"{c.id}__changes.csv"
-        _save(path, lambda p: changes.to_csv(p, index=False, encoding="utf-8-sig"))
+        write_csv(changes, path)
         files[path.name] = {"rows": len(changes), "sha256": _sha256(path)}
     return files, exported
 
