@@ -52,10 +52,10 @@ def test_each_purchased_list_gets_a_scorecard_that_adds_up(demo_landing):
         assert card["net_new_people"] == card["people"] - card["existing_customers"]
         assert card["contacted"] >= card["responded"] >= 0 and card["bought"] >= 0
         cost = truth["cost"]
-        if cost and card["net_new_people"]:
+        if cost is not None and card["net_new_people"]:
             assert abs(card["cost_per_net_new_person"] - cost / card["net_new_people"]) < 1e-6
         else:
             assert pd.isna(card["cost_per_net_new_person"])
-        if cost and card["bought"]:
+        if cost is not None and card["bought"]:
             assert abs(card["cost_per_buyer"] - cost / card["bought"]) < 1e-6
     assert "Purchased lists" in output and all(lid in output for lid in lists), "shown in the run summary"
