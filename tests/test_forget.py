@@ -21,7 +21,7 @@ import pytest
 
 from bullseye import normalize
 from bullseye.cli import main
-from bullseye.privacy.forget_filter import REASON, hold_forgotten
+from bullseye.privacy.forget_filter import REASON
 from bullseye.privacy.keys import forget_key
 
 NIGHT_1, NIGHT_2 = date(2026, 11, 24), date(2026, 11, 25)
@@ -158,7 +158,6 @@ def test_forget_by_phone_erases_everywhere_and_a_redelivery_is_held_back(world, 
         "source_system,source_customer_id,name,birth_date,phone,email,city\n"
         f"fair_crm,F1,{p['name']},{p['birth']:%Y/%m/%d},+86 {p['national']},{p['email'].upper()},广州市\n"
         f"fair_crm,F2,{p['name']}x,1990-01-01,,someone.else.entirely@example.com,广州市\n", encoding="utf-8")
-    _call_filter_from_loader(monkeypatch)
     _run(landing, home, NIGHT_2)
     assert search_home(home, p) == []
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -170,23 +169,6 @@ def test_forget_by_phone_erases_everywhere_and_a_redelivery_is_held_back(world, 
         con.close()
     assert held == [(2, None, None, REASON, "row_held")]
     assert other == [(1,)], "the other person of the same file is loaded"
-
-
-def _call_filter_from_loader(monkeypatch) -> None:
-    """Until the loader calls hold_forgotten itself: wrap its per-delivery insert with the one call it needs
-    (hold_forgotten is idempotent, so this stays correct once the loader makes the call)."""
-    from bullseye.ingest import loader
-
-    real = loader._load_staged
-
-    def with_filter(con, spec, staged, scan, delivery_id, rel, res, file_problem=None):
-        held = hold_forgotten(con, spec.name, delivery_id, rel)
-        staged.rows -= held
-        res.rows_in += held
-        res.rows_quarantined += held
-        return real(con, spec, staged, scan, delivery_id, rel, res, file_problem)
-
-    monkeypatch.setattr(loader, "_load_staged", with_filter)
 
 
 def test_forget_key_reads_any_written_form_and_needs_the_salt():

@@ -50,6 +50,7 @@ from bullseye.ingest.rules import (
 )
 from bullseye.ingest.sources import ID_CARD_INPUT_COLUMNS, SOURCES, SQL_TYPES, SourceSpec
 from bullseye.ingest.stage import RECORD_KEEP, Staged, keep, stage_csv, stage_jsonl, stage_parquet
+from bullseye.privacy.forget_filter import hold_forgotten
 
 log = logging.getLogger(__name__)
 
@@ -586,6 +587,10 @@ def _load_staged(con: duckdb.DuckDBPyConnection, spec: SourceSpec, staged: Stage
                         + (f"; {file_problem}" if file_problem else ""))
         res.message = f"missing required column(s): {', '.join(missing_required)}"
     _quarantine_broken(con, delivery_id, spec.name, rel, staged)
+    forgotten = hold_forgotten(con, spec.name, delivery_id, rel)  # PIPL Art. 47: a forgotten person stays out
+    staged.rows -= forgotten
+    res.rows_in += forgotten
+    res.rows_quarantined += forgotten
     res.rows_in += staged.rows + len(staged.broken)
     res.rows_quarantined += len(staged.broken)
     if not staged.rows:
