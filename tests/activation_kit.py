@@ -18,7 +18,15 @@ POLICY = {
     "quiet_hours": {"sms": ["09:00", "20:00"], "phone": ["10:00", "19:00"], "email": ["08:00", "21:00"],
                     "wechat": ["09:00", "21:00"], "mail": ["00:00", "23:59"]},
     "blackout_dates": {"phone": ["2026-10-02"]},
-    "default_consent": {"customer": ["sms", "email", "mail", "phone"], "lead": ["sms"], "prospect": []},
+    # The kit opens customers' channels for marketing on a stated basis so that the other rules can be
+    # seen at work; the shipped policy opens nothing for marketing without consent.
+    "open_without_consent": {
+        "marketing": {"customer": {"sms": "contract", "email": "contract", "mail": "contract", "phone": "contract"},
+                      "lead": {"sms": "public"}},
+        "service": {"customer": {ch: "contract" for ch in ("sms", "email", "mail", "phone", "wechat")}},
+    },
+    "sms_signature": "【靶心】",
+    "sms_opt_out_text": "回T退订",
 }
 RUN = date(2026, 6, 1)  # lists are for 2026-06-02
 
@@ -45,10 +53,12 @@ def policy(**kw):
     return parse_policy({**POLICY, **kw})
 
 
-def world(people: list[dict], consents=(), lists=(), contacts=(), plans=(), triggers=()):
-    """consents: (customer_id, channel, status, ts); lists: (customer_id, list_id, [channels], expires_at);
-    contacts: (customer_id, campaign_id, channel, sent_at); plans: (send_date, campaign_id, customer_id,
-    channel, occurrence_key, wave, is_holdout); triggers: dicts of TRIGGER_COLUMNS + customer_id."""
+def world(people: list[dict], consents=(), lists=(), contacts=(), plans=(), triggers=(), address_consents=()):
+    """consents: (customer_id, channel, status, ts); address_consents: (address_type, address_key, channel,
+    status, ts) for a number or email whoever carries it; lists: (customer_id, list_id, [channels],
+    expires_at[, legal_basis]) (basis consent_with_transfer when left out); contacts: (customer_id,
+    campaign_id, channel, sent_at[, address_key]); plans: (send_date, campaign_id, customer_id, channel,
+    occurrence_key, wave, is_holdout); triggers: dicts of TRIGGER_COLUMNS + customer_id."""
     con = duckdb.connect()
     cols = {**AUDIENCE_COLUMNS, **CONTACT_COLUMNS}
     con.execute("CREATE TABLE audience (" + ", ".join(f"{c} {t}" for c, t in cols.items()) + ")")
@@ -62,11 +72,16 @@ def world(people: list[dict], consents=(), lists=(), contacts=(), plans=(), trig
         names = list(t)
         con.execute(f"INSERT INTO triggers ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                     [t[n] for n in names])
-    _table(con, "consents", "customer_id VARCHAR, channel VARCHAR, status VARCHAR, ts TIMESTAMP, reason VARCHAR",
-           consents, "customer_id, channel, status, ts")
-    _table(con, "list_terms", "customer_id VARCHAR, list_id VARCHAR, permitted_channels VARCHAR[], expires_at DATE",
-           lists)
-    _table(con, "contacts", "customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, sent_at TIMESTAMP", contacts)
+    _table(con, "consents", "customer_id VARCHAR, channel VARCHAR, status VARCHAR, ts TIMESTAMP, reason VARCHAR, "
+           "address_type VARCHAR, address_key VARCHAR", consents, "customer_id, channel, status, ts")
+    rows = list(address_consents)
+    if rows:
+        con.executemany("INSERT INTO consents (address_type, address_key, channel, status, ts) VALUES (?, ?, ?, ?, ?)",
+                        rows)
+    _table(con, "list_terms", "customer_id VARCHAR, list_id VARCHAR, permitted_channels VARCHAR[], expires_at DATE, "
+           "legal_basis VARCHAR", [(*t, "consent_with_transfer") if len(t) == 4 else tuple(t) for t in lists])
+    _table(con, "contacts", "customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, sent_at TIMESTAMP, "
+           "address_key VARCHAR", [(*c, None) if len(c) == 4 else tuple(c) for c in contacts])
     _table(con, "plans", "send_date DATE, campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, "
            "occurrence_key VARCHAR, wave INTEGER, is_holdout BOOLEAN", plans)
     return con
@@ -82,7 +97,7 @@ def _table(con, name: str, columns: str, rows, insert_columns: str | None = None
 
 def plan(con, campaigns, pol=None, run_date: date = RUN):
     pol = pol or policy()
-    build_ledger(con, "contacts", "plans", pol.ledger_match_days).create("ledger")
+    build_ledger(con, "contacts", "plans", pol.ledger_match_days, carriers="audience").create("ledger")
     return plan_night(con, campaigns, pol, run_date)
 
 

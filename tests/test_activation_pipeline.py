@@ -36,23 +36,39 @@ from tests.conftest import write
 
 pytestmark = pytest.mark.slow
 
-CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at,wedding_date
-c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01,
-c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01,
-c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01,
-c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01,2015-06-20
-c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01,
-c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01,
+CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at,wedding_date,gender
+c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01,,F
+c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01,,M
+c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01,,F
+c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01,2015-06-20,M
+c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01,,F
+c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01,,M
+c7,郑国栋,13924681357,zhengguodong@example.com,1958-11-23,S1,E1,2024-01-01,,M
+c8,林小红,13924681357,linxiaohong@example.com,2001-07-14,S1,E1,2024-01-01,,F
+c9,吴小宝,13924681359,,2015-03-03,S1,E1,2024-01-01,,M
+c10,许文,13924681360,,1988-08-08,S1,E1,2024-01-01,,M
 """
 ORDERS = "order_id,source_customer_id,order_ts,amount\n" + "".join(
-    f"o{i},c{i},2025-0{i}-10 12:00:00,{100 * i}\n" for i in range(1, 7))
+    f"o{i},c{i},2025-{min(i, 12):02d}-10 12:00:00,{100 * i}\n" for i in range(1, 11)) + (
+    "o71,c7,2026-04-01 12:00:00,3000\no11,c1,2026-04-01 12:00:00,3000\n")
+# Large appliances bought 04-01: the one-month install follow-up (grace 14 days) is overdue on every night.
+ORDER_LINES = ("order_id,sku,category,quantity,unit_price,amount\n"
+               "o71,SKU1,大家电,1,3000,3000\no11,SKU1,大家电,1,3000,3000\n")
 LIST = """list_record_id,name,phone,province
 R1,孙丽,13712345671,广东
 R2,周杰,13787654322,广东
 """
-MANIFEST = {"list_id": "fair", "vendor": "博览会", "acquired_at": "2026-05-01", "legal_basis": "fair consent",
+MANIFEST = {"list_id": "fair", "vendor": "博览会", "acquired_at": "2026-05-01", "legal_basis": "consent_with_transfer",
             "permitted_channels": ["sms"], "expires_at": "2026-12-31", "cost": 100}
-CONSENTS = "ts,channel,status,phone\n2026-05-01 10:00:00,sms,withdrawn,13924681352\n"
+# The shipped policy opens no channel for marketing without consent: everyone consented on 01-01 (c7 and
+# c8 through their own emails, as they share a number). c2 withdrew sms later; a do-not-contact was given
+# for the number c7 and c8 share (issue 13 case 1: it binds the number for both).
+CONSENTS = ("ts,channel,status,phone,email\n"
+            + "".join(f"2026-01-01 10:00:00,all,granted,139246813{n},\n" for n in (51, 52, 53, 54, 55, 56, 59, 60))
+            + "2026-01-01 10:00:00,all,granted,,zhengguodong@example.com\n"
+            + "2026-01-01 10:00:00,all,granted,,linxiaohong@example.com\n"
+            + "2026-05-01 10:00:00,sms,withdrawn,13924681352,\n"
+            + "2026-05-10 10:00:00,all,do_not_contact,13924681357,\n")
 CAMPAIGNS = {
     "bday": "trigger: {type: birthday, days_ahead: 7}\naudience: is_customer\nchannels: [sms]\npriority: 90\n",
     "winback": "audience: is_customer\nchannels: [sms, email]\npriority: 50\nholdout_share: 0.3\n"
@@ -82,7 +98,8 @@ def _query(home, sql, warehouse=False):
 
 
 def _decisions(home, run_date):
-    df = _query(home, f"""SELECT d.campaign_id, m.source_record_id, d.channel, d.decision, d.reason, d.is_holdout
+    df = _query(home, f"""SELECT d.campaign_id, m.source_record_id, d.channel, d.decision, d.reason, d.is_holdout,
+            d.detail, d.purpose, d.legal_basis
         FROM marts.contact_decisions d JOIN marts.customer_identity_map m USING (customer_id)
         WHERE d.run_date = DATE '{run_date}'""")
     df["who"] = df.source_record_id.str.split(":").str[-1]
@@ -97,6 +114,7 @@ def nights(tmp_path_factory):
     _campaigns(camps)
     write(land / "crm_customers" / "crm.csv", CRM)
     write(land / "orders" / "orders.csv", ORDERS)
+    write(land / "order_lines" / "lines.csv", ORDER_LINES)
     write(land / "lists" / "fair" / "records.csv", LIST)
     write(land / "lists" / "fair" / "manifest.json", json.dumps(MANIFEST, ensure_ascii=False))
     write(land / "consents" / "consents.csv", CONSENTS)
@@ -109,13 +127,15 @@ def nights(tmp_path_factory):
     sent = _query(home, f"""SELECT customer_id, channel FROM marts.target_lists
         WHERE run_date = DATE '{NIGHTS[0]}' AND campaign_id = 'winback' AND NOT is_holdout ORDER BY customer_id""")
     sent["who"] = sent.customer_id.map(who_of)
-    by_sms = sorted(sent[sent.channel == "sms"].who)
+    by_sms = sorted(w for w in sent[sent.channel == "sms"].who if w != "c10")  # c10 replies TD to another tool
     assert len(by_sms) >= 2, sent  # the fixture needs one sms person to opt out and one to convert
     opted_out, converter = by_sms[0], by_sms[1]
-    rows = ["contact_id,campaign_id,channel,sent_at,customer_id,delivered,coupon_code,opt_out"]
+    rows = ["contact_id,campaign_id,channel,sent_at,customer_id,delivered,coupon_code,opt_out,phone,reply"]
     for i, r in enumerate(sent.itertuples(index=False)):
         rows.append(f"k{i},winback,{r.channel},2026-06-02 09:30:00,{r.customer_id},true,WB10,"
-                    f"{'true' if r.who == opted_out else 'false'}")
+                    f"{'true' if r.who == opted_out else 'false'},,")
+    # Another tool's sms to c10, who replied TD to the gateway: a refusal for that number (issue 13).
+    rows.append("kx,ext,sms,2026-06-01 20:00:00,,true,,false,139-2468-1360,TD")
     write(land / "contacts" / "night1.csv", "\n".join(rows) + "\n")
     write(land / "orders" / "orders_0602.csv", "order_id,source_customer_id,order_ts,amount,coupon_code\n"
           f"o99,{converter},2026-06-02 15:00:00,500,WB10\n")
@@ -135,7 +155,7 @@ def test_audience_model_has_exactly_the_declared_columns(nights):
     home = nights[0]
     cols = _query(home, """SELECT column_name FROM information_schema.columns
         WHERE table_schema = 'intermediate' AND table_name = 'int_activation__audience'""", warehouse=True)
-    extra = {"phone", "email", "wechat_unionid", "address", "household_key"}
+    extra = {"phone", "email", "wechat_unionid", "address", "household_key"}  # contact fields
     assert set(cols.column_name) == set(AUDIENCE_COLUMNS) | extra
 
 
@@ -164,32 +184,71 @@ def test_second_night_obeys_feedback_caps_and_waves(nights):
         assert second[("later", who)].reason == "included:later", who
 
 
+def test_a_refusal_binds_the_number_whoever_carries_it_and_children_get_no_marketing(nights):
+    # Issue 13 cases 1 and 6 end to end: c7 and c8 share a number with a do-not-contact given for the number;
+    # each consented through their own email. c9 is 11. c10 replied TD to another tool's sms.
+    home, ids, first, second, *_ = nights
+    assert ids["c7"] != ids["c8"], "the fixture needs two people on one number"
+    for who in ("c7", "c8"):
+        d = first[("winback", who)]
+        assert (d.decision, d.channel, d.legal_basis) == ("included", "email", "consent"), d
+        assert "sms: excluded:phone_do_not_contact" in d.detail
+        assert second[("later", who)].reason == "excluded:phone_do_not_contact"
+    assert first[("winback", "c9")].reason == "excluded:minor"
+    assert second[("later", "c10")].reason == "excluded:do_not_contact"
+    for who in ("R1", "R2"):
+        assert first[("acq", who)].legal_basis == "list_licence:consent_with_transfer"
+    rows = _query(home, f"""SELECT channel, purpose, legal_basis, sms_signature, sms_opt_out_text
+        FROM marts.target_lists WHERE run_date = DATE '{NIGHTS[0]}'""")
+    assert rows.legal_basis.notna().all() and set(rows.purpose) == {"marketing"}
+    pol = load_policy(home.parent / "campaigns")
+    sms = rows[rows.channel == "sms"]
+    assert len(sms) and (sms.sms_signature == pol.sms_signature).all()
+    assert (sms.sms_opt_out_text == pol.sms_opt_out_text).all()
+    assert rows[rows.channel != "sms"].sms_signature.isna().all()
+
+
+def test_service_alerts_go_through_the_contact_policy(nights):
+    # Issue 13 case 7: c1 and c7 are overdue for the install follow-up; c7's number has a do-not-contact.
+    home, ids = nights[0], nights[1]
+    alerts = _query(home, "SELECT customer_id, phone, reason, legal_basis FROM marts.service_overdue_alerts")
+    by = {r.customer_id: r for r in alerts.itertuples(index=False)}
+    assert set(by) == {ids["c1"], ids["c7"]}
+    assert (by[ids["c1"]].reason, by[ids["c1"]].phone) == ("included:service_overdue", "+8613924681351")
+    assert by[ids["c1"]].legal_basis == "consent"
+    assert by[ids["c7"]].reason == "excluded:phone_do_not_contact" and pd.isna(by[ids["c7"]].phone)
+    assert pd.isna(by[ids["c7"]].legal_basis)
+
+
 def test_exports_carry_channel_fields_manifest_and_diff(nights):
-    home = nights[0]
+    home, first = nights[0], nights[2]
     out = home / "exports" / NIGHTS[1]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     later = next(c for c in manifest["campaigns"] if c["campaign_id"] == "later")
     assert later["definition_sha256"] == hashlib.sha256(
         (home.parent / "campaigns" / "later.yml").read_bytes()).hexdigest()
-    assert later["counts_by_reason"]["excluded:do_not_contact"] == 1
+    assert later["counts_by_reason"]["excluded:do_not_contact"] == 2  # the opt-out and c10's TD reply
     winback = next(c for c in manifest["campaigns"] if c["campaign_id"] == "winback")
     assert winback["included"] == 0
     # night 1's winback list is gone tonight: every person removed, with tonight's reason
-    changes = (out / "winback__changes.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert len(changes) == 1 + 5 and all(",removed,excluded:waves_complete," in line for line in changes[1:])
+    changes = pd.read_csv(out / "winback__changes.csv", encoding="utf-8-sig", dtype=str)
+    n_winback = sum(1 for (c, _), r in first.items() if c == "winback" and r.decision == "included")
+    assert len(changes) == n_winback
+    assert (changes.change == "removed").all() and (changes.reason == "excluded:waves_complete").all()
     first = json.loads((home / "exports" / NIGHTS[0] / "manifest.json").read_text(encoding="utf-8"))
     wb = next(c for c in first["campaigns"] if c["campaign_id"] == "winback")
-    sms = (home / "exports" / NIGHTS[0] / "winback__sms.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert sms[0].startswith("customer_id,phone,send_after,send_before") and "email" not in sms[0]
+    sms = pd.read_csv(home / "exports" / NIGHTS[0] / "winback__sms.csv", encoding="utf-8-sig", dtype=str)
+    assert list(sms.columns[:4]) == ["customer_id", "phone", "send_after", "send_before"]
+    assert "email" not in sms.columns
     assert wb["exported"] == wb["included"] - wb["holdout"]
-    assert all(line.split(",")[-2] == "WB10" for line in sms[1:])
+    assert (sms.offer_code == "WB10").all()
     # one file per campaign: everyone exported, each row with its own channel's contact only
     whole = pd.read_csv(home / "exports" / NIGHTS[0] / "winback.csv", encoding="utf-8-sig", dtype=str)
     assert len(whole) == wb["exported"] and set(whole.columns) >= {"customer_id", "channel", "name", "contact"}
-    by_channel = whole.set_index("channel")
-    assert by_channel.loc["email", "contact"] == "liuyang@example.com" and by_channel.loc["email", "name"] == "刘洋"
+    email = whole[whole.channel == "email"].set_index("contact")
+    assert "liuyang@example.com" in email.index and email.loc["liuyang@example.com", "name"] == "刘洋"
     sms_rows = whole[whole.channel == "sms"]
-    assert sms_rows.contact.str.fullmatch(r"\+86139246813\d\d").all() and sms_rows.name.isna().all()
+    assert sms_rows.contact.str.fullmatch(r"(\+86)?139246813\d\d").all() and sms_rows.name.isna().all()
     assert {"winback.csv", "winback.parquet"} <= set(wb["files"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from bullseye.activation.policy import holdout_draw
@@ -47,7 +48,7 @@ def test_purchased_list_contacts_only_on_permitted_channels_until_expiry():
                 consents=[("P4", "sms", "withdrawn", "2026-05-20")])  # the person objected
     df = plan(con, [campaign("aa", objective="acquire")])
     assert decision(df, "P1")["reason"] == "included:aa"
-    assert "list_terms" in decision(df, "P1")["detail"]
+    assert decision(df, "P1")["legal_basis"] == "list_licence:consent_with_transfer"
     assert decision(df, "P2")["reason"] == "excluded:list_expired"
     assert decision(df, "P3")["reason"] == "excluded:list_channel_not_permitted"
     assert decision(df, "P4")["reason"] == "excluded:no_sms_consent"
@@ -187,3 +188,170 @@ def test_campaign_outside_its_dates_plans_nothing():
 def test_default_consent_follows_the_persons_status(status, expected):
     con = world([person("C1", status)])
     assert decision(plan(con, [campaign("aa", channels=["email"])]), "C1")["reason"] == expected
+
+
+# --- issue 13: an address binds whoever carries it; caps per address; purpose and basis; minors; SMS ---
+
+SHARED = "+8613900000001"
+
+
+def test_a_do_not_contact_for_a_shared_number_binds_everyone_who_carries_it():
+    # Case 1: C1 and C2 share a number; a do-not-contact was given for the number (nobody knows whose).
+    people = [person("C1", phone=SHARED), person("C2", phone=SHARED), person("C3")]
+    con = world(people, address_consents=[("phone", SHARED, "all", "do_not_contact", "2026-05-01")])
+    df = plan(con, [campaign("aa", channels=["sms", "phone"]), campaign("bb", channels=["sms", "email"],
+                                                                        priority=5)],
+              policy(max_campaigns_per_person_per_night=2))
+    for cid in ("C1", "C2"):
+        d = decision(df, cid, "aa")
+        assert d["reason"] == "excluded:phone_do_not_contact", d
+        assert "sms: excluded:phone_do_not_contact; phone: excluded:phone_do_not_contact" == d["detail"]
+        assert decision(df, cid, "bb")["channel"] == "email"  # the number is closed, not the person
+    assert decision(df, "C3", "aa")["reason"] == "included:aa"
+
+
+def test_an_address_withdrawal_closes_its_channel_and_a_later_address_grant_reopens_it():
+    people = [person("C1", phone=SHARED, email=None), person("C2", phone=SHARED, email=None),
+              person("C3", phone=None, email="x@a.cn"), person("C4", phone=None, email="x@a.cn")]
+    con = world(people, address_consents=[("phone", SHARED, "sms", "withdrawn", "2026-05-01"),
+                                          ("email", "x@a.cn", "all", "do_not_contact", "2026-04-01"),
+                                          ("email", "x@a.cn", "all", "granted", "2026-05-01")])
+    df = plan(con, [campaign("aa", channels=["sms", "phone"]), campaign("bb", channels=["email"], priority=5)])
+    d = decision(df, "C1", "aa")  # sms closed on the number, the phone channel still open
+    assert (d["channel"], d["reason"]) == ("phone", "included:aa")
+    assert d["detail"].endswith("passed over sms: excluded:phone_no_sms_consent")
+    d = decision(df, "C2", "aa")  # the same number, already called tonight for C1
+    assert d["detail"] == "sms: excluded:phone_no_sms_consent; phone: excluded:phone_taken_tonight"
+    # the grant on 'all' for the email lifted its earlier do-not-contact; one email to it tonight
+    assert decision(df, "C3", "bb")["reason"] == "included:bb"
+    assert decision(df, "C4", "bb")["reason"] == "excluded:email_taken_tonight"
+
+
+def test_a_person_do_not_contact_still_stops_every_channel_and_binds_nobody_else():
+    people = [person("C1", phone=SHARED), person("C2", phone=SHARED)]
+    con = world(people, consents=[("C1", "all", "do_not_contact", "2026-05-01")])
+    df = plan(con, [campaign("aa", channels=["sms", "email"])])
+    assert decision(df, "C1")["reason"] == "excluded:do_not_contact"
+    assert decision(df, "C2")["reason"] == "included:aa"
+
+
+def test_one_number_gets_one_message_a_night_and_its_caps_count_every_carrier():
+    # Case 2: C1 and C2 share a number: one sms tonight, the other falls to email. C3 and C4 share a
+    # number that was sent an sms two days ago, to C3 (a plan) -> C4 is at the number's 7-day sms cap.
+    # C5 and C6 share a number whose last sms names only the number (no person) -> both at the cap.
+    n2, n3 = "+8613900000002", "+8613900000003"
+    people = [person("C1", phone=SHARED, response_propensity=0.9), person("C2", phone=SHARED),
+              person("C3", phone=n2), person("C4", phone=n2),
+              person("C5", phone=n3), person("C6", phone=n3)]
+    con = world(people, plans=[(date(2026, 5, 31), "zz", "C3", "sms", "zz", 1, False)],
+                contacts=[(None, "ext", "sms", "2026-05-30 10:00", n3)])
+    df = plan(con, [campaign("aa", channels=["sms", "email"])])
+    assert decision(df, "C1")["channel"] == "sms"
+    d = decision(df, "C2")
+    assert d["channel"] == "email" and "sms: excluded:phone_taken_tonight" in d["detail"]
+    assert "sms: excluded:cap_7d_sms" in decision(df, "C3")["detail"]
+    assert "sms: excluded:phone_cap_7d_sms" in decision(df, "C4")["detail"]
+    for cid in ("C5", "C6"):
+        assert "sms: excluded:phone_cap_7d_sms" in decision(df, cid)["detail"], cid
+    sms_numbers = [p["phone"] for p in people if decision(df, p["customer_id"])["channel"] == "sms"
+                   and decision(df, p["customer_id"])["decision"] == "included"]
+    assert len(sms_numbers) == len(set(sms_numbers)) == 1
+
+
+def test_a_sent_contact_known_only_by_its_number_is_the_plan_that_sent_to_that_number():
+    # C1 and C2 share a number; last night's plan sent C1 an sms, and the gateway reports it by number only.
+    con = world([person("C1", phone=SHARED), person("C2", phone=SHARED)],
+                plans=[(date(2026, 5, 25), "zz", "C1", "sms", "zz", 1, False)],
+                contacts=[(None, "zz", "sms", "2026-05-25 10:00", SHARED)])
+    plan(con, [campaign("aa")], policy(caps={"sms": {30: 2}}))
+    rows = con.execute("SELECT source FROM ledger WHERE counts_toward_caps ORDER BY ALL").fetchall()
+    assert rows == [("planned",)]
+
+
+def test_the_shipped_policy_opens_no_channel_for_marketing_without_consent():
+    # Case 6: with the repo's policy a customer without a recorded consent gets no marketing; service relies on
+    # the contract; a recorded grant is the basis; every included row says which.
+    from bullseye.activation.campaigns import load_policy
+    from bullseye.config import PROJECT_ROOT
+
+    shipped = load_policy(PROJECT_ROOT / "campaigns")
+    assert shipped.open_without_consent["marketing"] == {}
+    con = world([person("C1"), person("C2"), person("L1", "lead")],
+                consents=[("C2", "sms", "granted", "2026-03-01")])
+    mk = campaign("mk", channels=["sms", "email"])
+    sv = campaign("sv", channels=["sms"], purpose="service", priority=5)
+    df = plan(con, [mk, sv], shipped)
+    d = decision(df, "C1", "mk")
+    assert d["reason"] == "excluded:no_sms_consent" and d["purpose"] == "marketing"
+    assert decision(df, "C1", "sv")["legal_basis"] == "contract"
+    d = decision(df, "C2", "mk")
+    assert (d["reason"], d["legal_basis"], d["purpose"]) == ("included:mk", "consent", "marketing")
+    assert decision(df, "L1", "sv")["reason"] == "excluded:no_sms_consent"  # a lead has no contract to serve
+    assert set(df[df.decision == "included"].legal_basis) <= {"consent", "contract"}
+
+
+def test_an_operator_opens_a_channel_for_marketing_by_naming_its_basis():
+    pol = policy(open_without_consent={"marketing": {"customer": {"mail": "contract"}}})
+    df = plan(world([person("C1")]), [campaign("aa", channels=["sms", "mail"])], pol)
+    d = decision(df, "C1")
+    assert (d["channel"], d["legal_basis"]) == ("mail", "contract")
+    assert "sms: excluded:no_sms_consent" in d["detail"]
+
+
+@pytest.mark.parametrize("setting,message", [
+    ({"open_without_consent": {"marketing": {"customer": {"sms": "consent"}}}},
+     "open_without_consent.marketing.customer.sms: basis 'consent' must be one of contract"),
+    ({"open_without_consent": {"promo": {}}}, "unknown purpose 'promo'"),
+    ({"default_consent": {"customer": ["sms"]}}, "default_consent is no longer read"),
+    ({"sms_signature": "Brand"}, "sms_signature 'Brand' must be the sender's name in 【】"),
+    ({"sms_opt_out_text": "reply"}, "sms_opt_out_text 'reply' must tell how to refuse"),
+    ({"marketing_min_age": 12}, "marketing_min_age '12' must be a whole number of at least 14"),
+])
+def test_policy_legal_settings_are_checked(setting, message):
+    from bullseye.activation.campaigns import CampaignError
+
+    with pytest.raises(CampaignError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        policy(**setting)
+
+
+def test_a_wave_may_be_service_while_its_campaign_is_marketing():
+    waves = [{"name": "safety_check", "purpose": "service"}, {"name": "trade_in", "after_days": 7}]
+    c = campaign("aa", waves=waves, purpose="marketing")
+    pol = policy(open_without_consent={"service": {"customer": {"sms": "contract"}}})
+    con = world([person("C1"), person("C2")], plans=[(date(2026, 5, 1), "aa", "C2", "sms", "aa", 1, False)])
+    df = plan(con, [c], pol)
+    d1, d2 = decision(df, "C1"), decision(df, "C2")
+    assert (d1["reason"], d1["purpose"], d1["legal_basis"]) == ("included:aa", "service", "contract")
+    assert (d2["reason"], d2["purpose"], d2["wave"]) == ("excluded:no_sms_consent", "marketing", 2)
+
+
+def test_a_list_licence_counts_only_with_a_basis_the_policy_accepts():
+    people = [person("P1", "prospect"), person("P2", "prospect")]
+    lists = [("P1", "ok", ["sms"], date(2026, 12, 31), "consent_with_transfer"),
+             ("P2", "pub", ["sms"], date(2026, 12, 31), "public")]
+    df = plan(world(people, lists=lists), [campaign("aa", objective="acquire")])
+    assert decision(df, "P1")["legal_basis"] == "list_licence:consent_with_transfer"
+    assert decision(df, "P2")["reason"] == "excluded:list_basis_not_accepted"
+    df = plan(world(people, lists=lists), [campaign("aa", objective="acquire")],
+              policy(list_licence_bases=["consent_with_transfer", "public"]))
+    assert decision(df, "P2")["legal_basis"] == "list_licence:public"
+
+
+def test_children_under_14_are_never_on_a_marketing_list():
+    people = [person("C1", age=13), person("C2", age=14), person("C3", age=None)]
+    df = plan(world(people), [campaign("mk"), campaign("sv", purpose="service", priority=5)],
+              policy(max_campaigns_per_person_per_night=2, caps={}))
+    assert decision(df, "C1", "mk")["reason"] == "excluded:minor"
+    assert decision(df, "C1", "sv")["reason"] == "included:sv"  # a service step of their own contract
+    assert decision(df, "C2", "mk")["reason"] == "included:mk"
+    assert decision(df, "C3", "mk")["reason"] == "included:mk"
+    df = plan(world(people), [campaign("mk")], policy(marketing_unknown_age="exclude"))
+    assert decision(df, "C3", "mk")["reason"] == "excluded:unknown_age"
+
+
+def test_sms_rows_carry_the_signature_and_opt_out_text():
+    df = plan(world([person("C1"), person("C2")], consents=[("C2", "sms", "withdrawn", "2026-05-01")]),
+              [campaign("aa", channels=["sms", "email"])])
+    d1, d2 = decision(df, "C1"), decision(df, "C2")
+    assert (d1["channel"], d1["sms_signature"], d1["sms_opt_out_text"]) == ("sms", "【靶心】", "回T退订")
+    assert d2["channel"] == "email" and pd.isna(d2["sms_signature"]) and pd.isna(d2["sms_opt_out_text"])

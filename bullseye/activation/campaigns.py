@@ -4,7 +4,9 @@ A campaign file says who (an audience condition over the marts, optionally a tri
 how (channels in order of preference, offer, waves), when (start and end dates) and how
 many (list cap, holdout share, priority). The contact policy (``contact_policy.yml`` in the
 same folder) holds the rules every campaign obeys: frequency caps, quiet hours, blackout
-dates and which channels are open without explicit consent.
+dates, which channels are open without a recorded consent and on what legal basis (per
+purpose: marketing or service), which list licences count, the minimum age for marketing, and
+the SMS signature and opt-out text.
 
 Every problem is reported with the file and campaign it is in, all at once, so a marketer
 can fix a folder of definitions in one go instead of one error per night.
@@ -32,7 +34,21 @@ CHANNEL_FIELDS = {
 }
 # The one field a channel cannot do without: a person lacking it is excluded:no_<field>.
 CONTACT_FIELD = {"sms": "phone", "phone": "phone", "email": "email", "wechat": "wechat_unionid", "mail": "address"}
+# The address a channel sends to: caps, the one-message-a-night rule and address-level suppression
+# (a do-not-contact or opt-out given for a number or email binds it for everyone who carries it)
+# apply to it as well as to the person. Mail goes to a household (one piece per household).
+ADDRESS_FIELD = {"sms": "phone", "phone": "phone", "email": "email", "wechat": "wechat_unionid"}
 OBJECTIVES = ("acquire", "retain", "win_back")
+# Why a message is sent. Service serves a contract the customer already has (a service-plan step, a
+# safety check of an appliance they own); everything else (offers, greetings, win-backs) is marketing.
+PURPOSES = ("marketing", "service")
+# PIPL Art. 13(1) bases other than consent that the policy may name to open a channel without a
+# recorded consent: (2) necessary to conclude or perform a contract the person is party to;
+# (3) a statutory duty; (6) information the person made public, processed within a reasonable scope;
+# (7) another law or administrative regulation. Consent itself is never a policy default: it is
+# recorded per person (consents/) or shown by a list's licence.
+NON_CONSENT_BASES = ("contract", "legal_duty", "public", "other_law")
+STATUSES = ("customer", "lead", "prospect")
 TRIGGERS = ("birthday", "wedding_anniversary", "purchase_anniversary", "service_step")
 POLICY_FILE = "contact_policy.yml"
 
@@ -70,6 +86,7 @@ class Wave:
     name: str
     after_days: int = 0  # days after the previous wave was sent
     message: str = ""
+    purpose: str | None = None  # marketing or service; None: the campaign's purpose
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,12 @@ class Campaign:
     send_window: tuple[time, time] | None = None
     source_file: str = ""
     definition_sha256: str = ""
+    purpose: str = "marketing"
+
+    def wave_purpose(self, index: int) -> str:
+        """The purpose of wave ``index`` (0-based): its own, else the campaign's."""
+        w = self.waves[min(index, len(self.waves) - 1)]
+        return w.purpose or self.purpose
 
     @property
     def reason_code(self) -> str:
@@ -136,10 +159,24 @@ class ContactPolicy:
     caps: dict[str, dict[int, int]]  # channel or "total" -> {window days: max contacts}
     quiet_hours: dict[str, tuple[time, time]]  # channel -> allowed window [start, end]
     blackout_dates: dict[str, frozenset[date]]  # channel or "all" -> dates nothing goes out
-    default_consent: dict[str, frozenset[str]]  # customer_status -> channels open without an event
+    # purpose -> customer_status -> channel -> the non-consent legal basis that opens it without a
+    # recorded consent (NON_CONSENT_BASES). Absent: the channel needs recorded consent (or a list licence).
+    open_without_consent: dict[str, dict[str, dict[str, str]]]
+    sms_signature: str = ""  # 签名 every SMS carries, e.g. 【品牌】
+    sms_opt_out_text: str = ""  # how to refuse, e.g. 回T退订
+    # Gateway replies to an SMS that are a refusal: the number is opted out (compared trimmed, upper-cased).
+    sms_opt_out_replies: tuple[str, ...] = ("T", "TD", "N", "退订", "UNSUBSCRIBE", "STOP")
+    # A list licence opens a list's permitted channels for marketing when its legal_basis is one of these.
+    list_licence_bases: tuple[str, ...] = ("consent_with_transfer",)
+    marketing_min_age: int = 14  # PIPL Art. 28/31: under 14 is sensitive; never on a marketing list
+    marketing_unknown_age: str = "allow"  # allow or exclude people whose age is unknown
     max_campaigns_per_person_per_night: int = 1
     send_day_offset: int = 1  # lists of run date D are sent on D + this many days
     ledger_match_days: int = 3  # a sent contact within this many days of a plan is that plan
+
+    def basis_without_consent(self, purpose: str, status: str, channel: str) -> str | None:
+        """The non-consent basis the policy names for this purpose, status and channel, if any."""
+        return self.open_without_consent.get(purpose, {}).get(status, {}).get(channel)
 
     @property
     def cap_windows(self) -> list[int]:
@@ -186,9 +223,11 @@ def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
         raise CampaignError(f"invalid contact policy:\n  - {where}: the file must be a mapping of settings "
                             "(caps, quiet_hours, ...)")
     raw = raw or {}
-    known = {"caps", "quiet_hours", "blackout_dates", "default_consent", "max_campaigns_per_person_per_night",
-             "send_day_offset", "ledger_match_days"}
-    problems += [f"{where}: unknown setting '{k}'" for k in raw if k not in known]
+    known = {"caps", "quiet_hours", "blackout_dates", "open_without_consent", "sms_signature", "sms_opt_out_text",
+             "sms_opt_out_replies", "list_licence_bases", "marketing_min_age", "marketing_unknown_age",
+             "max_campaigns_per_person_per_night", "send_day_offset", "ledger_match_days"}
+    legacy = {"default_consent"}
+    problems += [f"{where}: unknown setting '{k}'" for k in raw if k not in known | legacy]
     caps: dict[str, dict[int, int]] = {}
     for ch, windows in _mapping(raw, "caps", where, problems).items():
         if ch != "total" and ch not in CHANNELS:
@@ -225,14 +264,16 @@ def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
         parsed = [_date(d, f"{where}: blackout_dates.{ch}", problems)
                   for d in _texts(days, f"{where}: blackout_dates.{ch}", problems)]
         blackout[ch] = frozenset(d for d in parsed if d)
-    consent: dict[str, frozenset[str]] = {}
-    consent_raw = _mapping(raw, "default_consent", where, problems)
-    for status in ("customer", "lead", "prospect"):
-        chans = _texts(consent_raw.get(status), f"{where}: default_consent.{status}", problems)
-        bad = [c for c in chans if c not in CHANNELS]
-        if bad:
-            problems.append(f"{where}: default_consent.{status}: unknown channel(s) {bad}")
-        consent[status] = frozenset(c for c in chans if c in CHANNELS)
+    if "default_consent" in raw:
+        _legacy_default_consent(raw, where, problems)
+    opened = _parse_open_without_consent(raw, where, problems)
+    sms = _parse_sms_settings(raw, where, problems)
+    bases = _texts(raw.get("list_licence_bases", ["consent_with_transfer"]), f"{where}: list_licence_bases", problems)
+    unknown_age = _text(raw.get("marketing_unknown_age", "allow"), f"{where}: marketing_unknown_age", problems)
+    if unknown_age not in ("allow", "exclude"):
+        problems.append(f"{where}: marketing_unknown_age '{unknown_age}' must be allow or exclude")
+    min_age = _whole(raw.get("marketing_min_age", 14), f"{where}: marketing_min_age", problems,
+                     " (PIPL Art. 28/31: under 14 needs a guardian's consent)", minimum=14)
     ints = {}
     for key, default in (("max_campaigns_per_person_per_night", 1), ("send_day_offset", 1),
                          ("ledger_match_days", 3)):
@@ -241,7 +282,76 @@ def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
         ints[key] = default if value is None else value
     if problems:
         raise CampaignError("invalid contact policy:\n" + "\n".join(f"  - {p}" for p in problems))
-    return ContactPolicy(caps=caps, quiet_hours=quiet, blackout_dates=blackout, default_consent=consent, **ints)
+    return ContactPolicy(caps=caps, quiet_hours=quiet, blackout_dates=blackout, open_without_consent=opened,
+                         list_licence_bases=tuple(b.lower() for b in bases), marketing_min_age=min_age or 14,
+                         marketing_unknown_age=unknown_age, **sms, **ints)
+
+
+def _legacy_default_consent(raw: dict, where: str, problems: list[str]) -> None:
+    """default_consent opened channels for marketing on nobody's say-so; it is refused with the way out."""
+    consent_raw = _mapping(raw, "default_consent", where, problems)
+    for status in STATUSES:
+        chans = _texts(consent_raw.get(status), f"{where}: default_consent.{status}", problems)
+        bad = [c for c in chans if c not in CHANNELS]
+        if bad:
+            problems.append(f"{where}: default_consent.{status}: unknown channel(s) {bad}")
+    problems.append(f"{where}: default_consent is no longer read: marketing needs recorded consent; to open a "
+                    "channel without it, name the legal basis under open_without_consent, e.g. "
+                    "open_without_consent: {service: {customer: {sms: contract}}}")
+
+
+def _parse_open_without_consent(raw: dict, where: str, problems: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """purpose -> status -> channel -> basis; every key and basis checked against its enumeration."""
+    out: dict[str, dict[str, dict[str, str]]] = {p: {} for p in PURPOSES}
+    at = f"{where}: open_without_consent"
+    for purpose, by_status in _mapping(raw, "open_without_consent", where, problems).items():
+        if purpose not in PURPOSES:
+            problems.append(f"{at}: unknown purpose '{purpose}' (purposes: {', '.join(PURPOSES)})")
+            continue
+        if by_status is None:
+            continue
+        if not isinstance(by_status, dict):
+            problems.append(f"{at}.{purpose} must map a status to channels and bases, like "
+                            "{customer: {sms: contract}}")
+            continue
+        for status, chans in by_status.items():
+            if status not in STATUSES:
+                problems.append(f"{at}.{purpose}: unknown status '{status}' (statuses: {', '.join(STATUSES)})")
+                continue
+            if chans is None:
+                continue
+            if not isinstance(chans, dict):
+                problems.append(f"{at}.{purpose}.{status} must map channels to a legal basis, like "
+                                "{sms: contract}")
+                continue
+            for ch, basis in chans.items():
+                if ch not in CHANNELS:
+                    problems.append(f"{at}.{purpose}.{status}: unknown channel '{ch}'")
+                elif not isinstance(basis, str) or basis.strip() not in NON_CONSENT_BASES:
+                    problems.append(f"{at}.{purpose}.{status}.{ch}: basis {basis!r:.40} must be one of "
+                                    f"{', '.join(NON_CONSENT_BASES)} (consent is recorded per person, never "
+                                    "assumed)")
+                else:
+                    out[purpose].setdefault(status, {})[ch] = basis.strip()
+    return out
+
+
+_SIGNATURE = re.compile(r"^【[^【】\s]{2,16}】$")
+
+
+def _parse_sms_settings(raw: dict, where: str, problems: list[str]) -> dict:
+    """Signature (【品牌】) and refusal text every SMS carries, and the replies that are refusals."""
+    signature = _text(raw.get("sms_signature", ""), f"{where}: sms_signature", problems)
+    if not _SIGNATURE.match(signature):
+        problems.append(f"{where}: sms_signature '{signature}' must be the sender's name in 【】, like 【品牌】: "
+                        "every commercial SMS names its sender")
+    text = _text(raw.get("sms_opt_out_text", ""), f"{where}: sms_opt_out_text", problems)
+    if "退订" not in text:
+        problems.append(f"{where}: sms_opt_out_text '{text}' must tell how to refuse, like 回T退订")
+    replies = _texts(raw.get("sms_opt_out_replies", list(ContactPolicy.sms_opt_out_replies)),
+                     f"{where}: sms_opt_out_replies", problems)
+    return {"sms_signature": signature, "sms_opt_out_text": text,
+            "sms_opt_out_replies": tuple(sorted({r.strip().upper() for r in replies if r.strip()}))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +543,8 @@ def vet_campaign_sql(c: Campaign) -> None:
 
 
 _FIELDS = {"id", "name", "objective", "audience", "channels", "start", "end", "priority", "holdout_share",
-           "max_list_size", "trigger", "waves", "offer", "rank_by", "reason", "send_window", "description", "owner"}
+           "max_list_size", "trigger", "waves", "offer", "rank_by", "reason", "send_window", "description", "owner",
+           "purpose"}
 
 
 def _whole(value, where: str, problems: list[str], hint: str = "", minimum: int | None = None) -> int | None:
@@ -519,8 +630,12 @@ def _parse_waves(value, at: str, problems: list[str]) -> list[Wave]:
             problems.append(f"{at}: wave '{w['name']}': after_days must be a whole number of days, at least 1 "
                             "after the first wave")
             after = 0
+        purpose = w.get("purpose")
+        if purpose is not None and purpose not in PURPOSES:
+            problems.append(f"{at}: wave '{w['name']}': purpose '{purpose}' must be one of {', '.join(PURPOSES)}")
+            purpose = None
         waves.append(Wave(str(w["name"]), after, _text(w.get("message", ""), f"{at}: wave '{w['name']}': message",
-                                                        problems)))
+                                                        problems), purpose))
     return waves
 
 
@@ -594,6 +709,12 @@ def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = ""
     if problem:
         problems.append(f"{at}: {problem}")
     window = _parse_window(raw["send_window"], channels, policy, at, problems) if raw.get("send_window") else None
+    # Without a purpose a campaign is marketing: the stricter class (it needs consent or a named basis).
+    purpose = _text(raw.get("purpose", "marketing"), f"{at}: purpose", problems)
+    if purpose not in PURPOSES:
+        problems.append(f"{at}: purpose '{purpose}' must be marketing or service (service: a message that serves a "
+                        "contract the customer has, like a service-plan step or a safety check; the rest is "
+                        "marketing)")
     offer = raw.get("offer") or {}
     if not isinstance(offer, dict):
         problems.append(f"{at}: offer must be a mapping like {{code: BDAY26, description: ...}}")
@@ -605,7 +726,7 @@ def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = ""
         id=cid, name=name, objective=objective, audience=audience, channels=tuple(channels),
         start=start, end=end, priority=priority, holdout_share=holdout, max_list_size=cap,
         trigger=trigger, waves=tuple(waves), offer=offer, rank_by=rank_by, reason=reason, send_window=window,
-        source_file=source, definition_sha256=digest,
+        source_file=source, definition_sha256=digest, purpose=purpose,
     ), []
 
 

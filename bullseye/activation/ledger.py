@@ -6,43 +6,59 @@ night it was exported, before its send is reported back, so two campaigns on con
 nights cannot both fill the same week. A sent contact that matches a plan (same campaign,
 person and channel, sent within ``match_days`` of the plan's send date) is that plan, not a
 second contact. Holdout plans are kept (they move a person through a campaign's waves)
-but never count against caps: nobody contacted them.
+but never count against caps: nobody contacted them. A sent contact keeps the address it went
+to (address_key), so caps can count each number and email as well as each person.
 """
 
 from __future__ import annotations
 
 LEDGER_COLUMNS = ("customer_id", "campaign_id", "channel", "contact_date", "occurrence_key", "wave",
-                  "counts_toward_caps", "source")
+                  "counts_toward_caps", "source", "address_key")
+
+_ADDRESS_OF = ("CASE {t}.channel WHEN 'sms' THEN {a}.phone WHEN 'phone' THEN {a}.phone "
+               "WHEN 'email' THEN lower(trim({a}.email)) END")
 
 
-def ledger_sql(contacts: str, plans: str, match_days: int) -> str:
+def ledger_sql(contacts: str, plans: str, match_days: int, carriers: str | None = None) -> str:
     """SQL for the ledger from a contacts relation and a prior-plans relation.
 
-    ``contacts``: customer_id, campaign_id, channel, sent_at.
+    ``contacts``: customer_id, campaign_id, channel, sent_at, address_key (the number or email it
+    was sent to, normalized; NULL when the file did not say). A contact that names no person we
+    know but names its address (a number two people share) stays in the ledger with a NULL
+    customer_id: it counts against that address's caps.
     ``plans``: send_date, campaign_id, customer_id, channel, occurrence_key, wave, is_holdout.
+    ``carriers`` (optional): customer_id, phone, email, the addresses people carry tonight, so that
+    a sent contact known only by its address is matched to the plan that sent to that address.
     """
+    by_address = ""
+    if carriers:
+        by_address = f"""
+            OR (c.customer_id IS NULL AND c.address_key IS NOT NULL AND EXISTS (
+                SELECT 1 FROM {carriers} k WHERE k.customer_id = p.customer_id
+                AND c.address_key = {_ADDRESS_OF.format(t="p", a="k")}))"""
     return f"""
     WITH p AS (SELECT * FROM {plans}),
-    c AS (SELECT * FROM {contacts} WHERE customer_id IS NOT NULL),
+    c AS (SELECT * FROM {contacts} WHERE customer_id IS NOT NULL OR address_key IS NOT NULL),
     unmatched AS (
         SELECT c.* FROM c
         WHERE NOT EXISTS (
             SELECT 1 FROM p
-            WHERE p.campaign_id = c.campaign_id AND p.customer_id = c.customer_id AND p.channel = c.channel
+            WHERE p.campaign_id = c.campaign_id AND p.channel = c.channel
+              AND (p.customer_id = c.customer_id {by_address})
               AND NOT p.is_holdout
               AND CAST(c.sent_at AS DATE) BETWEEN p.send_date - INTERVAL {int(match_days)} DAY
                                              AND p.send_date + INTERVAL {int(match_days)} DAY)
     )
     SELECT customer_id, campaign_id, channel, CAST(send_date AS DATE) AS contact_date, occurrence_key,
            wave, NOT is_holdout AS counts_toward_caps,
-           CASE WHEN is_holdout THEN 'holdout' ELSE 'planned' END AS source
+           CASE WHEN is_holdout THEN 'holdout' ELSE 'planned' END AS source, NULL::VARCHAR AS address_key
     FROM p
     UNION ALL
-    SELECT customer_id, campaign_id, channel, CAST(sent_at AS DATE), NULL, NULL, TRUE, 'sent'
+    SELECT customer_id, campaign_id, channel, CAST(sent_at AS DATE), NULL, NULL, TRUE, 'sent', address_key
     FROM unmatched
     """
 
 
-def build_ledger(con, contacts: str, plans: str, match_days: int):
+def build_ledger(con, contacts: str, plans: str, match_days: int, carriers: str | None = None):
     """The ledger as a DuckDB relation (see module docstring)."""
-    return con.sql(ledger_sql(contacts, plans, match_days))
+    return con.sql(ledger_sql(contacts, plans, match_days, carriers))

@@ -6,16 +6,22 @@ Inputs are DuckDB relations (the dbt models feed them; tests feed hand-made ones
   (phone, email, wechat_unionid, address) and ``household_key``;
 - ``triggers``: dated occasions per person (int_activation__triggers);
 - ``consents``: customer_id, channel (a channel or ``all``), status (granted, withdrawn,
-  do_not_contact), ts: consent events, opt-outs and complaints;
+  do_not_contact), ts, reason, address_type, address_key: consent events, opt-outs and complaints;
 - ``list_terms``: customer_id, list_id, permitted_channels, expires_at: the terms of every
   purchased list the person came from;
 - ``ledger``: contacts that count (bullseye.activation.ledger).
 
+``consents`` rows without a customer_id but with ``address_type``/``address_key`` are address
+events: they bind that number or email for whoever carries it. ``list_terms`` also carries the
+list's ``legal_basis``.
+
 Per candidate and channel, in the campaign's order of preference, the rules are checked in
-this order: do-not-contact, blackout date, consent (latest event wins; without one, the
-policy's default for the person's status, and for prospects the list's permitted channels
-and expiry), the contact field the channel needs, then frequency caps from the ledger
-including what tonight's higher-priority campaigns already took. The first channel that
+this order: do-not-contact (the person's, then the address's), blackout date, withdrawal (the
+person's, then the address's), a legal basis for the wave's purpose (marketing: a recorded
+grant, a basis the policy names, or a list licence it accepts; service may also rely on the
+contract), the contact field the channel needs, then frequency caps from the ledger including
+what tonight's higher-priority campaigns already took, for the person and for the address.
+Marketing never reaches a person under the policy's minimum age. The first channel that
 passes is used. Campaigns are served in priority order, each taking its best-ranked
 people first; a person is given at most ``max_campaigns_per_person_per_night`` campaigns,
 one piece of mail goes to a household, and a list stops at its cap. Included people fall
@@ -34,11 +40,19 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign, ContactPolicy, vet_campaign_sql
+from bullseye.activation.campaigns import (
+    ADDRESS_FIELD,
+    CHANNEL_FIELDS,
+    CONTACT_FIELD,
+    Campaign,
+    ContactPolicy,
+    vet_campaign_sql,
+)
 
 DECISION_COLUMNS = ["run_date", "send_date", "campaign_id", "customer_id", "occurrence_key", "wave",
                     "wave_name", "channel", "decision", "reason", "detail", "is_holdout", "rank_score",
-                    "priority", "send_after", "send_before"]
+                    "priority", "send_after", "send_before", "purpose", "legal_basis", "sms_signature",
+                    "sms_opt_out_text"]
 
 
 def holdout_draw(campaign_id: str, customer_id: str) -> float:
@@ -59,11 +73,11 @@ def _candidates_sql(c: Campaign) -> str:
     # The audience and rank expressions see the audience columns and, with a trigger, t's columns.
     cols = "a.*, t.* EXCLUDE (customer_id)" if c.trigger else "a.*"
     return f"""
-    SELECT '{c.id}' AS campaign_id, customer_id, occurrence_key, rank_score FROM (
-        SELECT customer_id, occurrence_key, rank_score,
+    SELECT '{c.id}' AS campaign_id, customer_id, occurrence_key, rank_score, age FROM (
+        SELECT customer_id, occurrence_key, rank_score, age,
             row_number() OVER (PARTITION BY customer_id ORDER BY event_date NULLS LAST, occurrence_key) AS k
         FROM (
-            SELECT x.customer_id, x._occ AS occurrence_key, x._event AS event_date,
+            SELECT x.customer_id, x._occ AS occurrence_key, x._event AS event_date, x.age,
                    CAST(({c.rank_by}) AS DOUBLE) AS rank_score
             FROM (SELECT {cols}, {occ} AS _occ, {event} AS _event FROM audience a {trig}) AS x
             WHERE ({c.audience})
@@ -77,7 +91,7 @@ def consent_state_sql(events: str) -> str:
     ``events`` has customer_id, channel (a channel or 'all'), status, ts, reason. The latest
     granted/withdrawn event on the channel or on 'all' wins (a tie goes to withdrawn). A
     do_not_contact event (do-not-contact requests, opt-outs, complaints) stops every channel
-    until a later grant on 'all'.
+    until a later grant on 'all'. Rows without a customer_id are address events (address_state_sql).
     """
     return f"""
     WITH ev AS (SELECT customer_id, channel, status, ts, reason FROM {events} WHERE customer_id IS NOT NULL),
@@ -109,49 +123,162 @@ def consent_state_sql(events: str) -> str:
     LEFT JOIN dnc d USING (customer_id)"""
 
 
-def _channel_checks_sql(policy: ContactPolicy, send_date: date) -> str:
-    """Per candidate and channel: the first rule that stops it (NULL when the channel is open)."""
-    default_cases = " ".join(
-        f"WHEN a.customer_status = '{status}' THEN list_contains({_sql_list(chans)}, ch.channel)"
-        for status, chans in policy.default_consent.items())
-    # Only the send date matters: which channels are dark on it.
-    dark = sorted({ch for ch, days in policy.blackout_dates.items() if send_date in days})
-    blackout_expr = "TRUE" if "all" in dark else (f"ch.channel IN ({', '.join(repr(c) for c in dark)})"
-                                                  if dark else "FALSE")
-    field_cases = " ".join(f"WHEN '{ch}' THEN a.{f} IS NULL" for ch, f in CONTACT_FIELD.items())
+def _address_channels_sql() -> str:
+    """(channel, address_type): the channels that send to each kind of address."""
+    rows = ", ".join(f"('{ch}', '{f}')" for ch, f in ADDRESS_FIELD.items())
+    return f"(SELECT * FROM (VALUES {rows}) t(channel, address_type))"
+
+
+def address_state_sql(events: str) -> str:
+    """Per address and channel with any address event: the latest consent state and do-not-contact.
+
+    An address event (``address_type`` phone, email or wechat_unionid and its normalized
+    ``address_key``) binds the address for whoever carries it: a do-not-contact, opt-out or
+    complaint closes every channel that sends to it (a number: sms and phone) until a later grant
+    on 'all' for that address; a withdrawal closes its channel. The same latest-event rule as
+    for people. A grant on an address only lifts the address's own earlier refusals: it is not
+    anyone's consent (the consent events model gives a sole owner the person event as well).
+    """
     return f"""
-    WITH cs AS ({consent_state_sql("consents")}),
+    WITH ev AS (SELECT address_type, address_key, channel, status, ts, reason FROM {events}
+                WHERE address_key IS NOT NULL),
+    ach AS {_address_channels_sql()},
+    latest AS (
+        SELECT e.address_type, e.address_key, a.channel, e.status AS consent_status
+        FROM ev e JOIN ach a ON a.address_type = e.address_type AND (e.channel = a.channel OR e.channel = 'all')
+        WHERE e.status IN ('granted', 'withdrawn')
+        QUALIFY row_number() OVER (PARTITION BY e.address_type, e.address_key, a.channel
+                                   ORDER BY e.ts DESC, e.status = 'granted') = 1
+    ),
+    dnc AS (
+        SELECT d.address_type, d.address_key, max(d.ts) AS dnc_at,
+            first(d.reason ORDER BY d.ts DESC, d.reason) AS dnc_reason
+        FROM ev d
+        WHERE d.status = 'do_not_contact'
+          AND NOT EXISTS (SELECT 1 FROM ev g WHERE g.address_type = d.address_type AND g.address_key = d.address_key
+                          AND g.channel = 'all' AND g.status = 'granted' AND g.ts > d.ts)
+        GROUP BY 1, 2
+    ),
+    pairs AS (
+        SELECT address_type, address_key, channel FROM latest
+        UNION
+        SELECT d.address_type, d.address_key, a.channel FROM dnc d JOIN ach a USING (address_type)
+    )
+    SELECT p.address_type, p.address_key, p.channel, l.consent_status AS address_consent_status,
+        d.address_key IS NOT NULL AS address_do_not_contact, d.dnc_at AS address_dnc_at,
+        d.dnc_reason AS address_dnc_reason
+    FROM pairs p
+    LEFT JOIN latest l USING (address_type, address_key, channel)
+    LEFT JOIN dnc d USING (address_type, address_key)"""
+
+
+def _basis_case(policy: ContactPolicy, purpose: str) -> str:
+    """SQL CASE: the non-consent basis the policy names for (a.customer_status, ch.channel), else NULL."""
+    whens = [f"WHEN a.customer_status = '{status}' AND ch.channel = '{chan}' THEN '{basis}'"
+             for status, chans in sorted(policy.open_without_consent.get(purpose, {}).items())
+             for chan, basis in sorted(chans.items())]
+    return f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"
+
+
+def _address_expr() -> str:
+    """The candidate's address for the channel, as the address events key it (E.164 phone, lower-case email)."""
+    return ("CASE ch.channel WHEN 'sms' THEN a.phone WHEN 'phone' THEN a.phone "
+            "WHEN 'email' THEN lower(trim(a.email)) WHEN 'wechat' THEN a.wechat_unionid END")
+
+
+def contact_state_sql(policy: ContactPolicy, pairs: str, send_date: date, audience: str = "audience",
+                      consents: str = "consents", list_terms: str = "list_terms") -> str:
+    """Per (customer_id, channel) in ``pairs``: what stops a contact, and the legal basis for each purpose.
+
+    Reads the relations ``audience`` (customer_status and contact fields), ``consents`` (person
+    and address events) and ``list_terms`` (customer_id, list_id, permitted_channels, expires_at,
+    legal_basis), by the names given. Columns:
+
+    - ``dnc_code``: excluded:do_not_contact (the person) or excluded:<field>_do_not_contact (the
+      address this channel sends to has a do-not-contact, opt-out or complaint, whoever gave it);
+    - ``withdrawn_code``: excluded:no_<channel>_consent (the person withdrew) or
+      excluded:<field>_no_<channel>_consent (a withdrawal given for the address);
+    - ``marketing_basis`` / ``service_basis``: consent (a recorded grant), a basis the policy names
+      under open_without_consent, or list_licence:<basis> (a purchased list's licence permits the
+      channel until the send date and its legal_basis is one the policy accepts); NULL when none,
+      with the reason in ``marketing_reason`` / ``service_reason``. Service may also rely on any
+      basis that allows marketing.
+    """
+    field_of = " ".join(f"WHEN '{ch}' THEN '{f}'" for ch, f in ADDRESS_FIELD.items())
+    accepted = _sql_list(policy.list_licence_bases)
+    return f"""
+    WITH cs AS ({consent_state_sql(consents)}),
+    ads AS ({address_state_sql(consents)}),
     terms AS (
         SELECT customer_id, c.channel,
             bool_or(list_contains(permitted_channels, c.channel)) AS permitted,
             bool_or(list_contains(permitted_channels, c.channel)
-                    AND (expires_at IS NULL OR expires_at >= DATE '{send_date}')) AS permitted_now
-        FROM list_terms JOIN (SELECT unnest({_sql_list(CHANNEL_FIELDS)}) AS channel) c ON TRUE
+                    AND (expires_at IS NULL OR expires_at >= DATE '{send_date}')) AS permitted_now,
+            min(lower(trim(legal_basis))) FILTER (
+                WHERE list_contains(permitted_channels, c.channel)
+                  AND (expires_at IS NULL OR expires_at >= DATE '{send_date}')
+                  AND list_contains({accepted}, lower(trim(legal_basis)))) AS licence_basis
+        FROM {list_terms} JOIN (SELECT unnest({_sql_list(CHANNEL_FIELDS)}) AS channel) c ON TRUE
         GROUP BY ALL
+    ),
+    base AS (
+        SELECT pr.customer_id, ch.channel, a.customer_status,
+            CASE ch.channel {field_of} END AS address_type, {_address_expr()} AS address_key,
+            coalesce(l.do_not_contact, false) AS do_not_contact, l.dnc_at, l.dnc_reason,
+            l.consent_status, l.consent_at,
+            coalesce(ad.address_do_not_contact, false) AS address_do_not_contact, ad.address_dnc_reason,
+            ad.address_consent_status,
+            CASE WHEN l.consent_status = 'granted' THEN 'consent'
+                 WHEN {_basis_case(policy, "marketing")} IS NOT NULL THEN {_basis_case(policy, "marketing")}
+                 WHEN tm.licence_basis IS NOT NULL THEN 'list_licence:' || tm.licence_basis END AS marketing_basis,
+            {_basis_case(policy, "service")} AS service_policy_basis,
+            CASE WHEN tm.permitted_now THEN 'excluded:list_basis_not_accepted'
+                 WHEN tm.permitted THEN 'excluded:list_expired'
+                 WHEN tm.customer_id IS NOT NULL AND a.customer_status = 'prospect'
+                     THEN 'excluded:list_channel_not_permitted'
+                 ELSE 'excluded:no_' || ch.channel || '_consent' END AS no_basis_reason
+        FROM (SELECT DISTINCT customer_id, channel FROM {pairs}) pr
+        JOIN {audience} a USING (customer_id)
+        JOIN (SELECT unnest({_sql_list(CHANNEL_FIELDS)}) AS channel) ch ON ch.channel = pr.channel
+        LEFT JOIN cs l ON l.customer_id = pr.customer_id AND l.channel = pr.channel
+        LEFT JOIN ads ad ON ad.channel = pr.channel AND ad.address_type = CASE ch.channel {field_of} END
+            AND ad.address_key = {_address_expr()}
+        LEFT JOIN terms tm ON tm.customer_id = pr.customer_id AND tm.channel = pr.channel
     )
+    SELECT customer_id, channel, customer_status, address_type, address_key,
+        do_not_contact, dnc_at, dnc_reason, consent_status, consent_at,
+        address_do_not_contact, address_dnc_reason, address_consent_status,
+        CASE WHEN do_not_contact THEN 'excluded:do_not_contact'
+             WHEN address_do_not_contact THEN 'excluded:' || address_type || '_do_not_contact' END AS dnc_code,
+        CASE WHEN consent_status = 'withdrawn' THEN 'excluded:no_' || channel || '_consent'
+             WHEN address_consent_status = 'withdrawn'
+                 THEN 'excluded:' || address_type || '_no_' || channel || '_consent' END AS withdrawn_code,
+        marketing_basis,
+        CASE WHEN marketing_basis IS NULL THEN no_basis_reason END AS marketing_reason,
+        CASE WHEN consent_status = 'granted' THEN 'consent'
+             ELSE coalesce(service_policy_basis, marketing_basis) END AS service_basis,
+        CASE WHEN coalesce(service_policy_basis, marketing_basis) IS NULL THEN no_basis_reason END AS service_reason
+    FROM base"""
+
+
+def _channel_checks_sql(policy: ContactPolicy, send_date: date) -> str:
+    """Per candidate and channel: the contact state (contact_state_sql), blackout and the missing field."""
+    # Only the send date matters: which channels are dark on it.
+    dark = sorted({ch for ch, days in policy.blackout_dates.items() if send_date in days})
+    blackout_expr = "TRUE" if "all" in dark else (f"cc.channel IN ({', '.join(repr(c) for c in dark)})"
+                                                  if dark else "FALSE")
+    field_cases = " ".join(f"WHEN '{ch}' THEN a.{f} IS NULL" for ch, f in CONTACT_FIELD.items())
+    return f"""
+    WITH st AS ({contact_state_sql(policy, "cand_channels", send_date)})
     SELECT cc.campaign_id, cc.customer_id, cc.channel, cc.pref,
-        CASE
-            WHEN l.do_not_contact THEN 'excluded:do_not_contact'
-            WHEN {blackout_expr} THEN 'excluded:blackout_' || ch.channel
-            WHEN l.consent_status = 'withdrawn' THEN 'excluded:no_' || ch.channel || '_consent'
-            WHEN l.consent_status = 'granted' THEN NULL
-            WHEN CASE {default_cases} ELSE FALSE END THEN NULL
-            WHEN tm.permitted_now THEN NULL
-            WHEN tm.permitted THEN 'excluded:list_expired'
-            WHEN tm.customer_id IS NOT NULL AND a.customer_status = 'prospect'
-                THEN 'excluded:list_channel_not_permitted'
-            ELSE 'excluded:no_' || ch.channel || '_consent'
-        END AS consent_reason,
-        CASE WHEN l.consent_status = 'granted' THEN 'consent'
-             WHEN CASE {default_cases} ELSE FALSE END THEN 'default_' || a.customer_status
-             WHEN tm.permitted_now THEN 'list_terms' END AS basis,
-        CASE ch.channel {field_cases} END AS missing_field,
+        st.dnc_code, CASE WHEN {blackout_expr} THEN 'excluded:blackout_' || cc.channel END AS blackout_code,
+        st.withdrawn_code, st.marketing_basis, st.marketing_reason, st.service_basis, st.service_reason,
+        CASE WHEN st.address_key IS NOT NULL THEN st.address_type || ':' || st.address_key END AS address_id,
+        CASE cc.channel {field_cases} END AS missing_field,
         a.household_key
     FROM cand_channels cc
     JOIN audience a USING (customer_id)
-    JOIN (SELECT unnest({_sql_list(CHANNEL_FIELDS)}) AS channel) ch ON ch.channel = cc.channel
-    LEFT JOIN cs l ON l.customer_id = cc.customer_id AND l.channel = cc.channel
-    LEFT JOIN terms tm ON tm.customer_id = cc.customer_id AND tm.channel = cc.channel
+    JOIN st ON st.customer_id = cc.customer_id AND st.channel = cc.channel
     """
 
 
@@ -163,6 +290,29 @@ def _ledger_counts_sql(policy: ContactPolicy, send_date: date) -> str:
     SELECT customer_id, channel, {per_ch}
     FROM ledger WHERE counts_toward_caps AND contact_date <= DATE '{send_date}'
       AND customer_id IN (SELECT customer_id FROM cand_channels)
+    GROUP BY ALL"""
+
+
+def _address_counts_sql(policy: ContactPolicy, send_date: date) -> str:
+    """Contacts per address and channel in each cap window.
+
+    A ledger row counts for the address it was sent to when the contact file names it, else for
+    the address the person carries tonight on that channel (an earlier list row names no number).
+    """
+    windows = policy.cap_windows or [1]
+    per_ch = ", ".join(f"count(*) FILTER (WHERE contact_date > DATE '{send_date}' - INTERVAL {w} DAY) AS n{w}"
+                       for w in windows)
+    kind = " ".join(f"WHEN '{ch}' THEN '{f}'" for ch, f in ADDRESS_FIELD.items())
+    return f"""
+    WITH l AS (
+        SELECT lg.channel, lg.contact_date, CASE lg.channel {kind} END AS address_type,
+            coalesce(lg.address_key, CASE lg.channel WHEN 'sms' THEN a.phone WHEN 'phone' THEN a.phone
+                WHEN 'email' THEN lower(trim(a.email)) WHEN 'wechat' THEN a.wechat_unionid END) AS address_key
+        FROM ledger lg LEFT JOIN audience a USING (customer_id)
+        WHERE lg.counts_toward_caps AND lg.contact_date <= DATE '{send_date}'
+    )
+    SELECT address_type || ':' || address_key AS address_id, channel, {per_ch}
+    FROM l WHERE address_type IS NOT NULL AND address_key IS NOT NULL
     GROUP BY ALL"""
 
 
@@ -194,21 +344,70 @@ def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: 
         checks = con.sql(_channel_checks_sql(policy, send_date)).df()
         checks = checks.astype(object).where(checks.notna(), None)  # pandas 3 strings: NaN -> None
         counts = con.sql(_ledger_counts_sql(policy, send_date)).df()
+        addr_counts = con.sql(_address_counts_sql(policy, send_date)).df()
         waves = con.sql(_waves_sql()).df()
     finally:
         con.unregister("cand_channels")
-    return _allocate(cand, checks, counts, waves, active, policy, run_date, send_date)
+    return _allocate(cand, checks, _Pressure(policy, counts, addr_counts), waves, active, policy, run_date,
+                     send_date)
 
 
-def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) -> pd.DataFrame:
-    windows = policy.cap_windows
-    ledger_n: dict[tuple[str, str], dict[int, int]] = {}
-    for row in counts.itertuples(index=False):
-        ledger_n[(row.customer_id, row.channel)] = {w: int(getattr(row, f"n{w}")) for w in windows}
-    total_n: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(windows, 0))
-    for (cid, _), n in ledger_n.items():
-        for w in windows:
-            total_n[cid][w] += n[w]
+class _Pressure:
+    """Contacts so far per person and per address (ledger plus tonight's picks), and the caps they meet.
+
+    Caps, and the most messages a night, hold for each person and for each address: two people
+    who share a number are one number to the person who answers it.
+    """
+
+    def __init__(self, policy: ContactPolicy, counts: pd.DataFrame, addr_counts: pd.DataFrame) -> None:
+        self.policy = policy
+        windows = policy.cap_windows
+        self.ch_n: dict[tuple[str, str], dict[int, int]] = {}
+        self.total_n: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(windows, 0))
+        for frame in (counts.rename(columns={"customer_id": "key"}), addr_counts.rename(columns={"address_id": "key"})):
+            for row in frame.itertuples(index=False):
+                n = {w: int(getattr(row, f"n{w}")) for w in windows}
+                self.ch_n[(row.key, row.channel)] = n
+                for w in windows:
+                    self.total_n[row.key][w] += n[w]
+        self.tonight_ch: dict[tuple[str, str], int] = defaultdict(int)
+        self.tonight_total: dict[str, int] = defaultdict(int)
+
+    def reason(self, pid: str, address_id: str | None, channel: str) -> str | None:
+        """The first cap one more contact on ``channel`` would break, for the person, then the address."""
+        why = _cap_reason(self.policy, channel, self.ch_n.get((pid, channel)), self.total_n.get(pid),
+                          self.tonight_ch[(pid, channel)], self.tonight_total[pid])
+        if why or address_id is None:
+            return why
+        field = address_id.split(":", 1)[0]
+        if self.tonight_total[address_id] >= self.policy.max_campaigns_per_person_per_night:
+            return f"excluded:{field}_taken_tonight"
+        why = _cap_reason(self.policy, channel, self.ch_n.get((address_id, channel)), self.total_n.get(address_id),
+                          self.tonight_ch[(address_id, channel)], self.tonight_total[address_id])
+        return why.replace("excluded:", f"excluded:{field}_", 1) if why else None
+
+    def take(self, pid: str, address_id: str | None, channel: str) -> None:
+        for key in (pid, address_id):
+            if key is not None:
+                self.tonight_ch[(key, channel)] += 1
+                self.tonight_total[key] += 1
+
+
+def _age_reason(policy: ContactPolicy, age) -> str | None:
+    """Marketing never reaches a child under the policy's minimum age (14 at least), nor an unknown age if told."""
+    if age is None or pd.isna(age):
+        return "excluded:unknown_age" if policy.marketing_unknown_age == "exclude" else None
+    return "excluded:minor" if int(age) < policy.marketing_min_age else None
+
+
+def _channel_reason(o, purpose: str) -> str | None:
+    """The first rule that stops this channel for this purpose, before caps (None: open)."""
+    basis_reason = o.marketing_reason if purpose == "marketing" else o.service_reason
+    return (o.dnc_code or o.blackout_code or o.withdrawn_code or basis_reason
+            or (f"excluded:no_{CONTACT_FIELD[o.channel]}" if o.missing_field else None))
+
+
+def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date, send_date) -> pd.DataFrame:
     wave_state = {(r.customer_id, r.campaign_id, r.occurrence_key): (int(r.waves_done), r.last_wave_date)
                   for r in waves.itertuples(index=False)}
     options: dict[tuple[str, str], list] = defaultdict(list)
@@ -216,8 +415,6 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
         options[(r.campaign_id, r.customer_id)].append(r)
 
     tonight_person: dict[str, list[str]] = defaultdict(list)  # person -> campaigns given tonight
-    tonight_ch: dict[tuple[str, str], int] = defaultdict(int)
-    tonight_total: dict[str, int] = defaultdict(int)
     households_mailed: set[str] = set()
     out = []
     cand = cand.assign(_neg=-cand.rank_score.fillna(float("-inf")))
@@ -228,10 +425,12 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
             pid = r.customer_id
             base = dict(run_date=run_date, send_date=send_date, campaign_id=c.id, customer_id=pid,
                         occurrence_key=r.occurrence_key, rank_score=r.rank_score, priority=c.priority,
-                        is_holdout=False, send_after=None, send_before=None)
+                        is_holdout=False, send_after=None, send_before=None, legal_basis=None,
+                        sms_signature=None, sms_opt_out_text=None)
             done, last = wave_state.get((pid, c.id, r.occurrence_key), (0, None))
             wave_no = done + 1
-            base.update(wave=wave_no, wave_name=c.waves[min(done, len(c.waves) - 1)].name)
+            purpose = c.wave_purpose(done)
+            base.update(wave=wave_no, wave_name=c.waves[min(done, len(c.waves) - 1)].name, purpose=purpose)
             if done >= len(c.waves):
                 out.append({**base, "channel": c.channels[0], "decision": "excluded",
                             "reason": "excluded:waves_complete", "detail": f"all {len(c.waves)} waves sent"})
@@ -241,6 +440,12 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
                             "reason": "excluded:wave_not_due",
                             "detail": f"wave {wave_no} '{c.waves[done].name}' is due "
                                       f"{c.waves[done].after_days} days after {pd.Timestamp(last).date()}"})
+                continue
+            age_reason = _age_reason(policy, r.age) if purpose == "marketing" else None
+            if age_reason:
+                out.append({**base, "channel": c.channels[0], "decision": "excluded", "reason": age_reason,
+                            "detail": f"marketing only from age {policy.marketing_min_age} (PIPL Art. 28/31); "
+                                      f"age {'unknown' if pd.isna(r.age) else int(r.age)}"})
                 continue
             if len(tonight_person[pid]) >= policy.max_campaigns_per_person_per_night:
                 out.append({**base, "channel": c.channels[0], "decision": "excluded",
@@ -254,10 +459,7 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
                 continue
             chosen, why = None, []
             for o in options[(c.id, pid)]:
-                reason = o.consent_reason or (f"excluded:no_{CONTACT_FIELD[o.channel]}" if o.missing_field else None)
-                if reason is None:
-                    reason = _cap_reason(policy, o.channel, ledger_n.get((pid, o.channel)), total_n.get(pid),
-                                         tonight_ch[(pid, o.channel)], tonight_total[pid])
+                reason = _channel_reason(o, purpose) or pressure.reason(pid, o.address_id, o.channel)
                 if reason is None and o.channel == "mail":
                     hh = o.household_key if isinstance(o.household_key, str) else f"person:{pid}"
                     if hh in households_mailed:
@@ -273,20 +475,23 @@ def _allocate(cand, checks, counts, waves, active, policy, run_date, send_date) 
                 continue
             included += 1
             tonight_person[pid].append(c.id)
-            tonight_ch[(pid, chosen.channel)] += 1
-            tonight_total[pid] += 1
+            pressure.take(pid, chosen.address_id, chosen.channel)
             if chosen.channel == "mail":
                 households_mailed.add(chosen.household_key if isinstance(chosen.household_key, str)
                                       else f"person:{pid}")
             lo, hi = policy.quiet_hours[chosen.channel]
             if c.send_window:
                 lo, hi = max(lo, c.send_window[0]), min(hi, c.send_window[1])
-            detail = f"wave {wave_no}/{len(c.waves)} '{base['wave_name']}' by {chosen.channel} ({chosen.basis})"
+            basis = chosen.marketing_basis if purpose == "marketing" else chosen.service_basis
+            detail = f"wave {wave_no}/{len(c.waves)} '{base['wave_name']}' ({purpose}) by {chosen.channel} ({basis})"
             if why:
                 detail += "; passed over " + "; ".join(why)
+            sms = chosen.channel == "sms"
             out.append({**base, "channel": chosen.channel, "decision": "included", "reason": c.reason_code,
                         "detail": detail, "is_holdout": holdout_draw(c.id, pid) < c.holdout_share,
-                        "send_after": _at(send_date, lo), "send_before": _at(send_date, hi)})
+                        "send_after": _at(send_date, lo), "send_before": _at(send_date, hi), "legal_basis": basis,
+                        "sms_signature": policy.sms_signature if sms else None,
+                        "sms_opt_out_text": policy.sms_opt_out_text if sms else None})
     df = pd.DataFrame(out, columns=DECISION_COLUMNS)
     return df.sort_values(["campaign_id", "customer_id"], ignore_index=True)
 

@@ -5,7 +5,9 @@ tonight's run appends to later); only run dates before tonight count, so a backf
 that night saw. Every night in marts.target_lists was exported: a night's lists are committed
 only once its export succeeded (bullseye.night), so a failed or superseded plan never counts.
 An earlier plan's customer_id is read through int_identity__id_lineage, so a plan for an id
-that has since been merged away counts for the person it belongs to tonight.
+that has since been merged away counts for the person it belongs to tonight. A sent contact keeps
+the number or email it went to (address_key): one known only by a number that several people
+share stays here with no customer_id and counts against that number's caps.
 See bullseye.activation.ledger for the matching rules.
 """
 
@@ -29,6 +31,8 @@ def model(dbt, session):
              if exists else
              "(SELECT NULL::DATE AS send_date, NULL AS campaign_id, NULL AS customer_id, NULL AS channel, "
              "NULL AS occurrence_key, NULL::INTEGER AS wave, NULL::BOOLEAN AS is_holdout WHERE FALSE)")
-    contacts_sql = f"(SELECT customer_id, campaign_id, channel, sent_at FROM _ledger_contacts " \
+    contacts_sql = f"(SELECT customer_id, campaign_id, channel, sent_at, address_key FROM _ledger_contacts " \
                    f"WHERE sent_at < DATE '{as_of}' + INTERVAL 1 DAY)"
-    return build_ledger(session, contacts_sql, plans, policy.ledger_match_days).df()
+    dbt.ref("dim_customer").create_view("_ledger_people", replace=True)
+    carriers = "(SELECT customer_id, phone, email FROM _ledger_people)"
+    return build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers).df()

@@ -2,7 +2,8 @@
 
 contact_policy.yml is read and validated in Python (bullseye.activation.campaigns); this
 model hands its scalar settings to SQL, so that campaign_results matches a sent contact to
-a plan with the same ledger_match_days as the ledger does, and the value in force on a
+a plan with the same ledger_match_days as the ledger does, int_campaign__contacts reads a
+gateway reply as a refusal with the same list the policy names, and the value in force on a
 night can be looked up afterwards.
 """
 
@@ -18,4 +19,9 @@ def model(dbt, session):
         "ledger_match_days": int(policy.ledger_match_days),
         "send_day_offset": int(policy.send_day_offset),
         "max_campaigns_per_person_per_night": int(policy.max_campaigns_per_person_per_night),
+        "sms_opt_out_replies": list(policy.sms_opt_out_replies),
+        "sms_signature": policy.sms_signature,
+        "sms_opt_out_text": policy.sms_opt_out_text,
+        "marketing_min_age": int(policy.marketing_min_age),
+        "list_licence_bases": list(policy.list_licence_bases),
     }])
