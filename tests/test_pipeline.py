@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -81,7 +83,7 @@ def test_export_files_and_manifest(night):
             if name.endswith(".csv"):
                 assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM so that Excel reads UTF-8
             if name.endswith("__sms.csv"):
-                header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+                header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
                 assert header[:2] == ["customer_id", "phone"] and "address" not in header
 
 
