@@ -46,7 +46,8 @@ def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = R
             district VARCHAR, address VARCHAR)""")
         con.execute("""CREATE TABLE marts.target_lists (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
             channel VARCHAR, reason VARCHAR, is_holdout BOOLEAN, rank_score DOUBLE, send_after TIMESTAMP,
-            send_before TIMESTAMP, wave INTEGER, wave_name VARCHAR)""")
+            send_before TIMESTAMP, wave INTEGER, wave_name VARCHAR, purpose VARCHAR, legal_basis VARCHAR,
+            sms_signature VARCHAR, sms_opt_out_text VARCHAR)""")
         con.execute("""CREATE TABLE marts.contact_decisions (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
             reason VARCHAR)""")
         con.execute("""CREATE TABLE marts.target_list_changes (run_date DATE, campaign_id VARCHAR,
@@ -56,8 +57,9 @@ def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = R
             con.execute("INSERT INTO intermediate.int_activation__audience VALUES (?, ?, ?, ?, NULL, '江苏省', "
                         "'南京市', '建邺区', '新华路1号')", [cid, f"客户{i}", f"1380013800{i}", f"{cid}@example.com"])
             con.execute("INSERT INTO marts.target_lists VALUES (?, 'spring', ?, ?, 'included:spring', false, ?, "
-                        "TIMESTAMP '2026-06-02 09:00', TIMESTAMP '2026-06-02 20:00', 1, 'main')",
-                        [run_date, cid, channel, 1.0 / (i + 1)])
+                        "TIMESTAMP '2026-06-02 09:00', TIMESTAMP '2026-06-02 20:00', 1, 'main', 'marketing', "
+                        "'consent', ?, ?)", [run_date, cid, channel, 1.0 / (i + 1),
+                                              *(("【Bullseye】", "回T退订") if channel == "sms" else (None, None))])
             con.execute("INSERT INTO marts.contact_decisions VALUES (?, 'spring', ?, 'included:spring')",
                         [run_date, cid])
             con.execute("INSERT INTO marts.target_list_changes VALUES (?, 'spring', ?, 'added', 'included:spring', "
@@ -250,3 +252,13 @@ def test_no_csv_cell_runs_as_a_formula_and_parquet_keeps_the_true_values(tmp_pat
     parquet = pd.read_parquet(out / "spring.parquet")
     assert dict(zip(parquet["customer_id"], parquet["name"], strict=True)) == INJECTED
     assert dict(zip(parquet["customer_id"], parquet["contact"], strict=True))["c1"] == "+8613800138001"
+
+
+def test_sms_rows_carry_signature_opt_out_text_and_every_row_its_basis(tmp_path, spring):
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(tiny_warehouse(tmp_path / "wh.duckdb", [("C1", "sms"), ("C2", "email")]), RUN, out, spring)
+    sms = pd.read_csv(out / "spring__sms.csv", encoding="utf-8-sig", dtype=str)
+    assert sms[["sms_signature", "sms_opt_out_text", "purpose", "legal_basis"]].values.tolist() == [
+        ["【Bullseye】", "回T退订", "marketing", "consent"]]
+    email = pd.read_csv(out / "spring__email.csv", encoding="utf-8-sig", dtype=str)
+    assert "sms_signature" not in email.columns and email["legal_basis"].tolist() == ["consent"]

@@ -140,6 +140,12 @@ def _one_contact_column(df: pd.DataFrame, channel: str) -> pd.DataFrame:
     return pd.concat([out, df[rest]], axis=1)
 
 
+def _sms_text(channel: str) -> str:
+    """SMS rows carry the sender signature and the opt-out text the gateway must append
+    (通信短信息服务管理规定 Art. 18: name the sender, say how to refuse)."""
+    return ", t.sms_signature, t.sms_opt_out_text" if channel == "sms" else ""
+
+
 def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[dict, int]:
     files: dict = {}
     exported = 0
@@ -152,7 +158,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
         df = con.execute(f"""
             SELECT t.customer_id, {fields}, strftime(t.send_after, '%Y-%m-%d %H:%M') AS send_after,
                    strftime(t.send_before, '%Y-%m-%d %H:%M') AS send_before, t.wave, t.wave_name,
-                   ? AS offer_code, t.reason
+                   ? AS offer_code, t.reason, t.purpose, t.legal_basis{_sms_text(ch)}
             FROM marts.target_lists t JOIN intermediate.int_activation__audience a USING (customer_id)
             WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()

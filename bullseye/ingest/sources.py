@@ -62,7 +62,7 @@ _SPECS = {
              "district, address, postcode, company, title, industry",
     "contacts": "contact_id*, campaign_id*, channel*, sent_at:ts*, customer_id, phone, email, delivered:bool, "
                 "opened:bool, clicked:bool, responded_at:ts, coupon_code, converted_order_id, opt_out:flag, "
-                "complaint:flag",
+                "complaint:flag, reply",
     "service": "interaction_id*, ts:ts*, type*, source_system, source_customer_id, phone, cost:decimal",
     "consents": "ts:ts*, channel*, status*, customer_id, phone, email, reason",
     "stores": "store_id*, store_name, province, city, district, opened_at:date",
