@@ -214,13 +214,10 @@ def cmd_subject_access(args: argparse.Namespace) -> int:
 
 
 def _print_list_scorecards(cards: list[dict]) -> None:
-    """Per purchased list: is it worth its cost? (marts.list_scorecards)"""
+    """Per purchased list: is it worth its cost? (marts.list_scorecards). One short paragraph per
+    list rather than a 13-column table, which a terminal of 80 columns cuts to ellipses."""
     if not cards:
         return
-    table = Table(title="Purchased lists", title_justify="left")
-    for col in ("list", "rows", "held", "valid phone", "dupes", "existing", "net new", "suppressed",
-                "contacted", "responded", "bought", "cost/new", "cost/buyer"):
-        table.add_column(col, justify="left" if col == "list" else "right")
 
     def pct(x) -> str:
         return "-" if x is None or x != x else f"{x:.0%}"
@@ -228,17 +225,18 @@ def _print_list_scorecards(cards: list[dict]) -> None:
     def money(x) -> str:
         return "-" if x is None or x != x else f"¥{float(x):,.0f}"
 
+    console.print("[bold]Purchased lists[/bold] (marts.list_scorecards)")
     for c in cards:
-        table.add_row(f"{c['list_id']} ({c['vendor']})", f"{c['rows_delivered']:,}",
-                      f"{c['rows_quarantined']:,} ({pct(c['quarantine_rate'])})", pct(c["valid_phone_rate"]),
-                      f"{c['duplicates_within_list']:,}", pct(c["overlap_with_customers_rate"]),
-                      f"{c['net_new_people']:,}", pct(c["already_suppressed_rate"]), f"{c['contacted']:,}",
-                      f"{c['responded']:,}", f"{c['bought']:,}", money(c["cost_per_net_new_person"]),
-                      money(c["cost_per_buyer"]))
-    console.print(table)
-    for c in cards:
+        console.print(
+            f"  {c['list_id']} ({c['vendor']}): {c['rows_delivered']:,} rows, {c['rows_quarantined']:,} held "
+            f"({pct(c['quarantine_rate'])}), valid phones {pct(c['valid_phone_rate'])}, "
+            f"{c['duplicates_within_list']:,} duplicates, {pct(c['overlap_with_customers_rate'])} already customers, "
+            f"{c['net_new_people']:,} net new, {pct(c['already_suppressed_rate'])} suppressed; contacted "
+            f"{c['contacted']:,}, responded {c['responded']:,}, bought {c['bought']:,}; "
+            f"{money(c['cost_per_net_new_person'])} per new person, {money(c['cost_per_buyer'])} per buyer",
+            soft_wrap=True)
         if c.get("top_quarantine_reasons"):
-            console.print(f"[dim]{c['list_id']} held back: {c['top_quarantine_reasons']}[/dim]", soft_wrap=True)
+            console.print(f"[dim]    held back: {c['top_quarantine_reasons']}[/dim]", soft_wrap=True)
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
