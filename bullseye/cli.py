@@ -304,16 +304,18 @@ def cmd_identity(args: argparse.Namespace) -> int:
                     "cluster_sizes", "source_match_share", "blocked", "acknowledged_by", "seconds"]
             _print_frame("identity drift (newest first)", df[cols])
         elif args.action == "ack":
-            drift.acknowledge(con, args.as_of, args.by, args.note or "")
-            _ack_night_in_progress(warehouse, args)
+            if not _ack_night_in_progress(warehouse, args):
+                drift.acknowledge(con, args.as_of, args.by, args.note or "")
             console.print(f"identity drift of {args.as_of} acknowledged by {args.by}; publish may go ahead")
     finally:
         con.close()
     return 0
 
 
-def _ack_night_in_progress(warehouse: Path, args: argparse.Namespace) -> None:
-    """The blocked night waits in its working copy (bullseye.night): it needs the ack too."""
+def _ack_night_in_progress(warehouse: Path, args: argparse.Namespace) -> bool:
+    """A blocked night waits in its working copy (bullseye.night): the ack goes there, and a re-run of the
+    night carries it over. The committed warehouse is not written (a night may only commit onto the file it
+    started from). Returns whether there was such a night."""
     from bullseye.identity import drift
     from bullseye.night import working_copy
     from bullseye.warehouse import connect
@@ -325,6 +327,8 @@ def _ack_night_in_progress(warehouse: Path, args: argparse.Namespace) -> None:
             drift.acknowledge(con, args.as_of, args.by, args.note or "")
         finally:
             con.close()
+        return True
+    return False
 
 
 def _print_frame(title: str, df) -> None:

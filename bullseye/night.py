@@ -154,6 +154,7 @@ def begin(cfg: RunConfig) -> Path:
     Whatever an earlier, failed attempt at this night left behind is discarded first, so a
     re-run starts from exactly the committed state. Returns the working copy."""
     work = working_copy(cfg.warehouse, cfg.as_of)
+    acks = _acks(work, cfg.as_of)  # a reviewer's drift acknowledgement survives a re-run of the night
     discard(cfg)
     work.parent.mkdir(parents=True, exist_ok=True)
     if cfg.warehouse.exists():
@@ -166,14 +167,37 @@ def begin(cfg: RunConfig) -> Path:
         os.replace(tmp, work)
     latest = latest_committed(cfg.warehouse)
     kind = "backfill" if latest is not None and latest > cfg.as_of else "night"
+    (work.parent / "base.json").write_text(json.dumps(_fingerprint(cfg.warehouse)), encoding="utf-8")
     con = connect(work)
     try:
         con.execute(NIGHTS_DDL)
         con.execute("DELETE FROM meta.night_progress")
         con.execute("INSERT INTO meta.night_progress VALUES (?, 'begin:' || ?, now())", [cfg.as_of, kind])
+        if acks:
+            from bullseye.identity import state
+
+            state.ensure(con)
+            con.execute("DELETE FROM identity.acks WHERE as_of = ?", [cfg.as_of])
+            con.executemany("INSERT INTO identity.acks VALUES (?, ?, ?, ?)", acks)
     finally:
         con.close()
     return work
+
+
+def _acks(work: Path, as_of: date) -> list[tuple]:
+    """Drift acknowledgements of ``as_of`` recorded in an earlier attempt's working copy."""
+    if not work.exists():
+        return []
+    try:
+        con = connect(work, read_only=True)
+    except Exception:  # noqa: BLE001 - a killed attempt's copy may be unreadable; then there is nothing to keep
+        return []
+    try:
+        return con.execute("SELECT * FROM identity.acks WHERE as_of = ?", [as_of]).fetchall()
+    except Exception:  # noqa: BLE001 - no identity schema yet
+        return []
+    finally:
+        con.close()
 
 
 def require(cfg: RunConfig, step: str) -> Path:
@@ -217,7 +241,13 @@ def commit(cfg: RunConfig, summary: dict | None = None) -> str:
                          f"finished in this attempt; run them first")
     latest = latest_committed(cfg.warehouse)
     if latest is not None and latest > cfg.as_of:
-        kind = "backfill"  # a later night was committed while this one ran
+        kind = "backfill"  # never replaces the warehouse, whatever happened to it meanwhile
+    base = work.parent / "base.json"
+    if kind == "night" and (not base.exists()
+                            or json.loads(base.read_text(encoding="utf-8")) != _fingerprint(cfg.warehouse)):
+        raise NightError(f"{cfg.warehouse} changed since night {cfg.as_of} began (another night, a "
+                         f"`bullseye forget`, or a restore); committing would undo that change. Run the night "
+                         f"again from load.")
     con = connect(work)
     try:
         con.execute("DELETE FROM meta.nights WHERE as_of = ? AND kind = ?", [cfg.as_of, kind])
@@ -243,6 +273,15 @@ def commit(cfg: RunConfig, summary: dict | None = None) -> str:
         os.replace(staged_publication(cfg), cfg.published)
     discard(cfg)
     return kind
+
+
+def _fingerprint(warehouse: Path) -> list[int] | None:
+    """What identifies the committed file a night started from: every commit or forget replaces it
+    (new inode), and nothing else writes it."""
+    if not warehouse.exists():
+        return None
+    st = warehouse.stat()
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def discard(cfg: RunConfig) -> None:
