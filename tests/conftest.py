@@ -11,6 +11,21 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+@pytest.fixture
+def con(tmp_path):
+    """A fresh DuckDB warehouse file for loader tests."""
+    import duckdb
+
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    yield c
+    c.close()
+
+
+def q(con, sql, *params):
+    """All rows of a query (fetchall: a half-read result blocks the connection)."""
+    return con.execute(sql, list(params)).fetchall()
+
+
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))

@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import json
 
-import duckdb
-import pytest
-
 from bullseye.ingest import load_landing
-from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
+from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, q, write
 
 
 def test_minimal_landing_loads_and_parses_dates(tmp_path, con):

@@ -11,24 +11,12 @@ import csv
 import io
 import json
 
-import duckdb
 import pytest
 
 from bullseye.ingest import blocking_issues, load_landing
-from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
+from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, q, write
 
 HEADER = "order_id,source_customer_id,order_ts,amount"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
 
 
 def orders_text(n: int) -> list[str]:

@@ -7,25 +7,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from bullseye.ingest import ensure_schema, load_landing
-from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
+from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, q, write
 
 ID_A = "440106198507150032"
 ID_B = "11010519491231002X"
 SALT = "pepper-9f3c1e-test-only"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
 
 
 def tables_containing(con: duckdb.DuckDBPyConnection, needle: str) -> list[str]:

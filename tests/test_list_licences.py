@@ -9,26 +9,14 @@ from __future__ import annotations
 import json
 import os
 
-import duckdb
 import pytest
 
 from bullseye.ingest import load_landing
-from tests.conftest import write
+from tests.conftest import q, write
 
 FAIR = {"list_id": "fair", "vendor": "博览会", "acquired_at": "2026-05-01", "legal_basis": "consent",
         "permitted_channels": ["sms", "phone"], "expires_at": "2026-12-31", "cost": 600}
 RECORDS = "list_record_id,name,phone\nr1,刘洋,13912345678\nr2,王芳,13987654321\nr3,陈伟,13711112222\n"
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
-
-
-def q(con, sql, *params):
-    return con.execute(sql, list(params)).fetchall()
 
 
 def manifest(land, folder, **changes):
