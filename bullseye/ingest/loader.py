@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -269,12 +270,17 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
         if result is not None:
             report.manifests.append(result)
         report.notes += _list_notes(verdict)
-    for spec, path, manifest in found.found:
-        result = load_delivery(con, spec, path, landing, run_id, manifest,
-                               verdict=verdicts.get(manifest) if manifest else None)
-        report.deliveries.append(result)
-        if on_delivery:
-            on_delivery(result)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The next file's bytes are scanned (checksum, lines) while DuckDB loads this one.
+        ahead: Future[FileScan] | None = pool.submit(_scan, found.found[0][1]) if found.found else None
+        for i, (spec, path, manifest) in enumerate(found.found):
+            scan = ahead.result() if ahead is not None else _scan(path)
+            ahead = pool.submit(_scan, found.found[i + 1][1]) if i + 1 < len(found.found) else None
+            result = load_delivery(con, spec, path, landing, run_id, manifest,
+                                   verdict=verdicts.get(manifest) if manifest else None, scan=scan)
+            report.deliveries.append(result)
+            if on_delivery:
+                on_delivery(result)
     for path, why in found.strays:
         report.deliveries.append(_record_stray(con, path, landing, run_id, why))
     for path, why in found.refused:
@@ -392,17 +398,23 @@ def _context(manifest: Path | None, verdict: Verdict | None = None) -> str:
     return "manifest:" + (scan_file(manifest, check_text=False).checksum if manifest.exists() else "missing")
 
 
+def _scan(path: Path) -> FileScan:
+    return scan_file(path, check_text=path.suffix.lower() != ".parquet")
+
+
 def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, landing: Path,
-                  run_id: str, manifest: Path | None = None, verdict: Verdict | None = None) -> DeliveryResult:
+                  run_id: str, manifest: Path | None = None, verdict: Verdict | None = None,
+                  scan: FileScan | None = None) -> DeliveryResult:
     """Load one file in one transaction. Only a loaded delivery is final: a rejected one is tried
     again when its bytes, its place or its manifest change (e.g. the missing manifest arrives).
 
     A list file's id is its folder; its rows are held whole when the folder's manifest gives
-    no terms to load them under (``verdict.hold``, judged once per night by load_landing)."""
+    no terms to load them under (``verdict.hold``, judged once per night by load_landing).
+    ``scan`` is the file's :func:`scan_file` when the caller already has it (scanned ahead)."""
     rel = _rel(path, landing)
     if manifest is not None and verdict is None:
         verdict = judge_manifest(con, manifest, manifest.parent.name, _rel(manifest, landing))
-    scan = scan_file(path, check_text=path.suffix.lower() != ".parquet")
+    scan = scan if scan is not None else _scan(path)
     context = _context(manifest, verdict)
     # The same bytes in another list's folder are another list's records (or a folder copying them).
     within = "/".join(rel.split("/")[:2]) + "/" if spec.nested else ""
@@ -596,8 +608,9 @@ def _load_staged(con: duckdb.DuckDBPyConnection, spec: SourceSpec, staged: Stage
     if not staged.rows:
         return
     # blank text is no value (as a CSV reader reads an empty field)
-    cleaned = ", ".join(f"CASE WHEN {_quote(c)} = '' OR (ord({_quote(c)}) IN (32, 9, 10, 13, 12288) AND "
-                        f"trim({_quote(c)}, ' \t\r\n\u3000') = '') THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
+    # (a blank text is empty or starts with one of the trimmed characters: below '!' or U+3000)
+    cleaned = ", ".join(f"CASE WHEN ({_quote(c)} < '!' OR starts_with({_quote(c)}, '\u3000')) AND "
+                        f"trim({_quote(c)}, ' \t\r\n\u3000') = '' THEN NULL ELSE {_quote(c)} END AS {_quote(c)}"
                         for c in staged.columns)
     extra = [c for c in staged.columns if c not in spec.columns]
     extra_sql = ("to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in extra) + "))::VARCHAR"
@@ -612,17 +625,21 @@ def _load_staged(con: duckdb.DuckDBPyConnection, spec: SourceSpec, staged: Stage
     problems_sql = (f"list_filter([{', '.join(structs)}], lambda p: p.reason IS NOT NULL)" if structs
                     else "[]::STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR, sev VARCHAR)[]")
     held = " OR ".join(f"list_contains(list_transform(_problems, lambda p: p.sev), '{s}')" for s in HOLDING)
-    rows_sql = f"""SELECT _line, {typed_cols}, {extra_sql} AS _extra, coalesce({flag}, false) AS _flag FROM (
-        SELECT *, {inner} FROM (SELECT {cleaned}, _line FROM _stage))"""
-    # Only rows with a problem are materialized (with their list of problems); the rest stream into raw.
+    # One pass types every row once (the parse macros are the expensive part) into ``_typed``; only
+    # rows with a problem carry their list of problems. Raw and ``_issues`` are both read from it.
+    # OFFSET 0 keeps DuckDB from pasting the cleaning CASE into every use of a column inside the
+    # parse macros (bz_parse_ts names its argument a dozen times), and each typed value into every
+    # rule that reads it: clean once, parse once, then check.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT _line, {typed_cols}, {extra_sql} AS _extra, CASE WHEN {flag} THEN {problems_sql} END AS _problems
+        FROM (SELECT *, {inner} FROM (SELECT {cleaned}, _line FROM _stage OFFSET 0) OFFSET 0)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _issues AS
-        SELECT _line, _problems, coalesce({held}, false) AS _held FROM (
-          SELECT _line, {problems_sql} AS _problems FROM (
-            SELECT *, {inner} FROM (SELECT {cleaned}, _line FROM _stage)) WHERE {flag})""")
+        SELECT _line, _problems, coalesce({held}, false) AS _held FROM _typed WHERE _problems IS NOT NULL""")
     cols = ", ".join(_quote(c) for c in spec.columns)
     con.execute(f"""INSERT INTO {spec.table} ({cols}, _extra, _delivery_id, _line)
-        SELECT {cols}, _extra, {delivery_id}, _line FROM ({rows_sql}) r
-        WHERE NOT (r._flag AND r._line IN (SELECT _line FROM _issues WHERE _held))""")
+        SELECT {cols}, _extra, {delivery_id}, _line FROM _typed
+        WHERE _problems IS NULL OR _line NOT IN (SELECT _line FROM _issues WHERE _held)""")
+    con.execute("DROP TABLE _typed")
     record_sql = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := s.{_quote(c)}" for c in staged.columns) + "))"
     con.execute(f"""INSERT INTO meta.quarantine ({_Q_COLS})
         SELECT {delivery_id}, {_lit(spec.name)}, {_lit(rel)}, t._line, nullif(p.col, ''), {_cut('p.val')}, p.reason,

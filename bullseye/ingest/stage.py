@@ -288,7 +288,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, scra
         con.execute(f"UPDATE _jraw SET _line = {_ordinal(con, '_jraw', 'true')}")
     st = Staged(columns=[])
     bad = con.execute("""SELECT _line, CASE WHEN j IS NULL THEN NULL ELSE 'JSON line is not an object' END
-        FROM _jraw WHERE j IS NULL OR json_type(j) <> 'OBJECT' ORDER BY _line""").fetchall()
+        FROM _jraw WHERE obj IS NOT TRUE ORDER BY _line""").fetchall()
     texts = lines_of(path, {line for line, _ in bad} | set(problems))
     for line, reason in bad:
         st.broken.append(Broken(line, texts.get(line, ""), reason or _json_error(texts.get(line, ""))))
@@ -307,9 +307,9 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, scra
         exprs.append(f"{parts[0] if len(parts) == 1 else 'coalesce(' + ', '.join(parts) + ')'} AS {_q(name)}")
     path_list = "[" + ", ".join(_s("$." + json.dumps(k, ensure_ascii=False)) for k in paths) + "]"
     select = ", ".join(exprs) if exprs else "NULL::VARCHAR AS _none"
+    # _jraw is in line order and DuckDB keeps insertion order (as _ordinal relies on): no sort needed
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _stage AS SELECT {select}, _line FROM (
-        SELECT json_extract_string(j, {path_list}) AS v, _line FROM _jraw
-        WHERE j IS NOT NULL AND json_type(j) = 'OBJECT') ORDER BY _line""")
+        SELECT json_extract_string(j, {path_list}) AS v, _line FROM _jraw WHERE obj)""")
     if not exprs:
         con.execute("ALTER TABLE _stage DROP COLUMN _none")
     st.rows = con.execute("SELECT count(*) FROM _stage").fetchall()[0][0]
@@ -318,14 +318,25 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, scra
 
 
 def _json_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute("""SELECT k, min(o) FROM (SELECT unnest(json_keys(j)) AS k, rowid AS o FROM _jraw
-        WHERE j IS NOT NULL AND json_type(j) = 'OBJECT') GROUP BY k ORDER BY 2, 1""").fetchall()
+    """Every key of the file's objects, in order of first appearance (ties by name).
+
+    Rows are grouped by their key list first (a feed has few shapes), so the keys
+    are unnested for a handful of groups rather than for every row."""
+    rows = con.execute("""SELECT k, min(o) FROM (SELECT unnest(ks) AS k, o FROM (
+        SELECT json_keys(j) AS ks, min(rowid) AS o FROM _jraw WHERE obj GROUP BY ks))
+        GROUP BY k ORDER BY 2, 1""").fetchall()
     return [k for k, _ in rows]
 
 
+# A valid JSON text is an object exactly when it starts with "{" (after JSON whitespace): no parse needed.
+# _jraw keeps it as ``obj`` (NULL where the line is not JSON), so later passes need not read the text for it.
+_IS_OBJECT = "starts_with(ltrim(j, ' \t\n\r'), '{')"
+
+
 def _read_json_objects(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _jraw AS SELECT json AS j FROM read_json_objects({_s(str(path))},
-        format = 'newline_delimited', ignore_errors = true, maximum_object_size = 16777216)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _jraw AS SELECT j, {_IS_OBJECT} AS obj FROM (
+        SELECT json AS j FROM read_json_objects({_s(str(path))},
+        format = 'newline_delimited', ignore_errors = true, maximum_object_size = 16777216))""")
     return con.execute("SELECT count(*) FROM _jraw").fetchall()[0][0]
 
 
