@@ -134,16 +134,21 @@ def failpoint(name: str) -> None:
 # --- the night's life cycle -----------------------------------------------------------------
 
 def latest_committed(warehouse: Path) -> date | None:
-    """The newest night committed to ``warehouse`` (None for a new warehouse)."""
+    """The newest night committed to ``warehouse`` (None for a new warehouse).
+
+    A warehouse written before nights were recorded (no ``meta.nights``) is judged by the newest
+    night its identity state holds, so that a backfill on it cannot replace later nights either."""
     if not warehouse.exists():
         return None
     con = connect(warehouse, read_only=True)
     try:
-        has = con.execute("""SELECT count(*) FROM duckdb_tables()
-                             WHERE schema_name = 'meta' AND table_name = 'nights'""").fetchall()[0][0]
-        if not has:
-            return None
-        return con.execute("SELECT max(as_of) FROM meta.nights WHERE kind = 'night'").fetchall()[0][0]
+        tables = {r[0] for r in con.execute("""SELECT schema_name || '.' || table_name FROM duckdb_tables()
+            WHERE (schema_name, table_name) IN (('meta', 'nights'), ('identity', 'runs'))""").fetchall()}
+        if "meta.nights" in tables:
+            return con.execute("SELECT max(as_of) FROM meta.nights WHERE kind = 'night'").fetchall()[0][0]
+        if "identity.runs" in tables:
+            return con.execute("SELECT max(as_of) FROM identity.runs").fetchall()[0][0]
+        return None
     finally:
         con.close()
 

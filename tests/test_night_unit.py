@@ -87,3 +87,15 @@ def test_working_copy_stays_beside_the_warehouse_under_its_name(cfg):
     work = night.begin(cfg)
     assert work.name == cfg.warehouse.name and work.parent.parent.parent == cfg.warehouse.parent
     assert os.stat(work).st_dev == os.stat(cfg.warehouse).st_dev  # the commit is a rename
+
+
+def test_a_warehouse_from_before_night_records_still_knows_its_latest_night(cfg):
+    """No meta.nights yet (written by an older version): identity.runs tells the newest night, so an
+    older date is a backfill and cannot replace it."""
+    con = duckdb.connect(str(cfg.warehouse))
+    con.execute("CREATE SCHEMA identity; CREATE TABLE identity.runs (as_of DATE)")
+    con.execute("INSERT INTO identity.runs VALUES (DATE '2026-11-30')")
+    con.close()
+    assert night.latest_committed(cfg.warehouse) == date(2026, 11, 30)
+    night.begin(cfg)
+    assert night.progress(night.working_copy(cfg.warehouse, D))[0] == "backfill"
