@@ -26,16 +26,7 @@ from bullseye.activation.campaigns import (
 )
 from bullseye.config import PROJECT_ROOT
 from tests.conftest import write
-
-GOOD = """id: spring_sale
-name: Spring sale
-objective: retain
-audience: value_tier = 'MVC' and grade in ('A', 'B')
-channels: [sms, email]
-start: 2026-03-01
-end: 2026-03-31
-priority: 50
-"""
+from tests.test_campaigns import GOOD  # one valid campaign for both files
 
 
 def _folder(tmp_path: Path, text: str) -> Path:
