@@ -35,6 +35,10 @@ BLOCKING_RULES = (("phone",), ("email",), ("name", "birth_date"), ("name_pinyin"
 log = logging.getLogger(__name__)
 
 
+class CannotTrain(Exception):
+    """Tonight's records give the match model nothing to learn from (no column to block on)."""
+
+
 @dataclass
 class MatchModel:
     """A trained Splink model and the name frequencies it was trained with."""

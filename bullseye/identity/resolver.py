@@ -84,7 +84,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
             as row_hash
         from __bz_match_input""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
-    mode, trained_on, rescored = _score(con, as_of, config, n_named)
+    mode, trained_on, rescored, note = _score(con, as_of, config, n_named)
     clock.lap("match")
 
     matches = con.execute("select count(*) from identity.match_edges where match_probability >= ?",
@@ -106,7 +106,8 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     out["cluster_size"] = np.bincount(out["label"].to_numpy())[out["label"].to_numpy()]
     run = _run_stats(out, cids, journal, changed, config)
     run.update(as_of=as_of, mode=mode, model_trained_on=trained_on, records=len(out), rescored_records=rescored,
-               match_edges=int(matches), seconds=round(time.perf_counter() - t0, 2))
+               match_edges=int(matches), seconds=round(time.perf_counter() - t0, 2),
+               matching="keys only" if mode == "keys only" else "probabilistic", matching_note=note)
     state.append(con, "runs", pd.DataFrame([run])[_RUN_COLUMNS])
     clock.lap("report")
     run["phase_seconds"] = clock.laps
@@ -129,19 +130,23 @@ class _Clock:
         self._t = now
 
 
-def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str, date | None, int]:
-    """Bring identity.match_edges up to date with tonight's match input."""
+def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str, date | None, int, str | None]:
+    """Bring identity.match_edges up to date with tonight's match input.
+
+    Returns the mode run, the date the model used was trained on, the records scored,
+    and a note for the run summary when matching did less than a full model would
+    (keys only, comparisons left out, blocking rules dropped for the budget)."""
     stored = state.latest_model(con, as_of)
     mode = config.mode
     outdated = stored is not None and stored[1].settings.get("bullseye_model_version") != matching.MODEL_VERSION
     if outdated and mode != "retrain":
         log.warning("identity: the stored match model predates this version of the comparisons; retraining")
     if mode == "retrain" or stored is None or outdated:
-        model = _train_or_none(con, n_named)
+        model, why = _train_or_none(con, n_named)
         if model is None:
             con.execute("delete from identity.match_edges")
             con.execute("delete from identity.match_inputs")
-            return "keys only (too few records to train the match model)", None, 0
+            return "keys only", None, 0, f"keys only: {why}"
         state.save_model(con, model, as_of, n_named)
         trained_on, mode = as_of, "retrain"
     else:
@@ -167,27 +172,28 @@ def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str,
         rescored = n_named
     con.execute("delete from identity.match_inputs")
     con.execute("insert into identity.match_inputs select unique_id, row_hash from __bz_match_hash")
-    return mode, trained_on, int(rescored)
+    return mode, trained_on, int(rescored), model.settings.get("bullseye_note")
 
 
 MIN_TRAINING_RECORDS = 500
 
 
-def _train_or_none(con, n_named: int) -> matching.MatchModel | None:
-    """Train the match model, or return None when there is too little data for EM to mean
-    anything (a first small delivery): that night links on keys only, and says so."""
+def _train_or_none(con, n_named: int) -> tuple[matching.MatchModel | None, str | None]:
+    """Train the match model, or say why it cannot be (too few records for EM to mean
+    anything, no column to block or train on): that night links on keys only."""
     from splink.internals.exceptions import EMTrainingException
 
     if n_named < MIN_TRAINING_RECORDS:
-        log.warning("identity: %d records to match, fewer than %d: linking on keys only tonight",
-                    n_named, MIN_TRAINING_RECORDS)
-        return None
+        why = (f"{n_named} records to match, fewer than the {MIN_TRAINING_RECORDS} the match model needs to be "
+               "trained")
+        log.warning("identity: %s: linking on keys only tonight", why)
+        return None, why
     try:
-        return matching.train(con, "__bz_match_input")
-    except EMTrainingException as exc:
-        log.warning("identity: the match model could not be trained (%s): linking on keys only tonight",
-                    str(exc).splitlines()[0])
-        return None
+        return matching.train(con, "__bz_match_input"), None
+    except (EMTrainingException, matching.CannotTrain) as exc:
+        why = f"the match model could not be trained ({str(exc).splitlines()[0]})"
+        log.warning("identity: %s: linking on keys only tonight", why)
+        return None, why
 
 
 def _overrides(overrides: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -332,7 +338,7 @@ def _names(con, idx: list[int]) -> dict[int, str]:
 
 _RUN_COLUMNS = ["as_of", "mode", "model_trained_on", "records", "rescored_records", "match_edges", "people",
                 "new_people", "merges", "splits", "changed_share", "cluster_sizes", "source_match_share",
-                "blocked", "block_reason", "seconds"]
+                "blocked", "block_reason", "seconds", "matching", "matching_note"]
 _SIZE_BINS = [(1, 1), (2, 2), (3, 5), (6, 10), (11, None)]
 
 
