@@ -4,6 +4,7 @@
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
     bullseye bench demo-data|load|identity|clv [--scale S] [--customers N]
+    bullseye bench identity --records FILE [--records FILE ...] --truth FILE
     bullseye forget --phone P | --email E | --id-card N | --customer-id C [--warehouse PATH] [--home DIR]
     bullseye subject-access --phone P | --email E | --id-card N | --customer-id C [--out FILE]
 
@@ -89,6 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 75  # EX_TEMPFAIL: try again later
     if code == 0:
         _print_summary(summary)
+    else:  # what the night did less than asked may be why it failed (keys only, then an identity drift)
+        _print_notes(summary)
     return code
 
 
@@ -142,14 +145,19 @@ def _print_summary(s) -> None:
         table.add_row(f"list {campaign}", f"{n:,} rows")
     console.print(table)
     _print_list_scorecards(getattr(s, "list_scorecards", []))
-    for note in s.notes:
-        console.print(f"[yellow]note: {note}[/yellow]", soft_wrap=True)
+    _print_notes(s)
     if s.published:
         console.print(f"published for BI: {s.published}", soft_wrap=True)
     if s.exports:
         console.print(f"exports:          {s.exports}", soft_wrap=True)
     if s.data_docs:
         console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
+
+
+def _print_notes(s) -> None:
+    """What the night did less than asked (NightSummary.notes), one yellow line each."""
+    for note in s.notes:
+        console.print(f"[yellow]note: {note}[/yellow]", soft_wrap=True)
 
 
 def _privacy_target(args: argparse.Namespace) -> tuple[RunConfig, str, str]:
@@ -348,8 +356,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from bullseye.demo import generate
 
+    if (args.records or args.truth) and args.what != "identity":
+        console.print("[red]--records and --truth are for `bench identity`[/red]")
+        return 2
     if args.what == "identity":
-        return _bench_identity(args)
+        return _bench_identity_file(args) if args.records or args.truth else _bench_identity(args)
     if args.what == "clv":
         return _bench_clv(args)
     if args.what == "load":
@@ -403,10 +414,62 @@ def _bench_identity(args: argparse.Namespace) -> int:
                       soft_wrap=True)
         laps = ", ".join(f"{k} {v:.1f}s" for k, v in ph.run.get("phase_seconds", {}).items())
         console.print(f"    [dim]{laps}[/dim]", soft_wrap=True)
-    console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f} (against the demo truth; "
-                  f"the evidence allows at most {res.recall_ceiling:.4f})", soft_wrap=True)
+    console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f}, F1 {res.f1:.4f} (against the "
+                  f"demo truth; the evidence allows at most recall {res.recall_ceiling:.4f})", soft_wrap=True)
     console.print(f"  incremental night gives the clusters of a full rescoring: {res.incremental_equals_full}")
     return 0
+
+
+def _bench_identity_file(args: argparse.Namespace) -> int:
+    """Precision, recall and F1 on the user's own labelled files (bullseye.identity.benchmark.run_file_bench)."""
+    import tempfile
+
+    from bullseye.identity.benchmark import BenchInputError, run_file_bench
+
+    if not args.records or not args.truth:
+        console.print("[red]bench identity needs both --records FILE (one or more) and --truth FILE[/red]")
+        return 2
+    home = default_home()
+    _setup_logging(home / "logs")  # dbt and Splink talk to the log file, not to the terminal
+    try:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            res = run_file_bench(Path(tmp), [Path(r) for r in args.records], Path(args.truth),
+                                 progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    except BenchInputError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
+    _print_file_bench(res)
+    return 0
+
+
+def _print_file_bench(res) -> None:
+    s = res.scores
+    table = Table(title=f"Identity resolution on your files (one night, as of {res.as_of})", show_header=False,
+                  title_justify="left")
+    unknown = (f"; {len(res.truth_unknown):,} name no loaded record, e.g. {', '.join(res.truth_unknown[:3])}"
+               if res.truth_unknown else "")
+    table.add_row("records", f"{res.records:,} resolved into {res.people:,} people; {res.labelled:,} labelled "
+                             f"and scored")
+    table.add_row("truth labels", f"{res.truth_rows:,} ({res.truth_format}){unknown}")
+    table.add_row("true pairs", f"{s.true_pairs:,}")
+    table.add_row("predicted pairs", f"{s.predicted_pairs:,} ({s.correct_pairs:,} correct)")
+    table.add_row("precision", f"{s.precision:.4f}")
+    table.add_row("recall", f"{s.recall:.4f}")
+    table.add_row("F1", f"{s.f1:.4f}")
+    table.add_row("resolve", f"{res.resolve_seconds:.1f}s, peak RSS {res.peak_rss_mb:,.0f} MB")
+    table.add_row("setup", f"{res.setup_seconds:.1f}s (load, staging and identity inputs with dbt)")
+    table.add_row("matching", res.matching)
+    if res.matching_note:
+        table.add_row("matching note", res.matching_note)
+    table.add_row("rows", f"{res.rows_in:,} in, {res.rows_loaded:,} loaded, {res.rows_quarantined:,} held back, "
+                          f"{res.values_quarantined:,} unreadable values dropped")
+    console.print(table)
+    if res.quarantine:
+        console.print("[yellow]quarantined by the loader (meta.quarantine):[/yellow]")
+        for line in res.quarantine:
+            console.print(f"  {line}", soft_wrap=True)
+    for note in res.notes:
+        console.print(f"[yellow]note: {note}[/yellow]", soft_wrap=True)
 
 
 def _bench_clv(args: argparse.Namespace) -> int:
@@ -498,6 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--customers", type=int, default=1_000_000, help="clv: simulated customers")
     bench.add_argument("--no-events", action="store_true",
                        help="identity: CRM and list records only (no web visitors), for very large scales")
+    bench.add_argument("--records", action="append", metavar="FILE",
+                       help="identity: score your own labelled records instead of demo data; a CRM customer file "
+                            "(source_customer_id), a list file (list_record_id), a list folder or a whole landing "
+                            "zone; repeat for several files")
+    bench.add_argument("--truth", metavar="FILE",
+                       help="identity with --records: CSV of true clusters, source,source_record_id,person_id "
+                            "or <record id>,<cluster id>")
     bench.set_defaults(fn=cmd_bench)
     return p
 

@@ -1,4 +1,4 @@
-"""Pairwise precision and recall of an identity map against the demo generator's truth."""
+"""Pairwise precision, recall and F1 of an identity map against a truth of who is who."""
 
 from __future__ import annotations
 
@@ -22,6 +22,17 @@ class PairScores:
     @property
     def recall(self) -> float:
         return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        """The harmonic mean of precision and recall: one figure that neither merging everything
+        (recall 1) nor linking nothing (precision 1) can raise on its own."""
+        return f1_score(self.precision, self.recall)
+
+
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0)."""
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def pairwise_scores(con: duckdb.DuckDBPyConnection, truth_csv: Path,

@@ -105,14 +105,27 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.people, summary.customers = con.execute(
                 "SELECT count(*), count(*) FILTER (is_customer) FROM marts.dim_customer").fetchall()[0]
             summary.orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
-            run = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [cfg.as_of]).df()
-            summary.identity = run.iloc[0].to_dict() if len(run) else {}
+            summary.identity, notes = identity_run(con, cfg.as_of)
+            summary.notes.extend(notes)
             summary.list_scorecards = con.execute(
                 "SELECT * FROM marts.list_scorecards ORDER BY list_id").df().to_dict("records")
         finally:
             con.close()
     night.mark(cfg, "build")
     return nodes
+
+
+def identity_run(con, as_of) -> tuple[dict, list[str]]:
+    """Tonight's identity.runs row, and what the summary must say about it.
+
+    A night whose match model could not be trained links records on exact keys only, and
+    duplicates without a shared key stay apart: the resolver writes why in ``matching_note``
+    (also for lesser shortfalls: comparisons or blocking rules left out), and the run summary
+    carries it, so that "keys only" is never silent."""
+    run = con.execute("SELECT * FROM identity.runs WHERE as_of = ?", [as_of]).df()
+    row = run.iloc[0].to_dict() if len(run) else {}
+    note = row.get("matching_note")
+    return row, [f"identity: {note}"] if isinstance(note, str) and note.strip() else []
 
 
 def step_check(cfg: RunConfig, summary: NightSummary | None = None):

@@ -4,7 +4,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bullseye.evaluation import pairwise_scores, recall_ceiling
+from bullseye.evaluation import PairScores, pairwise_scores, recall_ceiling
 
 # P1: two named records (A, C) and a nameless web visitor E who gave the family phone X,
 # which P2's named record B carries too. P2: B, H and a nameless visitor G whose email
@@ -38,6 +38,13 @@ def test_pairwise_scores_count_pairs_per_cluster(world):
     s = pairwise_scores(con, truth, "map")
     assert (s.true_pairs, s.predicted_pairs, s.correct_pairs) == (6, 1 + 6, 1 + 3)
     assert s.recall == pytest.approx(4 / 6) and s.precision == pytest.approx(4 / 7)
+    assert s.f1 == pytest.approx(2 * 4 / (6 + 7))  # 2PR/(P+R) = 2*correct/(true+predicted)
+
+
+def test_f1_of_the_extremes():
+    assert PairScores(true_pairs=4, predicted_pairs=0, correct_pairs=0).f1 == 0.0  # linked nothing
+    assert PairScores(true_pairs=4, predicted_pairs=10, correct_pairs=4).f1 == pytest.approx(8 / 14)  # merged all
+    assert PairScores(true_pairs=0, predicted_pairs=0, correct_pairs=0).f1 == 1.0  # nothing to find, none wrong
 
 
 def test_recall_ceiling_leaves_out_a_visitor_on_a_phone_two_people_share(world):
