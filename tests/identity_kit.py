@@ -18,14 +18,14 @@ from bullseye.identity.benchmark import edges_sql
 from bullseye.identity.resolver import IdentityConfig, resolve
 
 RECORD_COLUMNS = ["source", "source_record_id", "name", "birth_date", "phone", "email", "city", "address", "gender",
-                  "id_card", "web_login", "member_card"]
+                  "id_card", "web_login", "member_card", "postcode"]
 
 
 def rec(source: str, rid: str, name=None, birth=None, phone=None, email=None, city=None, address=None,
-        gender=None, id_card=None, web_login=None, member_card=None) -> dict:
+        gender=None, id_card=None, web_login=None, member_card=None, postcode=None) -> dict:
     return dict(source=source, source_record_id=rid, name=name, birth_date=birth, phone=phone, email=email,
                 city=city, address=address, gender=gender, id_card=id_card, web_login=web_login,
-                member_card=member_card)
+                member_card=member_card, postcode=postcode)
 
 
 def load(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
@@ -38,7 +38,9 @@ def load(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
         "birth_date": pd.to_datetime(df.birth_date).dt.date,
         "phone": df.phone.map(lambda v: normalize.phone_e164(v) if v else None),
         "email": df.email.map(lambda v: normalize.email_norm(v) if v else None),
-        "city": df.city.map(lambda v: normalize.city(v) if v else None), "address": df.address, "gender": df.gender,
+        "city": df.city.map(lambda v: normalize.city(v) if v else None),
+        "address": df.address.map(lambda v: normalize.fold_text(v) if v else None), "gender": df.gender,
+        "postcode": df.postcode,
     })
     records["name_pinyin"] = df.name.map(lambda v: normalize.name_pinyin(v) if v else None)
     keys = []
@@ -94,3 +96,31 @@ def population(n: int, seed: int = 0, dup_share: float = 0.3) -> list[dict]:
             rows.append(rec("crm_customers", f"web:{seed}-{i}", name, birth if rng.random() < 0.9 else None,
                             d_phone, d_email, city, d_address, gender))
     return rows
+
+
+def corpus_rows(records: pd.DataFrame) -> list[dict]:
+    """Rows for :func:`load` from a landing-format corpus (tests/linkage_corpus.py): CRM and list
+    records as staging would see them (empty strings are missing values)."""
+    rows = []
+    for r in records.fillna("").to_dict("records"):
+        val = {k: (v if v != "" else None) for k, v in r.items()}
+        card = val.get("member_card_no")
+        rows.append(rec("crm_customers" if r["file"] == "crm" else "lists", r["source_record_id"], val["name"],
+                        val["birth_date"], city=val.get("city"), address=val.get("address"),
+                        member_card=card.upper() if card else None, postcode=val.get("postcode")))
+    return rows
+
+
+def pairwise(result: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 of ``result`` (record -> customer_id) against ``truth``."""
+    t = truth.assign(record=truth.source + "|" + truth.source_record_id).set_index("record")["person_id"]
+    both = pd.DataFrame({"person": t, "customer": result["customer_id"].reindex(t.index)}).dropna()
+
+    def pairs(keys: list[str]) -> int:
+        n = both.groupby(keys).size()
+        return int((n * (n - 1) // 2).sum())
+
+    true, pred, hit = pairs(["person"]), pairs(["customer"]), pairs(["person", "customer"])
+    p = hit / pred if pred else 1.0
+    r = hit / true if true else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)

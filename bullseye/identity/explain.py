@@ -78,13 +78,15 @@ def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, thresh
           and (a in (?, ?) or b in (?, ?))""", [record_a, record_b, record_a, record_b]).df()
     for r in refused.itertuples():
         out.reasons.append(f"edge {r.a} - {r.b} ({r.rule}) refused: {r.reason}")
-    pair = con.execute("""select match_probability, match_weight from identity.match_edges
+    pair = con.execute("""select match_probability, match_weight, guard from identity.match_edges
         where unique_id_l = least(?, ?) and unique_id_r = greatest(?, ?)""",
                        [record_a, record_b, record_a, record_b]).fetchall()
     if pair:
-        p, w = pair[0]
+        p, w, guard = pair[0]
         verdict = "at or above" if p >= threshold else "below"
         out.reasons.append(f"match probability {p:.4f} (weight {w:.2f}) is {verdict} the threshold {threshold}")
+        if guard:
+            out.reasons.append(f"kept apart by the precision guard: {guard}")
     stored = state.latest_model(con, date.max)
     if stored is not None:
         con.execute(f"create or replace temp table __bz_explain as {match_input_sql(records, edges)}")

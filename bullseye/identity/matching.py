@@ -1,36 +1,96 @@
-"""Probabilistic matching (Fellegi-Sunter) with Splink on DuckDB.
+"""Probabilistic matching (Fellegi-Sunter) with Splink on DuckDB, fitted to tonight's columns.
 
-Records that share no usable key can still be one person: a web-shop account
-typed with a wrong phone digit, a list record with a junk phone, a clerk's typo
-in the name. Splink scores candidate pairs on name, pinyin, birth date, phone,
-email, address, city and gender, with term-frequency adjustment on the name so
-that two 王伟 prove less than two 欧阳娜娜.
+Records that share no usable key can still be one person: a web-shop account typed
+with a wrong phone digit, a list record with a junk phone, a clerk's typo in the
+name, an old store system that kept only name, birth date and address. Splink scores
+candidate pairs on whatever of these the records carry: name (Hanzi folded to
+simplified, pinyin, Latin names in either order and with initials), birth date,
+phone, email, address tokens, postcode, city, gender and account identifiers that
+are not hashed (member card, web login, a list's own record id), with term-frequency
+adjustment on the name so that two 王伟 (or two John Smiths) prove less than two 欧阳娜娜.
 
-The model is trained unsupervised (u by random sampling, m by EM) and kept with
-the run (``identity.match_models``), together with the name frequency table, so
-that an incremental night scores new records exactly as a full rebuild with the
-same model would.
+Nothing here assumes the demo's columns. At training time :func:`plan` looks at the
+records: comparisons whose columns are (almost) always empty are left out, EM
+training blocks are chosen among those that yield pairs tonight so that every
+comparison is trained by a block that does not fix it, and the prediction blocking
+rules are those whose columns are present, within a budget of comparisons. What was
+left out is written into the model as a note, which the night's summary shows.
+
+The model is trained unsupervised (u by random sampling, m by EM) and kept with the
+run (``identity.match_models``), together with the name frequency table, so that an
+incremental night scores new records exactly as a full rebuild with the same model.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
-MATCH_COLUMNS = ("unique_id", "name", "name_pinyin", "birth_date", "phone", "email", "city", "address",
-                 "gender")
-TF_COLUMNS = ("name",)
-# Bump when comparisons or blocking rules change: a stored model of another version is
-# retrained, and its cached pair scores dropped, on the next ``auto`` night.
-MODEL_VERSION = 2
-# Pairs are only scored inside these blocks; each is cheap (a few candidates per record)
-# and together they catch a duplicate that has lost any one of its identifying fields.
-BLOCKING_RULES = (("phone",), ("email",), ("name", "birth_date"), ("name_pinyin", "city"), ("birth_date", "city"),
-                  ("address",))
+# The columns the resolver hands over (see resolver.match_input_sql), before features are derived.
+BASE_COLUMNS = ("unique_id", "name", "name_pinyin", "birth_date", "phone", "email", "city", "address", "postcode",
+                "gender", "member_card", "web_login", "list_ref")
+TF_COLUMNS = ("name_key",)
+# Bump when comparisons, features or blocking change: a stored model of another version
+# is retrained, and its cached pair scores dropped, on the next ``auto`` night.
+MODEL_VERSION = 3
+
+# A comparison is left out when fewer records than this carry its column (share or count).
+MIN_FILL_SHARE = 0.005
+MIN_FILL_RECORDS = 20
+# An EM training block needs at least this many pairs to estimate anything.
+MIN_TRAINING_PAIRS = 50
+# Prediction may score at most this many candidate pairs per record (plus a floor), so a
+# blocking rule on a column with few values (a city, a common street) cannot blow up.
+COMPARISONS_PER_RECORD = 40
+MIN_COMPARISON_BUDGET = 1_000_000
+# Precision guard: a name carried by this many records of the training data is common;
+# two records with a common name are one person only if something besides name, birth
+# date, gender and city agrees (an address, a phone, a card...).
+COMMON_NAME_RECORDS = 5
+WEAK_COMPARISONS = ("name", "birth_date", "gender", "city")
+
+# The input columns each comparison reads (a blocking rule on any of them fixes it).
+COMPARISON_COLUMNS = {
+    "name": ("name_key", "name_pinyin", "name_initials", "name_tokens", "name_tok1", "name_tok2"),
+    "birth_date": ("birth_date", "birth_year"),
+    "phone": ("phone",),
+    "email": ("email",),
+    "member_card": ("member_card",),
+    "web_login": ("web_login",),
+    "list_ref": ("list_ref",),
+    "address": ("address", "addr_street", "addr_number", "addr_unit", "addr_tokens"),
+    "postcode": ("postcode",),
+    "city": ("city",),
+    "gender": ("gender",),
+}
+# The column whose fill rate decides whether a comparison is in the model.
+PRIMARY_COLUMN = {"name": "name_key", "address": "address"}
+
+# Candidate blocking rules, strongest first. Each catches a duplicate that kept the
+# fields it names; together they catch one that lost or garbled any one or two of them.
+BLOCKING_CANDIDATES = (
+    ("phone",), ("email",), ("member_card",), ("web_login",),
+    ("name_key", "birth_date"), ("address",), ("name_key", "addr_street"), ("birth_date", "addr_street"),
+    ("name_pinyin", "city"), ("birth_date", "city"), ("name_key", "postcode"), ("birth_date", "postcode"),
+    ("addr_street", "addr_number"), ("name_pinyin", "addr_street"), ("name_initials", "birth_date"),
+    ("name_initials", "addr_street"), ("name_pinyin", "birth_date"), ("addr_street", "addr_unit"), ("list_ref",),
+    ("name_tok1", "birth_year"), ("name_tok2", "birth_year"), ("birth_date",), ("name_key",),
+    ("postcode", "addr_number"),
+)
+# EM training blocks, in order of preference: narrow blocks full of true pairs first.
+TRAINING_CANDIDATES = (
+    ("phone",), ("name_key", "birth_date"), ("member_card",), ("email",), ("address",), ("web_login",),
+    ("name_key", "addr_street"), ("birth_date", "addr_street"), ("name_key", "postcode"),
+)
+# Rules precise enough to count as matches when estimating how likely two random records match.
+DETERMINISTIC_CANDIDATES = (
+    ("phone", "name_key"), ("email", "name_key"), ("member_card", "name_key"),
+    ("name_key", "birth_date"), ("name_key", "address"), ("birth_date", "address"),
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +110,70 @@ class MatchModel:
         return json.dumps(self.settings, ensure_ascii=False)
 
 
+@dataclass
+class Plan:
+    """What tonight's records allow: comparisons, blocking rules and training blocks, and what was left out."""
+
+    comparisons: list[str]
+    blocking: list[tuple[str, ...]]
+    training: list[tuple[str, ...]]
+    deterministic: list[tuple[str, ...]]
+    notes: list[str] = field(default_factory=list)
+
+
+def features_sql(base: str) -> str:
+    """The columns the model compares, derived from the resolver's base columns in plain SQL.
+
+    Names: ``name_key`` is the folded name for Hanzi, and for Latin script the lower-case,
+    accent-free tokens in sorted order (so "Smith, John" = "john smith"); ``name_initials``
+    the sorted first letters. Addresses: lower-case, accent-free, common street words
+    abbreviated; ``addr_tokens`` split after 省市区县路街号栋室… and around numbers;
+    ``addr_number`` the first number (the house number: 体育西路123号, 123 Main St);
+    ``addr_street`` the first token ending in 路/街/道/巷/弄 or, in Latin script, the words
+    after the house number.
+    """
+    abbreviations = {"street": "st", "road": "rd", "avenue": "ave", "drive": "dr", "lane": "ln",
+                     "boulevard": "blvd", "place": "pl", "court": "ct", "square": "sq", "apartment": "apt",
+                     "calle": "c", "avenida": "av"}
+    addr = "lower(strip_accents(address))"
+    for word, short in abbreviations.items():
+        addr = f"regexp_replace({addr}, '\\b{word}\\b', '{short}', 'g')"
+    split = (f"regexp_replace(regexp_replace({addr}, '([省市区县镇乡路街道巷弄号栋幢室])', '\\1 ', 'g'), "
+             "'([0-9]+)', ' \\1 ', 'g')")
+    latin = "regexp_matches(lower(strip_accents(name)), '[a-z]')"
+    return f"""
+    with b as (
+        select *, regexp_extract_all(lower(strip_accents(name)), '[a-z]+') as _name_tokens,
+               list_filter(regexp_extract_all({split}, '[^ ,.;#/()-]+'),
+                           lambda t: length(t) > 1 or regexp_full_match(t, '[0-9a-z]')) as _addr_tokens,
+               {addr} as _addr
+        from {base}
+    )
+    select unique_id, name,
+           case when {latin} then array_to_string(list_sort(_name_tokens), ' ') else name end as name_key,
+           case when {latin} then list_sort(_name_tokens) end as name_tokens,
+           case when {latin} then array_to_string(list_sort(list_transform(_name_tokens, lambda t: left(t, 1))), '')
+           end as name_initials,
+           name_pinyin, birth_date, phone, email, city, gender,
+           nullif(regexp_replace(lower(postcode), '[^0-9a-z]', '', 'g'), '') as postcode,
+           member_card, web_login, list_ref,
+           nullif(regexp_replace(_addr, '[^0-9a-z\\p{{Han}}]', '', 'g'), '') as address,
+           nullif(list_sort(list_distinct(_addr_tokens)), []) as addr_tokens,
+           list_filter(_addr_tokens, lambda t: regexp_full_match(t, '[0-9]+'))[1] as addr_number,
+           case when len(list_filter(_addr_tokens, lambda t: regexp_full_match(t, '[0-9]+'))) > 1
+                then list_filter(_addr_tokens, lambda t: regexp_full_match(t, '[0-9]+'))[-1] end as addr_unit,
+           coalesce(list_filter(_addr_tokens, lambda t: regexp_matches(t, '(路|街|道|巷|弄|胡同)$'))[1],
+                    nullif(trim(regexp_replace(
+                        regexp_extract(_addr, '[0-9]+[a-z]?\\s+([a-z][a-z ]*?)\\s*(,|$)', 1),
+                        '\\s(st|rd|ave|av|dr|ln|blvd|pl|ct|sq|way|close|c)(\\s.*)?$', '')), ''))
+               as addr_street,
+           -- blocking keys only: a Latin name's tokens (sorted) and the birth year
+           case when {latin} then list_sort(_name_tokens)[1] end as name_tok1,
+           case when {latin} then list_sort(_name_tokens)[-1] end as name_tok2,
+           substr(birth_date, 1, 4) as birth_year
+    from b"""
+
+
 def _quiet_splink() -> None:
     for name in ("splink", "splink.internals"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -58,43 +182,137 @@ def _quiet_splink() -> None:
     logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
 
 
-def settings_creator():
-    """The comparisons and blocking rules of the match model (untrained)."""
+def _comparison(name: str):
+    """The Splink comparison for one attribute: its levels, strongest first."""
     import splink.comparison_level_library as cll
-    from splink import SettingsCreator, block_on
     from splink.comparison_library import CustomComparison
 
     def simple(col: str, *middle) -> CustomComparison:
         return CustomComparison(
             [cll.NullLevel(col), cll.ExactMatchLevel(col), *middle, cll.ElseLevel()], output_column_name=col)
 
-    swapped = ("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) "
-               "and substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) "
-               "and substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)")
-    comparisons = [
-        CustomComparison([
-            cll.NullLevel("name"),
-            cll.ExactMatchLevel("name", term_frequency_adjustments=True),
+    if name == "name":
+        initials = ("name_initials_l = name_initials_r and len(list_intersect(name_tokens_l, name_tokens_r)) > 0")
+        return CustomComparison([
+            cll.NullLevel("name_key"),
+            cll.ExactMatchLevel("name_key", term_frequency_adjustments=True),
             cll.CustomLevel("name_pinyin_l = name_pinyin_r", "same pinyin (homophone or variant)"),
+            cll.JaroWinklerLevel("name_key", 0.92),
             cll.JaroWinklerLevel("name_pinyin", 0.88),
+            cll.CustomLevel(initials, "initials and a name in common"),
             cll.ElseLevel(),
-        ], output_column_name="name"),
-        simple("birth_date", cll.CustomLevel(swapped, "day and month swapped"), cll.LevenshteinLevel("birth_date", 1)),
-        simple("phone", cll.LevenshteinLevel("phone", 1)),
-        simple("email"),
-        simple("address", cll.JaroWinklerLevel("address", 0.9)),
-        simple("city"),
-        simple("gender"),
-    ]
+        ], output_column_name="name")
+    if name == "birth_date":
+        swapped = ("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) "
+                   "and substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) "
+                   "and substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)")
+        return simple("birth_date", cll.CustomLevel(swapped, "day and month swapped"),
+                      cll.LevenshteinLevel("birth_date", 1),
+                      cll.CustomLevel("substr(birth_date_l, 6, 5) = substr(birth_date_r, 6, 5)", "same day and month"))
+    if name == "address":
+        jaccard = ("len(list_intersect(addr_tokens_l, addr_tokens_r)) "
+                   "/ len(list_distinct(list_concat(addr_tokens_l, addr_tokens_r))) >= 0.6")
+        return simple("address",
+                      cll.CustomLevel("addr_street_l = addr_street_r and addr_number_l = addr_number_r",
+                                      "same street and house number"),
+                      cll.CustomLevel(jaccard, "most address tokens in common"),
+                      cll.CustomLevel("addr_street_l = addr_street_r", "same street"))
+    if name in ("phone", "member_card", "web_login", "list_ref"):
+        return simple(name, cll.DamerauLevenshteinLevel(name, 1))
+    return simple(name)
+
+
+def settings_creator(plan: Plan):
+    """The comparisons and blocking rules of the match model (untrained) for ``plan``."""
+    from splink import SettingsCreator, block_on
+
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons,
-        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in BLOCKING_RULES],
+        comparisons=[_comparison(c) for c in plan.comparisons],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in plan.blocking],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
         max_iterations=20,
     )
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, table: str, cols: tuple[str, ...]) -> int:
+    """Record pairs a blocking rule on ``cols`` would generate (all columns non-null and equal)."""
+    where = " and ".join(f"{c} is not null" for c in cols)
+    group = ", ".join(cols)
+    got = con.execute(f"""select coalesce(sum(n * (n - 1) / 2), 0) from (
+        select count(*) as n from {table} where {where} group by {group})""").fetchall()[0][0]
+    return int(got)
+
+
+def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
+    """Choose comparisons, blocking rules and training blocks from what tonight's records carry."""
+    n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    cols = sorted({c for group in COMPARISON_COLUMNS.values() for c in group})
+    counts = con.execute("select " + ", ".join(f"count({c}), count(distinct {c})" for c in cols)
+                         + f" from {table}").fetchall()[0]
+    filled = {c: counts[2 * i] for i, c in enumerate(cols)}
+    distinct = {c: counts[2 * i + 1] for i, c in enumerate(cols)}
+    notes: list[str] = []
+    floor = max(MIN_FILL_RECORDS, MIN_FILL_SHARE * n)
+    present = {c for c in cols if filled[c] >= floor and distinct[c] >= 2}
+    comparisons = [c for c in COMPARISON_COLUMNS if PRIMARY_COLUMN.get(c, c) in present]
+
+    budget = max(MIN_COMPARISON_BUDGET, COMPARISONS_PER_RECORD * n)
+    blocking, used, over = [], 0, []
+    for rule in BLOCKING_CANDIDATES:
+        if not set(rule) <= present:
+            continue
+        pairs = _pairs(con, table, rule)
+        if pairs == 0:
+            continue
+        if used + pairs > budget:
+            over.append(f"{'+'.join(rule)} ({pairs:,} pairs)")
+            continue
+        blocking.append(rule)
+        used += pairs
+    if over:
+        notes.append(f"blocking rules left out to stay within {budget:,} comparisons: {', '.join(over)}")
+
+    training, untrained = _training_blocks(con, table, comparisons, present)
+    if untrained:
+        notes.append(f"comparisons left out, as no training block without them yields {MIN_TRAINING_PAIRS} "
+                     f"pairs tonight: {', '.join(untrained)}")
+        comparisons = [c for c in comparisons if c not in untrained]
+    absent = [c for c in COMPARISON_COLUMNS if c not in comparisons and c not in untrained
+              and c not in ("list_ref", "web_login")]
+    if absent and comparisons:
+        log.info("identity: no %s in tonight's records to compare", ", ".join(absent))
+    deterministic = [r for r in DETERMINISTIC_CANDIDATES if set(r) <= present and _pairs(con, table, r) > 0]
+    if not comparisons or not blocking or not training:
+        raise CannotTrain(
+            "no column tonight both identifies people and is filled often enough to block and train on "
+            f"(filled: {', '.join(sorted(present)) or 'none'})")
+    return Plan(comparisons, blocking, training, deterministic, notes)
+
+
+def _training_blocks(con, table: str, comparisons: list[str], present: set[str]
+                     ) -> tuple[list[tuple[str, ...]], list[str]]:
+    """EM blocks such that every comparison is trained by at least one block that does not fix it.
+
+    A block fixes the comparisons whose columns it uses (EM cannot learn their m from
+    pairs that agree on them by construction); the others it can train. Blocks are taken
+    in order of preference, each only if it trains something not yet trained.
+    """
+    fixes = {rule: {c for c, group in COMPARISON_COLUMNS.items() if set(rule) & set(group)}
+             for rule in TRAINING_CANDIDATES}
+    todo, chosen = set(comparisons), []
+    for rule in TRAINING_CANDIDATES:
+        if not todo:
+            break
+        if not set(rule) <= present or not (todo - fixes[rule]):
+            continue
+        if _pairs(con, table, rule) < MIN_TRAINING_PAIRS:
+            continue
+        chosen.append(rule)
+        todo -= set(comparisons) - fixes[rule]
+    return chosen, [c for c in comparisons if c in todo]
 
 
 def _linker(con: duckdb.DuckDBPyConnection, table: str, settings, tf: dict[str, pd.DataFrame] | None = None):
@@ -112,25 +330,36 @@ def _linker(con: duckdb.DuckDBPyConnection, table: str, settings, tf: dict[str, 
 
 
 def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchModel:
-    """Train u by random sampling and m by EM on two independent blocking rules.
+    """Plan the model from tonight's columns, then train u by random sampling and m by EM.
 
-    Each EM pass cannot learn the comparisons its own blocking rule fixes, so the
-    first (same phone) learns name, birth date and address, and the second (same
-    name and birth date) learns phone, email and the rest.
+    The prior (how likely two random records match) is estimated from the precise
+    deterministic rules the records allow; without any, Splink's default stands and
+    the note says so.
     """
     from splink import block_on
 
-    linker, _ = _linker(con, table, settings_creator())
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("phone", "name"), block_on("email", "name")], recall=0.8)
+    p = plan(con, table)
+    linker, _ = _linker(con, table, settings_creator(p))
     n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    if p.deterministic:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*r) for r in p.deterministic], recall=0.8)
+    else:
+        p.notes.append("no precise rule (contact key and name, or name, birth date and address) to estimate how "
+                       "often two records match: Splink's default prior used")
     linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 5.0)), seed=seed)
-    for rule in (block_on("phone"), block_on("name", "birth_date")):
+    for rule in p.training:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
+            block_on(*rule), record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
     settings = _floor_probabilities(linker.misc.save_model_to_json())
     settings["bullseye_model_version"] = MODEL_VERSION
+    settings["bullseye_note"] = "; ".join(p.notes) or None
+    settings["bullseye_plan"] = {"comparisons": p.comparisons, "blocking": [list(r) for r in p.blocking],
+                                 "training": [list(r) for r in p.training],
+                                 "deterministic": [list(r) for r in p.deterministic]}
     tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
+    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
+    settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
     return MatchModel(settings=settings, tf=tf)
 
 
@@ -166,28 +395,60 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
     Without ``new_table`` all pairs within ``table`` are scored. With it, only pairs
     that involve a new record: new against existing (``table`` minus new) and new
     against new, which is what a full run would score for those records.
-    Returns unique_id_l, unique_id_r (l < r), match_weight, match_probability.
+    Returns unique_id_l, unique_id_r (l < r), match_weight, match_probability, and
+    ``guard``: why the precision guard keeps the pair apart (None when it does not).
     """
-    linker, db_api = _linker(con, table, model.settings, model.tf)
+    # Gamma columns (which level each comparison reached) feed the precision guard.
+    settings = {**model.settings, "retain_intermediate_calculation_columns": True}
+    linker, db_api = _linker(con, table, settings, model.tf)
     if new_table is None:
-        res = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-        frames = [res.as_pandas_dataframe()]
+        results = [linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")]
     else:
         con.execute(f"""create or replace temp table __bz_existing as
                         select * from {table} anti join {new_table} using (unique_id)""")
         existing = db_api.register("__bz_existing", table_name="__bz_existing_role")
         new = db_api.register(new_table, table_name="__bz_new_role")
-        frames = [
+        results = [
             linker.inference.predict_between(existing, new, threshold_match_probability=threshold,
-                                             warning_mode="never").as_pandas_dataframe(),
-            linker.inference.predict_within(new, threshold_match_probability=threshold,
-                                            warning_mode="never").as_pandas_dataframe(),
+                                             warning_mode="never"),
+            linker.inference.predict_within(new, threshold_match_probability=threshold, warning_mode="never"),
         ]
-    out = pd.concat([f[["unique_id_l", "unique_id_r", "match_weight", "match_probability"]] for f in frames],
-                    ignore_index=True)
+    guard = _guard_sql(model)
+    out = pd.concat([con.execute(f"""select unique_id_l, unique_id_r, match_weight, match_probability,
+                                            {guard} as guard from {r.physical_name}""").df()
+                     for r in results], ignore_index=True)
+    for r in results:
+        r.drop_table_from_database_and_remove_from_cache()
     swap = out["unique_id_l"] > out["unique_id_r"]
     out.loc[swap, ["unique_id_l", "unique_id_r"]] = out.loc[swap, ["unique_id_r", "unique_id_l"]].to_numpy()
     return out.drop_duplicates(["unique_id_l", "unique_id_r"]).reset_index(drop=True)
+
+
+GUARD_REASON = "common name: what else is known (address, card, phone...) disagrees, nothing agrees"
+
+
+def _guard_sql(model: MatchModel) -> str:
+    """The precision guard, as a SQL expression on Splink's prediction columns: two
+    records with a common name are one person only if something besides name, birth
+    date, gender and city gives evidence for it (a positive match weight).
+
+    Term-frequency adjustment already weighs a common name less, but a shared birthday
+    weighs so much that two different 王伟 born the same day would still be merged when
+    nothing else is known or everything else disagrees. A name is common when the
+    training data had at least ``COMMON_NAME_RECORDS`` records carrying it (the stored
+    frequency table, so every night under one model judges alike).
+    """
+    common_tf = model.settings.get("bullseye_common_name_tf")
+    comparisons = model.settings.get("bullseye_plan", {}).get("comparisons", [])
+    if common_tf is None or "name" not in comparisons:
+        return "null::varchar"
+    strong = [c for c in comparisons if c not in WEAK_COMPARISONS]
+    if not strong:
+        return "null::varchar"
+    agrees = " or ".join(f"mw_{c} > 0" for c in strong)
+    disagrees = " or ".join(f"mw_{c} < 0" for c in strong)
+    return (f"case when greatest(tf_name_key_l, tf_name_key_r) >= {float(common_tf) * (1 - 1e-9)!r} "
+            f"and not coalesce({agrees}, false) and coalesce({disagrees}, false) then '{GUARD_REASON}' end")
 
 
 def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, left: str, right: str) -> dict:
@@ -205,4 +466,11 @@ def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, le
 
 
 def _clean(row: dict) -> dict:
-    return {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    return {k: (None if _isna(v) else v) for k, v in row.items()}
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # lists (name and address tokens)
+        return False

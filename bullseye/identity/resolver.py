@@ -55,20 +55,29 @@ class NightResult:
 
 def match_input_sql(records: str, edges: str) -> str:
     """Records with a name, birth date or address (CRM and lists; not anonymous
-    visitors) and the values the match model compares. Contact keys the edge rules
-    blocked (shop phones, too many names) are left out of matching too."""
-    usable = "{a}.key_type = '{t}' and {a}.rule not in ('blocked: too many records', 'shared key: too many names')"
-    return f"""
+    visitors) and the values the match model compares (see matching.features_sql).
+    Contact keys the edge rules blocked (shop phones, too many names) are left out of
+    matching too; account identifiers in clear (member card, web login) and a list's
+    own record id go in, so that a typo in one is weighed, not fatal."""
+    usable = "e.rule not in ('blocked: too many records', 'shared key: too many names')"
+    base = f"""
     select r.source || '|' || r.source_record_id as unique_id, r.name, r.name_pinyin,
-           strftime(r.birth_date, '%Y-%m-%d') as birth_date, p.key_value as phone, m.key_value as email,
-           r.city, replace(r.address, ' ', '') as address, r.gender
+           strftime(r.birth_date, '%Y-%m-%d') as birth_date, k.phone, k.email, r.city, r.address, r.postcode,
+           r.gender, k.member_card, k.web_login,
+           case when r.source = 'lists' then substr(r.source_record_id, strpos(r.source_record_id, ':') + 1)
+           end as list_ref
     from {records} r
-    left join {edges} p on p.source = r.source and p.source_record_id = r.source_record_id
-        and {usable.format(a='p', t='phone')}
-    left join {edges} m on m.source = r.source and m.source_record_id = r.source_record_id
-        and {usable.format(a='m', t='email')}
-    where r.name is not null or r.birth_date is not null or r.address is not null
-    """
+    left join (
+        select source, source_record_id,
+               min(key_value) filter (where key_type = 'phone') as phone,
+               min(key_value) filter (where key_type = 'email') as email,
+               min(key_value) filter (where key_type = 'member_card') as member_card,
+               min(key_value) filter (where key_type = 'web_login') as web_login
+        from {edges} e where {usable} and key_type in ('phone', 'email', 'member_card', 'web_login')
+        group by source, source_record_id
+    ) k using (source, source_record_id)
+    where r.name is not null or r.birth_date is not null or r.address is not null"""
+    return matching.features_sql(f"({base})")
 
 
 def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: date,
@@ -80,14 +89,14 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     state.rollback(con, as_of)
     con.execute(f"create or replace temp table __bz_match_input as {match_input_sql(records, edges)}")
     con.execute("""create or replace temp table __bz_match_hash as
-        select unique_id, md5(concat_ws('|', name, name_pinyin, birth_date, phone, email, city, address, gender))
-            as row_hash
+        select unique_id, md5(concat_ws('|', name, name_pinyin, birth_date, phone, email, city, address, gender,
+                                        postcode, member_card, web_login, list_ref)) as row_hash
         from __bz_match_input""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
     mode, trained_on, rescored, note = _score(con, as_of, config, n_named)
     clock.lap("match")
 
-    matches = con.execute("select count(*) from identity.match_edges where match_probability >= ?",
+    matches = con.execute("select count(*) from identity.match_edges where match_probability >= ? and guard is null",
                           [config.match_threshold]).fetchall()[0][0]
     must, cannot = _overrides(overrides)
     out, refused = _cluster(con, records, edges, config.match_threshold, must, cannot)
@@ -242,7 +251,8 @@ def _cluster(con, records: str, edges: str, threshold: float, must: pd.DataFrame
         where k.named or k.key_type not in {CONTACT_KEYS}""")
     matches = _arrays(con, f"""select l.idx as a, r.idx as b, {graph.MATCH} as rule, m.match_probability as p
         from identity.match_edges m join __bz_rec l on l.record = m.unique_id_l
-        join __bz_rec r on r.record = m.unique_id_r where m.match_probability >= {float(threshold)}""")
+        join __bz_rec r on r.record = m.unique_id_r
+        where m.match_probability >= {float(threshold)} and m.guard is null""")
     must_i = _pair_indices(con, must)
     cannot_i = _pair_indices(con, cannot)
     pass1 = graph.Graph(

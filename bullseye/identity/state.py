@@ -39,6 +39,7 @@ create table if not exists identity.runs (
     changed_share double, cluster_sizes varchar, source_match_share varchar,
     blocked boolean, block_reason varchar, seconds double);
 alter table identity.runs add column if not exists matching varchar;
+alter table identity.match_edges add column if not exists guard varchar;
 alter table identity.runs add column if not exists matching_note varchar;
 create table if not exists identity.acks (
     as_of date not null, acknowledged_by varchar, note varchar, acknowledged_at timestamp);
