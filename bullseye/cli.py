@@ -414,6 +414,8 @@ def _bench_identity(args: argparse.Namespace) -> int:
                       soft_wrap=True)
         laps = ", ".join(f"{k} {v:.1f}s" for k, v in ph.run.get("phase_seconds", {}).items())
         console.print(f"    [dim]{laps}[/dim]", soft_wrap=True)
+        if ph.run.get("matching_note"):  # keys only, or comparisons left out: never silent
+            console.print(f"    [yellow]matching: {ph.run['matching_note']}[/yellow]", soft_wrap=True)
     console.print(f"  pairwise precision {res.precision:.4f}, recall {res.recall:.4f}, F1 {res.f1:.4f} (against the "
                   f"demo truth; the evidence allows at most recall {res.recall_ceiling:.4f})", soft_wrap=True)
     console.print(f"  incremental night gives the clusters of a full rescoring: {res.incremental_equals_full}")
