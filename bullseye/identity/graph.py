@@ -163,7 +163,8 @@ def _rebuild(g: Graph, labels: np.ndarray, bad: np.ndarray):
         clash = [k for k in va if k in vb and va[k] != vb[k]]
         blocked = (forbid.get(ra, set()) & members.get(rb, set())) or (forbid.get(rb, set()) & members.get(ra, set()))
         if g.rule[i] != MUST_LINK and (clash or blocked):
-            refused.append((i, f"conflicting {CONFLICT_KEYS[clash[0]]}" if clash else "cannot-link override"))
+            why = f"conflicting {CONFLICT_KEYS[clash[0]]}" if clash else "cannot-link (override or precision guard)"
+            refused.append((i, why))
             continue
         accepted[i] = True
         parent[rb] = ra

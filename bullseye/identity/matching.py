@@ -47,10 +47,7 @@ MIN_TRAINING_PAIRS = 50
 # blocking rule on a column with few values (a city, a common street) cannot blow up.
 COMPARISONS_PER_RECORD = 40
 MIN_COMPARISON_BUDGET = 1_000_000
-# Precision guard: a name carried by this many records of the training data is common;
-# two records with a common name are one person only if something besides name, birth
-# date, gender and city agrees (an address, a phone, a card...).
-COMMON_NAME_RECORDS = 5
+# Precision guard: name, birth date, gender and city never overrule the rest (see _guard_sql).
 WEAK_COMPARISONS = ("name", "birth_date", "gender", "city")
 
 # The input columns each comparison reads (a blocking rule on any of them fixes it).
@@ -62,7 +59,7 @@ COMPARISON_COLUMNS = {
     "member_card": ("member_card",),
     "web_login": ("web_login",),
     "list_ref": ("list_ref",),
-    "address": ("address", "addr_street", "addr_number", "addr_unit", "addr_tokens"),
+    "address": ("address", "addr_street", "addr_number", "addr_unit", "addr_tokens", "addr_district"),
     "postcode": ("postcode",),
     "city": ("city",),
     "gender": ("gender",),
@@ -78,7 +75,8 @@ BLOCKING_CANDIDATES = (
     ("name_pinyin", "city"), ("birth_date", "city"), ("name_key", "postcode"), ("birth_date", "postcode"),
     ("addr_street", "addr_number"), ("name_pinyin", "addr_street"), ("name_initials", "birth_date"),
     ("name_initials", "addr_street"), ("name_pinyin", "birth_date"), ("addr_street", "addr_unit"), ("list_ref",),
-    ("name_tok1", "birth_year"), ("name_tok2", "birth_year"), ("birth_date",), ("name_key",),
+    ("name_tok1", "birth_year"), ("name_tok2", "birth_year"), ("name_tok1", "addr_street"),
+    ("name_tok2", "addr_street"), ("birth_date",), ("name_key",),
     ("postcode", "addr_number"),
 )
 # EM training blocks, in order of preference: narrow blocks full of true pairs first.
@@ -167,9 +165,12 @@ def features_sql(base: str) -> str:
                         regexp_extract(_addr, '[0-9]+[a-z]?\\s+([a-z][a-z ]*?)\\s*(,|$)', 1),
                         '\\s(st|rd|ave|av|dr|ln|blvd|pl|ct|sq|way|close|c)(\\s.*)?$', '')), ''))
                as addr_street,
+           coalesce(list_filter(_addr_tokens, lambda t: regexp_matches(t, '(区|县|旗)$'))[1],
+                    nullif(trim(regexp_extract(_addr, ',\\s*([^,]+)$', 1)), '')) as addr_district,
            -- blocking keys only: a Latin name's tokens (sorted) and the birth year
-           case when {latin} then list_sort(_name_tokens)[1] end as name_tok1,
-           case when {latin} then list_sort(_name_tokens)[-1] end as name_tok2,
+           -- (for Hanzi: the family name character and the given name)
+           case when {latin} then list_sort(_name_tokens)[1] else left(name, 1) end as name_tok1,
+           case when {latin} then list_sort(_name_tokens)[-1] else nullif(substr(name, 2), '') end as name_tok2,
            substr(birth_date, 1, 4) as birth_year
     from b"""
 
@@ -212,12 +213,14 @@ def _comparison(name: str):
     if name == "address":
         jaccard = ("len(list_intersect(addr_tokens_l, addr_tokens_r)) "
                    "/ len(list_distinct(list_concat(addr_tokens_l, addr_tokens_r))) >= 0.6")
+        # 中山路 is in every city: a street only counts in the same district (or where one is unknown).
+        district = "coalesce(addr_district_l = addr_district_r, true)"
         return simple("address",
-                      cll.CustomLevel("addr_street_l = addr_street_r and addr_number_l = addr_number_r",
+                      cll.CustomLevel(f"addr_street_l = addr_street_r and addr_number_l = addr_number_r and {district}",
                                       "same street and house number"),
-                      cll.CustomLevel(jaccard, "most address tokens in common"),
-                      cll.CustomLevel("addr_street_l = addr_street_r", "same street"))
-    if name in ("phone", "member_card", "web_login", "list_ref"):
+                      cll.CustomLevel(f"{jaccard} and {district}", "most address tokens in common"),
+                      cll.CustomLevel(f"addr_street_l = addr_street_r and {district}", "same street"))
+    if name in ("phone", "member_card", "web_login", "list_ref", "postcode"):
         return simple(name, cll.DamerauLevenshteinLevel(name, 1))
     return simple(name)
 
@@ -258,6 +261,10 @@ def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
     floor = max(MIN_FILL_RECORDS, MIN_FILL_SHARE * n)
     present = {c for c in cols if filled[c] >= floor and distinct[c] >= 2}
     comparisons = [c for c in COMPARISON_COLUMNS if PRIMARY_COLUMN.get(c, c) in present]
+    sparse = [f"{c} (filled in {filled[PRIMARY_COLUMN.get(c, c)]:,} of {n:,} records)" for c in COMPARISON_COLUMNS
+              if c not in comparisons and filled[PRIMARY_COLUMN.get(c, c)] > 0]
+    if sparse:
+        notes.append(f"comparisons left out, as their columns are almost always empty: {', '.join(sparse)}")
 
     budget = max(MIN_COMPARISON_BUDGET, COMPARISONS_PER_RECORD * n)
     blocking, used, over = [], 0, []
@@ -358,8 +365,6 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchMod
                                  "training": [list(r) for r in p.training],
                                  "deterministic": [list(r) for r in p.deterministic]}
     tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
-    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
-    settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
     return MatchModel(settings=settings, tf=tf)
 
 
@@ -424,31 +429,32 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
     return out.drop_duplicates(["unique_id_l", "unique_id_r"]).reset_index(drop=True)
 
 
-GUARD_REASON = "common name: what else is known (address, card, phone...) disagrees, nothing agrees"
+GUARD_REASON = "name and birth date agree, but everything else known (address, card, phone...) disagrees"
 
 
 def _guard_sql(model: MatchModel) -> str:
-    """The precision guard, as a SQL expression on Splink's prediction columns: two
-    records with a common name are one person only if something besides name, birth
-    date, gender and city gives evidence for it (a positive match weight).
+    """The precision guard, as a SQL expression on Splink's prediction columns: name and
+    birth date (with gender and city) never overrule the rest of the evidence. When the
+    records carry something else (an address, a card, a phone) and all of it disagrees,
+    they are two people, however high the probability.
 
-    Term-frequency adjustment already weighs a common name less, but a shared birthday
-    weighs so much that two different 王伟 born the same day would still be merged when
-    nothing else is known or everything else disagrees. A name is common when the
-    training data had at least ``COMMON_NAME_RECORDS`` records carrying it (the stored
-    frequency table, so every night under one model judges alike).
+    Term-frequency adjustment weighs a common name less, but a shared birthday weighs so
+    much that two different 王伟 born the same day, living in different districts, would
+    still be merged. When nothing else is known on one side (a record without address),
+    there is nothing to disagree with and the tf-adjusted probability decides; the
+    resolver then also keeps two guarded records out of one cluster, so such a record
+    joins at most one of them.
     """
-    common_tf = model.settings.get("bullseye_common_name_tf")
     comparisons = model.settings.get("bullseye_plan", {}).get("comparisons", [])
-    if common_tf is None or "name" not in comparisons:
-        return "null::varchar"
     strong = [c for c in comparisons if c not in WEAK_COMPARISONS]
-    if not strong:
+    if "name" not in comparisons or not strong:
         return "null::varchar"
     agrees = " or ".join(f"mw_{c} > 0" for c in strong)
-    disagrees = " or ".join(f"mw_{c} < 0" for c in strong)
-    return (f"case when greatest(tf_name_key_l, tf_name_key_r) >= {float(common_tf) * (1 - 1e-9)!r} "
-            f"and not coalesce({agrees}, false) and coalesce({disagrees}, false) then '{GUARD_REASON}' end")
+    # A disagreement counts when it is evidence (Bayes factor below 1/2): two different record
+    # ids within one list disagree on every pair, true or not, and weigh nothing.
+    disagrees = " or ".join(f"mw_{c} < -1" for c in strong)
+    return (f"case when mw_name > 0 and not coalesce({agrees}, false) and coalesce({disagrees}, false) "
+            f"then '{GUARD_REASON}' end")
 
 
 def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, left: str, right: str) -> dict:

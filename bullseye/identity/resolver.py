@@ -254,7 +254,11 @@ def _cluster(con, records: str, edges: str, threshold: float, must: pd.DataFrame
         join __bz_rec r on r.record = m.unique_id_r
         where m.match_probability >= {float(threshold)} and m.guard is null""")
     must_i = _pair_indices(con, must)
-    cannot_i = _pair_indices(con, cannot)
+    # Pairs the precision guard judged two people (a common name, everything else disagreeing) may
+    # not end up in one cluster through a third record that resembles both (one without an address).
+    guarded = con.execute("select unique_id_l as a, unique_id_r as b from identity.match_edges where guard is not null"
+                          ).df()
+    cannot_i = _pair_indices(con, pd.concat([cannot[["a", "b"]], guarded], ignore_index=True))
     pass1 = graph.Graph(
         n_rec, n_nodes, np.r_[keys["a"], matches["a"], must_i[0]], np.r_[keys["b"], matches["b"], must_i[1]],
         np.r_[keys["rule"], matches["rule"], np.full(len(must_i[0]), graph.MUST_LINK)],
