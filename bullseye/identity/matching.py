@@ -47,7 +47,9 @@ MIN_TRAINING_PAIRS = 50
 # blocking rule on a column with few values (a city, a common street) cannot blow up.
 COMPARISONS_PER_RECORD = 40
 MIN_COMPARISON_BUDGET = 1_000_000
-# Precision guard: name, birth date, gender and city never overrule the rest (see _guard_sql).
+# Precision guard (see _guard_sql): for a name carried by at least this many records of the
+# training data, name, birth date, gender and city never overrule the rest.
+COMMON_NAME_RECORDS = 5
 WEAK_COMPARISONS = ("name", "birth_date", "gender", "city")
 
 # The input columns each comparison reads (a blocking rule on any of them fixes it).
@@ -365,6 +367,8 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchMod
                                  "training": [list(r) for r in p.training],
                                  "deterministic": [list(r) for r in p.deterministic]}
     tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
+    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
+    settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
     return MatchModel(settings=settings, tf=tf)
 
 
@@ -429,14 +433,17 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
     return out.drop_duplicates(["unique_id_l", "unique_id_r"]).reset_index(drop=True)
 
 
-GUARD_REASON = "name and birth date agree, but everything else known (address, card, phone...) disagrees"
+GUARD_REASON = "a common name and birth date agree, but everything else known (address, card, ...) disagrees"
 
 
 def _guard_sql(model: MatchModel) -> str:
-    """The precision guard, as a SQL expression on Splink's prediction columns: name and
-    birth date (with gender and city) never overrule the rest of the evidence. When the
-    records carry something else (an address, a card, a phone) and all of it disagrees,
-    they are two people, however high the probability.
+    """The precision guard, as a SQL expression on Splink's prediction columns: a common
+    name and a birth date (with gender and city) never overrule the rest of the evidence.
+    When the records carry something else (an address, a card, a phone) and all of it
+    disagrees, they are two people, however high the probability. A name is common when
+    the training data had ``COMMON_NAME_RECORDS`` records carrying it (the stored frequency
+    table, so every night under one model judges alike); a rare name and a birth date are
+    left to the model, as they are more often one person who moved than two namesakes.
 
     Term-frequency adjustment weighs a common name less, but a shared birthday weighs so
     much that two different 王伟 born the same day, living in different districts, would
@@ -447,14 +454,16 @@ def _guard_sql(model: MatchModel) -> str:
     """
     comparisons = model.settings.get("bullseye_plan", {}).get("comparisons", [])
     strong = [c for c in comparisons if c not in WEAK_COMPARISONS]
-    if "name" not in comparisons or not strong:
+    common_tf = model.settings.get("bullseye_common_name_tf")
+    if "name" not in comparisons or not strong or common_tf is None:
         return "null::varchar"
     agrees = " or ".join(f"mw_{c} > 0" for c in strong)
     # A disagreement counts when it is evidence (Bayes factor below 1/2): two different record
     # ids within one list disagree on every pair, true or not, and weigh nothing.
     disagrees = " or ".join(f"mw_{c} < -1" for c in strong)
-    return (f"case when mw_name > 0 and not coalesce({agrees}, false) and coalesce({disagrees}, false) "
-            f"then '{GUARD_REASON}' end")
+    common = f"greatest(tf_name_key_l, tf_name_key_r) >= {float(common_tf) * (1 - 1e-9)!r}"
+    return (f"case when mw_name > 0 and {common} and not coalesce({agrees}, false) "
+            f"and coalesce({disagrees}, false) then '{GUARD_REASON}' end")
 
 
 def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, left: str, right: str) -> dict:
