@@ -268,12 +268,20 @@ def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
     if sparse:
         notes.append(f"comparisons left out, as their columns are almost always empty: {', '.join(sparse)}")
 
+    counted: dict[tuple[str, ...], int] = {}
+
+    def pairs_of(rule: tuple[str, ...]) -> int:
+        """Pair counts, each rule counted once (blocking and training candidates overlap)."""
+        if rule not in counted:
+            counted[rule] = _pairs(con, table, rule)
+        return counted[rule]
+
     budget = max(MIN_COMPARISON_BUDGET, COMPARISONS_PER_RECORD * n)
     blocking, used, over = [], 0, []
     for rule in BLOCKING_CANDIDATES:
         if not set(rule) <= present:
             continue
-        pairs = _pairs(con, table, rule)
+        pairs = pairs_of(rule)
         if pairs == 0:
             continue
         if used + pairs > budget:
@@ -284,7 +292,7 @@ def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
     if over:
         notes.append(f"blocking rules left out to stay within {budget:,} comparisons: {', '.join(over)}")
 
-    training, untrained = _training_blocks(con, table, comparisons, present)
+    training, untrained = _training_blocks(pairs_of, comparisons, present)
     if untrained:
         notes.append(f"comparisons left out, as no training block without them yields {MIN_TRAINING_PAIRS} "
                      f"pairs tonight: {', '.join(untrained)}")
@@ -293,7 +301,7 @@ def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
               and c not in ("list_ref", "web_login")]
     if absent and comparisons:
         log.info("identity: no %s in tonight's records to compare", ", ".join(absent))
-    deterministic = [r for r in DETERMINISTIC_CANDIDATES if set(r) <= present and _pairs(con, table, r) > 0]
+    deterministic = [r for r in DETERMINISTIC_CANDIDATES if set(r) <= present and pairs_of(r) > 0]
     if not comparisons or not blocking or not training:
         raise CannotTrain(
             "no column tonight both identifies people and is filled often enough to block and train on "
@@ -301,7 +309,7 @@ def plan(con: duckdb.DuckDBPyConnection, table: str) -> Plan:
     return Plan(comparisons, blocking, training, deterministic, notes)
 
 
-def _training_blocks(con, table: str, comparisons: list[str], present: set[str]
+def _training_blocks(pairs_of, comparisons: list[str], present: set[str]
                      ) -> tuple[list[tuple[str, ...]], list[str]]:
     """EM blocks such that every comparison is trained by at least one block that does not fix it.
 
@@ -317,7 +325,7 @@ def _training_blocks(con, table: str, comparisons: list[str], present: set[str]
             break
         if not set(rule) <= present or not (todo - fixes[rule]):
             continue
-        if _pairs(con, table, rule) < MIN_TRAINING_PAIRS:
+        if pairs_of(rule) < MIN_TRAINING_PAIRS:
             continue
         chosen.append(rule)
         todo -= set(comparisons) - fixes[rule]
