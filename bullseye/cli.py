@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bullseye.config import RunConfig, default_home
+from bullseye.config import RunConfig, default_home, default_warehouse
 
 console = Console(highlight=False)
 DEMO_SEED = 42
@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]unknown step(s) {', '.join(unknown)}: the steps are {', '.join(STEP_NAMES)}[/red]")
         return 2
     landing = Path(args.landing) if args.landing else _demo_landing(home)
-    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
                     home=home, identity_mode=args.identity_mode, campaigns=args.campaigns)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
@@ -163,7 +163,7 @@ def _print_notes(s) -> None:
 def _privacy_target(args: argparse.Namespace) -> tuple[RunConfig, str, str]:
     """The warehouse and home a privacy command works on, and the (kind, value) naming the person."""
     home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     cfg = RunConfig(landing=home, warehouse=warehouse, home=home)
     kind, value = next((k, getattr(args, k)) for k in ("phone", "email", "id_card", "customer_id")
                        if getattr(args, k) is not None)
@@ -272,7 +272,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     from bullseye.warehouse import connect
 
     home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else home / "warehouse" / "bullseye.duckdb"
+    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]")
         return 1
@@ -530,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     wn = isub.add_parser("why-not", help="why two records are (not) one person")
     wn.add_argument("record_a", help="SOURCE|SOURCE_RECORD_ID, e.g. 'crm_customers|store_pos:S100001'")
     wn.add_argument("record_b")
-    wn.add_argument("--threshold", type=float, default=0.95)
+    wn.add_argument("--threshold", type=float,
+                    help="match probability that joins two records (default: the one the latest night used)")
     dr = isub.add_parser("drift", help="the nightly identity-drift report")
     dr.add_argument("--last", type=int, default=7)
     ack = isub.add_parser("ack", help="acknowledge a night's identity drift so that it may publish")

@@ -1,14 +1,26 @@
-"""Where a run reads and writes, and for which date. One object passed to every step."""
+"""Where a run reads and writes, for which date, and with which settings: the one settings path.
+
+Paths and environment variables are read here only. Business settings (thresholds, windows,
+caps) live in one place, the ``vars:`` of dbt_project/dbt_project.yml, documented there; Python
+reads them with :func:`project_vars`, and :func:`dbt_vars` builds the vars a run passes to dbt,
+for ``bullseye run`` and the Airflow DAG alike.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DEFAULT_CAMPAIGNS = PROJECT_ROOT / "campaigns"
+WAREHOUSE_NAME = "bullseye.duckdb"
 
 
 @dataclass
@@ -30,7 +42,7 @@ class RunConfig:
             self.as_of = date.fromisoformat(self.as_of)
         self.home = Path(self.home).resolve() if self.home else self.warehouse.parent
         env = os.environ.get("BULLSEYE_CAMPAIGNS", "")
-        self.campaigns = Path(self.campaigns or env or PROJECT_ROOT / "campaigns").expanduser().resolve()
+        self.campaigns = Path(self.campaigns or env or DEFAULT_CAMPAIGNS).expanduser().resolve()
 
     @property
     def run_id(self) -> str:
@@ -66,3 +78,31 @@ def working_copy(warehouse: Path, as_of: object) -> Path:
 
 def default_home() -> Path:
     return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()
+
+
+def default_warehouse(home: Path | None = None) -> Path:
+    """The warehouse a command uses when none is named: <home>/warehouse/bullseye.duckdb."""
+    return (home or default_home()) / "warehouse" / WAREHOUSE_NAME
+
+
+@cache
+def project_vars() -> dict[str, Any]:
+    """The project's settings: the ``vars:`` of dbt_project.yml, each documented there."""
+    doc = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(doc.get("vars") or {})
+
+
+def dbt_vars(cfg: RunConfig) -> dict[str, str]:
+    """The vars a run passes to dbt (the CLI and the DAG both call this): the run date, which has no
+    default on purpose, and the run's choices that override the project's settings."""
+    return {"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode, "campaigns_dir": str(cfg.campaigns)}
+
+
+def setting(name: str, cfg: RunConfig | None = None) -> Any:
+    """One setting for a run: the run's own value (dbt_vars) when it has one, else the project's."""
+    if cfg is not None and name in (run := dbt_vars(cfg)):
+        return run[name]
+    try:
+        return project_vars()[name]
+    except KeyError:
+        raise KeyError(f"no setting {name!r} in {DBT_PROJECT_DIR / 'dbt_project.yml'} vars") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bullseye import night
 from bullseye.config import RunConfig
@@ -73,6 +74,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
                  if con.execute(f"SELECT count(*) FROM raw.{s}").fetchall()[0][0] == 0]
     finally:
         con.close()
+    prepare_state(work)
     if empty:
         raise PipelineError(f"no usable {' or '.join(empty)} rows: put deliveries in "
                             + ", ".join(str(cfg.landing / s) + "/" for s in empty))
@@ -89,16 +91,20 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
 
 
 def step_build(cfg: RunConfig, summary: NightSummary | None = None):
-    from bullseye.transform import run_dbt
+    """dbt builds the identity inputs, the identity step resolves them, dbt builds the rest, and the
+    night's history is recorded (bullseye.history): all on the night's working copy."""
+    from bullseye.identity.step import INPUTS_SELECTOR
+    from bullseye.transform import buildable_except, manifest_path, run_dbt
 
     check_campaigns(cfg)
     work = night.require(cfg, "build")
-    con = connect(work)
-    try:
-        ensure_schema(con)  # raw tables exist even for sources never delivered
-    finally:
-        con.close()
-    nodes = run_dbt(night.working_config(cfg), "build")
+    wcfg = night.working_config(cfg)
+    prepare_state(work)
+    nodes = run_dbt(wcfg, "build", "--select", *INPUTS_SELECTOR, "--indirect-selection", "cautious")
+    step_identity(wcfg)
+    rest = buildable_except(manifest_path(wcfg), {n.name for n in nodes})
+    nodes += run_dbt(wcfg, "build", "--select", *rest)
+    record_history(wcfg)
     if summary is not None:
         con = connect(work, read_only=True)
         try:
@@ -113,6 +119,51 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             con.close()
     night.mark(cfg, "build")
     return nodes
+
+
+def prepare_state(work) -> None:
+    """Tables the build reads but the loader does not write: raw tables of sources never delivered, the
+    identity and history state (created empty on a first night)."""
+    from bullseye import history
+    from bullseye.identity.step import ensure_clusters
+
+    con = connect(work)
+    try:
+        ensure_schema(con)
+        ensure_clusters(con)
+        history.ensure(con)
+    finally:
+        con.close()
+
+
+def step_identity(wcfg: RunConfig, manifest: Path | None = None) -> dict:
+    """Resolve tonight's identities on the working copy (bullseye.identity.step); ``wcfg`` is the
+    night's working configuration, whose last dbt command built the identity inputs (its manifest
+    unless another is given: the DAG's)."""
+    from bullseye.config import dbt_vars, project_vars
+    from bullseye.identity.step import EDGES_MODEL, OVERRIDES_SEED, RECORDS_MODEL, identity_config, run_identity
+    from bullseye.transform import manifest_path, relations
+
+    rels = relations(manifest or manifest_path(wcfg), (RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED))
+    con = connect(wcfg.warehouse)
+    try:
+        result = run_identity(con, wcfg.as_of, identity_config({**project_vars(), **dbt_vars(wcfg)}), rels)
+    finally:
+        con.close()
+    return result.run
+
+
+def record_history(wcfg: RunConfig, manifest: Path | None = None) -> dict[str, int]:
+    """Write tonight's decisions and lifecycle changes into the history tables (bullseye.history)."""
+    from bullseye import history
+    from bullseye.transform import manifest_path, relations
+
+    rels = relations(manifest or manifest_path(wcfg), tuple(history.RECORDED_FROM.values()))
+    con = connect(wcfg.warehouse)
+    try:
+        return history.record(con, wcfg.as_of, rels)
+    finally:
+        con.close()
 
 
 def identity_run(con, as_of) -> tuple[dict, list[str]]:

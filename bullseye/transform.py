@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullseye.config import DBT_PROJECT_DIR, RunConfig
+from bullseye.config import DBT_PROJECT_DIR, RunConfig, dbt_vars
 from bullseye.warehouse import release_dbt_connection
 
 
@@ -43,8 +43,7 @@ def _dbt_env(cfg: RunConfig):
 def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
     return [command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
-            "--vars", json.dumps({"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode,
-                                  "campaigns_dir": str(cfg.campaigns)}),
+            "--vars", json.dumps(dbt_vars(cfg)),
             "--quiet", *extra]
 
 
@@ -72,6 +71,36 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
             detail = f"  {res.exception}"
         raise TransformError(f"dbt {command} failed (logs in {cfg.logs}):\n{detail}")
     return nodes
+
+
+def manifest_path(cfg: RunConfig) -> Path:
+    """The manifest of the run's last dbt command."""
+    return cfg.dbt_target / "manifest.json"
+
+
+def _nodes(manifest: Path) -> dict:
+    return json.loads(Path(manifest).read_text(encoding="utf-8"))["nodes"]
+
+
+def relations(manifest: Path, names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """schema.table of each named model, seed or snapshot, as dbt's manifest says: Python steps that
+    read what dbt built find it here, never by a hand-written name. The catalog is left out: it is the
+    warehouse file the connection opened (a night's working copy has the warehouse's file name)."""
+    found = {n["name"]: f'{n["schema"]}.{n.get("alias") or n["name"]}' for n in _nodes(manifest).values()
+             if n["resource_type"] in ("model", "seed", "snapshot") and n["name"] in names}
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise TransformError(f"dbt manifest {manifest} has no model {', '.join(missing)}")
+    return found
+
+
+def buildable_except(manifest: Path, built: set[str]) -> list[str]:
+    """Every model, seed and snapshot of the project but those already built: the selection of the
+    build after the identity step. Named one by one (not --exclude) so that a test between a node of each
+    part still runs, once both are built."""
+    return sorted(n["name"] for n in _nodes(manifest).values()
+                  if n["resource_type"] in ("model", "seed", "snapshot") and n["name"] not in built
+                  and n["package_name"] == "bullseye")
 
 
 def compile_manifest(target: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Airflow DAG ``bullseye_nightly``: load -> build (dbt, via Cosmos) -> check -> publish -> export -> commit.
+"""Airflow DAG ``bullseye_nightly``: load -> identity inputs (dbt) -> identity -> build (dbt) -> built -> check
+-> publish -> export -> commit. The dbt parts run through Cosmos.
 
 A night is a transaction (bullseye.night): load starts it on a working copy of the
 warehouse, dbt builds that copy (its path depends on the run's date, so Cosmos gets it
@@ -13,7 +14,9 @@ runs the whole project with one ``dbt build`` (watcher mode) while still
 showing one Airflow task per model.
 
 Paths come from the environment: BULLSEYE_LANDING, BULLSEYE_HOME,
-BULLSEYE_WAREHOUSE (see docker-compose.yml).
+BULLSEYE_WAREHOUSE (see docker-compose.yml). A run's choices are DAG params (trigger the DAG
+with a config to change them, e.g. ``{"identity_mode": "retrain"}``); dbt gets the same vars
+as ``bullseye run`` (bullseye.config.dbt_vars).
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from airflow.sdk import dag, task  # noqa: E402
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
 from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
 
-from bullseye.config import working_copy  # noqa: E402 - light: no database or dbt import
+from bullseye.config import default_home, default_warehouse, working_copy  # noqa: E402 - light imports only
 
 PROJECT = Path(os.environ.get("BULLSEYE_PROJECT", Path(__file__).resolve().parents[1]))
 DBT_DIR = PROJECT / "dbt_project"
 MANIFEST = Path(os.environ.get("BULLSEYE_DBT_MANIFEST", DBT_DIR / "target" / "manifest.json"))
-HOME = Path(os.environ.get("BULLSEYE_HOME", PROJECT / "var"))
-WAREHOUSE = os.environ.get("BULLSEYE_WAREHOUSE", str(HOME / "warehouse" / "bullseye.duckdb"))
+HOME = default_home()
+WAREHOUSE = os.environ.get("BULLSEYE_WAREHOUSE") or str(default_warehouse(HOME))
 LANDING = os.environ.get("BULLSEYE_LANDING", str(HOME / "demo_landing"))
 os.environ.setdefault("BULLSEYE_WAREHOUSE", WAREHOUSE)  # read by dbt_project/profiles.yml
 EXECUTION_MODE = ExecutionMode(os.environ.get("BULLSEYE_COSMOS_MODE", "watcher"))
@@ -43,22 +46,49 @@ if not MANIFEST.exists():
     raise FileNotFoundError(f"dbt manifest {MANIFEST} is missing: run `make manifest` (bullseye dbt-manifest)")
 
 
-def _config(ds: str):
+# The run's choices, as DAG params: the same settings `bullseye run` takes as options.
+PARAMS = {"identity_mode": "auto", "campaigns_dir": ""}
+# dbt vars, rendered per run: bullseye.config.dbt_vars gives the same for `bullseye run`.
+DBT_VARS = {"as_of": "{{ ds }}", "identity_mode": "{{ params.identity_mode }}",
+            "campaigns_dir": "{{ params.campaigns_dir }}"}
+IDENTITY_INPUTS = ["+int_identity__records", "+int_identity__edges", "identity_overrides"]  # bullseye.identity.step
+
+
+def _config(ds: str, params: dict | None = None):
     from bullseye.config import RunConfig
 
-    return RunConfig(landing=LANDING, warehouse=WAREHOUSE, as_of=ds, home=HOME)
+    params = params or {}
+    return RunConfig(landing=LANDING, warehouse=WAREHOUSE, as_of=ds, home=HOME,
+                     identity_mode=params.get("identity_mode") or "auto", campaigns=params.get("campaigns_dir") or None)
 
 
-def _step(name: str, ds: str):
+def _step(name: str, ds: str, params: dict | None = None):
     """Run one step of the night under the warehouse's lock (one writer at a time)."""
     from bullseye.night import night_lock
     from bullseye.pipeline import STEPS, NightSummary
 
-    cfg = _config(ds)
+    cfg = _config(ds, params)
     summary = NightSummary(as_of=ds)
     with night_lock(cfg, f"Airflow task {name}"):
         result = dict(STEPS)[name](cfg, summary)
     return summary, result
+
+
+def _dbt_group(group_id: str, render: dict):
+    """A Cosmos task group over part of the dbt project, building the night's working copy."""
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=MANIFEST, dbt_vars=DBT_VARS),
+        profile_config=ProfileConfig(profile_name="bullseye", target_name="local",
+                                     profiles_yml_filepath=DBT_DIR / "profiles.yml"),
+        execution_config=ExecutionConfig(execution_mode=EXECUTION_MODE),
+        # Tests on two models (relationships) run once both are built, as in `dbt build`.
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True,
+                                   **render),
+        # dbt builds the night's working copy (bullseye.night); Cosmos renders the template per run.
+        operator_args={"install_deps": False,
+                       "env": {"BULLSEYE_WAREHOUSE": str(working_copy(Path(WAREHOUSE), "{{ ds }}"))}},
+    )
 
 
 @dag(
@@ -69,55 +99,63 @@ def _step(name: str, ds: str):
     max_active_runs=1,  # one writer at a time: DuckDB allows a single writer
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["bullseye"],
+    params=PARAMS,
     doc_md=__doc__,
 )
 def bullseye_nightly():
     @task
-    def load(ds: str | None = None) -> dict:
-        summary, _ = _step("load", ds)
+    def load(ds: str | None = None, params: dict | None = None) -> dict:
+        summary, _ = _step("load", ds, params)
         return {"rows_loaded": summary.rows_loaded, "rows_quarantined": summary.rows_quarantined}
 
-    build = DbtTaskGroup(
-        group_id="build",
-        project_config=ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=MANIFEST,
-                                     dbt_vars={"as_of": "{{ ds }}"}),
-        profile_config=ProfileConfig(profile_name="bullseye", target_name="local",
-                                     profiles_yml_filepath=DBT_DIR / "profiles.yml"),
-        execution_config=ExecutionConfig(execution_mode=EXECUTION_MODE),
-        # Tests on two models (relationships) run once both are built, as in `dbt build`.
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
-        # dbt builds the night's working copy (bullseye.night); Cosmos renders the template per run.
-        operator_args={"install_deps": False,
-                       "env": {"BULLSEYE_WAREHOUSE": str(working_copy(Path(WAREHOUSE), "{{ ds }}"))}},
-    )
+    identity_inputs = _dbt_group("identity_inputs", {"select": IDENTITY_INPUTS})
 
     @task
-    def built(ds: str | None = None) -> None:
-        """Record in the night's working copy that dbt built it (Cosmos ran the models above):
-        commit refuses a night whose marts were not rebuilt in this attempt."""
-        from bullseye.night import mark
+    def identity(ds: str | None = None, params: dict | None = None) -> dict:
+        """Resolve tonight's identities on the working copy (bullseye.identity.step)."""
+        from bullseye.night import night_lock, working_config
+        from bullseye.pipeline import step_identity
 
-        mark(_config(ds), "build")
+        cfg = _config(ds, params)
+        with night_lock(cfg, "Airflow task identity"):
+            run = step_identity(working_config(cfg), MANIFEST)
+        return {k: str(v) for k, v in run.items() if k in ("mode", "records", "people", "merges", "matching")}
+
+    build = _dbt_group("build", {"exclude": IDENTITY_INPUTS})
 
     @task
-    def check(ds: str | None = None) -> dict:
-        summary, _ = _step("check", ds)
+    def built(ds: str | None = None, params: dict | None = None) -> dict:
+        """Record the night's history (bullseye.history) and that dbt built the working copy
+        (Cosmos ran the models above): commit refuses a night whose marts were not rebuilt in this attempt."""
+        from bullseye.night import mark, night_lock, working_config
+        from bullseye.pipeline import record_history
+
+        cfg = _config(ds, params)
+        with night_lock(cfg, "Airflow task built"):
+            counts = record_history(working_config(cfg), MANIFEST)
+            mark(cfg, "build")
+        return counts
+
+    @task
+    def check(ds: str | None = None, params: dict | None = None) -> dict:
+        summary, _ = _step("check", ds, params)
         return {"passed": summary.checks_passed, "warnings": summary.checks_warned}
 
     @task
-    def publish(ds: str | None = None) -> dict:
-        return _step("publish", ds)[1]
+    def publish(ds: str | None = None, params: dict | None = None) -> dict:
+        return _step("publish", ds, params)[1]
 
     @task
-    def export(ds: str | None = None) -> dict:
-        return _step("export", ds)[1]
+    def export(ds: str | None = None, params: dict | None = None) -> dict:
+        return _step("export", ds, params)[1]
 
     @task
-    def commit(ds: str | None = None) -> dict:
-        summary, kind = _step("commit", ds)
+    def commit(ds: str | None = None, params: dict | None = None) -> dict:
+        summary, kind = _step("commit", ds, params)
         return {"kind": kind, "notes": summary.notes}
 
-    load() >> build >> built() >> check() >> publish() >> export() >> commit()
+    (load() >> identity_inputs >> identity() >> build >> built() >> check() >> publish() >> export()
+     >> commit())
 
 
 bullseye_nightly()

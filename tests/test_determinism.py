@@ -19,7 +19,7 @@ import pytest
 from bullseye.config import DBT_PROJECT_DIR
 
 AS_OF = "2026-11-24"
-INTERESTS_MODEL = DBT_PROJECT_DIR / "models" / "marts" / "customer_interests.sql"
+INTERESTS_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "customer_value" / "int_customer__interests.sql"
 
 
 def _render(model: Path, refs: dict[str, str]) -> str:
@@ -49,8 +49,8 @@ def _top_categories(lines: list[tuple], orders: list[tuple], threads: int) -> di
     con.execute("CREATE TABLE events (anonymous_id VARCHAR, event_type VARCHAR, properties VARCHAR)")
     con.executemany("INSERT INTO events VALUES (?, 'product_view', json_object('sku', ?))", VIEWS)
     con.execute("CREATE TABLE idmap AS SELECT 'events' AS source, 'anon-p' AS source_record_id, 'P' AS customer_id")
-    sql = _render(INTERESTS_MODEL, {"stg_sales__order_lines": "lines", "fct_orders": "orders",
-                                    "stg_web__events": "events", "customer_identity_map": "idmap"})
+    sql = _render(INTERESTS_MODEL, {"int_order_lines__enriched": "lines", "int_orders__enriched": "orders",
+                                    "stg_web__events": "events", "int_identity__customer_map": "idmap"})
     try:
         return dict(con.execute(f"SELECT customer_id, top_category FROM ({sql})").fetchall())
     finally:

@@ -94,7 +94,7 @@ def test_lines_attach_to_their_own_order(warehouse):
         JOIN marts.customer_identity_map m USING (customer_id) WHERE m.source = 'crm_customers'"""))
     assert frequency == {"store_pos:c1": 2, "web_shop:c9": 1, "crm:c5": 1}
     got = _rows(warehouse, """
-        SELECT source_system, order_id, sku, line_status FROM staging.stg_sales__order_lines ORDER BY sku""")
+        SELECT source_system, order_id, sku, line_status FROM intermediate.int_order_lines__enriched ORDER BY sku""")
     assert got == [
         ("store_pos", "O1", "SKU-A", "attached"),
         ("web_shop", "O1", "SKU-B", "attached"),

@@ -30,7 +30,7 @@ from bullseye.config import DBT_PROJECT_DIR, RunConfig
 from bullseye.evaluation import PairScores, f1_score
 from bullseye.identity.resolver import IdentityConfig, resolve
 
-EDGES_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "int_identity__edges.sql"
+EDGES_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "identity" / "int_identity__edges.sql"
 
 
 def edges_sql(records: str, keys: str, max_names_per_key: int = 3, max_records_per_key: int = 20) -> str:

@@ -12,6 +12,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from bullseye.config import setting
 from bullseye.identity import matching, state
 from bullseye.identity.resolver import match_input_sql
 
@@ -41,6 +42,13 @@ def customer(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple[pd.DataF
     return members, journal
 
 
+def night_threshold(con: duckdb.DuckDBPyConnection) -> float:
+    """The match threshold of the latest resolved night, else the project's setting."""
+    row = con.execute("select match_threshold from identity.runs where match_threshold is not null "
+                      "order by as_of desc limit 1").fetchall()
+    return float(row[0][0]) if row else float(setting("identity_match_threshold"))
+
+
 @dataclass
 class WhyNot:
     merged: bool
@@ -49,10 +57,14 @@ class WhyNot:
     comparison: dict = field(default_factory=dict)
 
 
-def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, threshold: float = 0.95,
+def why_not(con: duckdb.DuckDBPyConnection, record_a: str, record_b: str, threshold: float | None = None,
             records: str = RECORDS, edges: str = EDGES, clusters: str = CLUSTERS) -> WhyNot:
-    """Explain why two records (``source|source_record_id``) are, or are not, one person."""
+    """Explain why two records (``source|source_record_id``) are, or are not, one person.
+
+    The threshold is the one the latest night used (identity.runs), unless one is given."""
     state.ensure(con)
+    if threshold is None:
+        threshold = night_threshold(con)
     (sa, ra), (sb, rb) = _record_key(record_a), _record_key(record_b)
     ids = {}
     for s, r in ((sa, ra), (sb, rb)):

@@ -1,6 +1,6 @@
 """One night of identity resolution: match, cluster, keep ids stable, journal, audit.
 
-Called by the dbt Python model ``int_identity__clusters`` (and by tests and the
+Called by the pipeline's identity step (bullseye.identity.step; and by tests and the
 benchmark directly) with two relations built by dbt: the records with their
 attributes, and their keys with the rule that governs each key.
 
@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from bullseye.config import setting
 from bullseye.identity import graph, ids, matching, state
 from bullseye.night import failpoint
 
@@ -36,9 +37,11 @@ MODES = ("auto", "incremental", "full", "retrain")
 
 @dataclass(frozen=True)
 class IdentityConfig:
-    match_threshold: float = 0.95
+    """Identity settings of a night. Defaults are the project's (dbt_project.yml vars, via bullseye.config)."""
+
+    match_threshold: float = field(default_factory=lambda: float(setting("identity_match_threshold")))
     mode: str = "auto"
-    max_changed_share: float = 0.05
+    max_changed_share: float = field(default_factory=lambda: float(setting("identity_max_changed_share")))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -116,7 +119,8 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
     run = _run_stats(out, cids, journal, changed, config)
     run.update(as_of=as_of, mode=mode, model_trained_on=trained_on, records=len(out), rescored_records=rescored,
                match_edges=int(matches), seconds=round(time.perf_counter() - t0, 2),
-               matching="keys only" if mode == "keys only" else "probabilistic", matching_note=note)
+               matching="keys only" if mode == "keys only" else "probabilistic", matching_note=note,
+               match_threshold=config.match_threshold)
     state.append(con, "runs", pd.DataFrame([run])[_RUN_COLUMNS])
     clock.lap("report")
     run["phase_seconds"] = clock.laps
@@ -352,7 +356,7 @@ def _names(con, idx: list[int]) -> dict[int, str]:
 
 _RUN_COLUMNS = ["as_of", "mode", "model_trained_on", "records", "rescored_records", "match_edges", "people",
                 "new_people", "merges", "splits", "changed_share", "cluster_sizes", "source_match_share",
-                "blocked", "block_reason", "seconds", "matching", "matching_note"]
+                "blocked", "block_reason", "seconds", "matching", "matching_note", "match_threshold"]
 _SIZE_BINS = [(1, 1), (2, 2), (3, 5), (6, 10), (11, None)]
 
 

@@ -41,6 +41,7 @@ create table if not exists identity.runs (
 alter table identity.runs add column if not exists matching varchar;
 alter table identity.match_edges add column if not exists guard varchar;
 alter table identity.runs add column if not exists matching_note varchar;
+alter table identity.runs add column if not exists match_threshold double;
 create table if not exists identity.acks (
     as_of date not null, acknowledged_by varchar, note varchar, acknowledged_at timestamp);
 """

@@ -1,4 +1,5 @@
--- Prospect list records, only of lists acquired by the run date.
+-- Prospect list records as delivered, the latest delivery of each record (int_lists__records keeps those of
+-- lists acquired by the run date).
 select
     r.list_id,
     r.list_record_id,
@@ -20,8 +21,6 @@ select
     r.company,
     r.title,
     r.industry,
-    try_cast(json_extract_string(r._extra, '$.annual_budget') as double) as stated_annual_budget,
-    m.acquired_at
+    try_cast(json_extract_string(r._extra, '$.annual_budget') as double) as stated_annual_budget
 from {{ source('lists', 'lists') }} r
-join {{ ref('stg_lists__manifests') }} m using (list_id)
 qualify row_number() over (partition by r.list_id, r.list_record_id order by r._delivery_id desc, r._line desc) = 1

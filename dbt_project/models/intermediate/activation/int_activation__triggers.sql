@@ -1,0 +1,88 @@
+-- Dated occasions that start a campaign, one row per person and occasion, within
+-- trigger_lookback_days before and trigger_horizon_days after the run date:
+--   birthday / wedding_anniversary: the next one (wedding_date from the CRM's extra column);
+--   purchase_anniversary: each whole year since a purchase, per order and category
+--       (a campaign picks the years and categories, e.g. large appliances at 3, 5, 8 years);
+--   service_step: each step of the service plan (seed service_plans) not yet done;
+--       days_until < 0 means overdue.
+-- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time; an
+-- order's occasions name its order_key (source_system:order_id), as order ids repeat across systems.
+{% set run = as_of_date() %}
+{% set lookback = var('trigger_lookback_days') %}
+{% set horizon = var('trigger_horizon_days') %}
+with people as (
+    select customer_id, birth_date from {{ ref('int_customer__profile') }} where is_customer
+),
+wedding as (
+    select m.customer_id, max(c.wedding_date) as wedding_date
+    from {{ ref('stg_crm__customers') }} c
+    join {{ ref('int_identity__customer_map') }} m on m.source = 'crm_customers'
+        and m.source_record_id = c.source_record_id
+    where c.wedding_date is not null
+    group by 1
+),
+dates as (
+    select customer_id, 'birthday' as trigger_type, birth_date as d from people where birth_date is not null
+    union all
+    select customer_id, 'wedding_anniversary', wedding_date from wedding
+),
+-- the occasion this year, or next year once it has passed (29 Feb falls on 28 Feb)
+yearly as (
+    select customer_id, trigger_type, d,
+        cast(d + to_years(cast(year({{ run }}) - year(d) as integer)) as date) as this_year
+    from dates
+),
+occasions as (
+    select customer_id, trigger_type,
+        case when this_year < {{ run }}
+             then cast(d + to_years(cast(year({{ run }}) - year(d) + 1 as integer)) as date)
+             else this_year end as event_date
+    from yearly
+),
+bought as (
+    select o.customer_id, o.order_key, o.order_id, o.source_system as order_source_system, l.category,
+        min(o.order_date) as order_date
+    from {{ ref('int_orders__enriched') }} o
+    join {{ ref('int_order_lines__enriched') }} l using (source_system, order_id)
+    where o.customer_id is not null and not o.is_refunded and l.category is not null
+    group by all
+),
+anniversaries as (
+    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, y.years,
+        cast(b.order_date + to_years(y.years) as date) as event_date
+    from bought b
+    cross join (select unnest(range(1, 16)) as years) y
+    where cast(b.order_date + to_years(y.years) as date)
+          between {{ run }} - interval {{ lookback }} day and {{ run }} + interval {{ horizon }} day
+),
+service as (
+    select customer_id, ts, type from {{ ref('int_service__interactions') }}
+    where customer_id is not null and ts < {{ as_of_end() }}
+),
+steps as (
+    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, p.step, p.action,
+        cast(b.order_date + to_days(p.offset_days) as date) as event_date, p.grace_days,
+        exists (select 1 from service s
+                where s.customer_id = b.customer_id and s.ts >= b.order_date
+                  and s.ts < b.order_date + to_days(p.offset_days + p.grace_days)
+                  and list_contains(string_split(p.done_by, '|'), s.type)) as is_done
+    from bought b join {{ ref('service_plans') }} p using (category)
+    where cast(b.order_date + to_days(p.offset_days) as date)
+          between {{ run }} - interval {{ lookback }} day and {{ run }} + interval {{ horizon }} day
+)
+select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || cast(event_date as varchar)
+        as occurrence_key,
+    event_date, datediff('day', {{ run }}, event_date) as days_until,
+    null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id,
+    null::varchar as order_source_system
+from occasions
+where event_date <= {{ run }} + interval {{ horizon }} day
+union all
+select customer_id, 'purchase_anniversary', 'purchase_anniversary:' || order_key || ':' || category || ':' || years,
+    event_date, datediff('day', {{ run }}, event_date), category, years, null, order_id, order_source_system
+from anniversaries
+union all
+select customer_id, 'service_step', 'service_step:' || order_key || ':' || step,
+    event_date, datediff('day', {{ run }}, event_date), category, null, step, order_id, order_source_system
+from steps
+where not is_done

@@ -1,0 +1,34 @@
+"""The contact ledger before tonight: contacts sent, plus lists exported on earlier nights.
+
+Earlier nights' plans are read from the source history.contact_decisions (bullseye.history: the
+included rows are the lists); only run dates before tonight count, so a backfill sees what
+that night saw. Every night in that history was exported: a night's history is committed
+only once its export succeeded (bullseye.night), so a failed or superseded plan never counts.
+An earlier plan's customer_id is read through int_identity__id_lineage, so a plan for an id
+that has since been merged away counts for the person it belongs to tonight. A sent contact keeps
+the number or email it went to (address_key): one known only by a number that several people
+share stays here with no customer_id and counts against that number's caps.
+See bullseye.activation.ledger for the matching rules.
+"""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from bullseye.activation.campaigns import campaigns_folder, load_policy
+    from bullseye.activation.ledger import build_ledger
+
+    as_of = str(dbt.config.get("as_of"))
+    policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
+    contacts = dbt.ref("int_campaign__contacts")
+    contacts.create_view("_ledger_contacts", replace=True)
+    dbt.ref("int_identity__id_lineage").create_view("_ledger_lineage", replace=True)
+    dbt.source("history", "contact_decisions").create_view("_ledger_plans", replace=True)
+    plans = (f"(SELECT t.send_date, t.campaign_id, coalesce(l.current_customer_id, t.customer_id) AS customer_id, "
+             f"t.channel, t.occurrence_key, t.wave, t.is_holdout FROM _ledger_plans t "
+             f"LEFT JOIN _ledger_lineage l ON l.customer_id = t.customer_id "
+             f"WHERE t.decision = 'included' AND t.run_date < DATE '{as_of}')")
+    contacts_sql = f"(SELECT customer_id, campaign_id, channel, sent_at, address_key FROM _ledger_contacts " \
+                   f"WHERE sent_at < DATE '{as_of}' + INTERVAL 1 DAY)"
+    dbt.ref("int_customer__profile").create_view("_ledger_people", replace=True)
+    carriers = "(SELECT customer_id, phone, email FROM _ledger_people)"
+    return build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers).df()

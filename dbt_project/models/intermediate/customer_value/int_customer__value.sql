@@ -1,0 +1,114 @@
+-- Each buyer's value over the trailing year (value_window_days) and their potential:
+--   profit = margin on orders - cost to serve (service, giveaways redeemed, return handling)
+--            - contact costs.
+-- Coupons are already in the margin: an order's amount is net of its discount.
+-- An order line without a unit cost takes the customer's margin rate (int_customer__clv_summary).
+-- Budget: a stated yearly budget (survey or list column annual_budget) where given; otherwise the
+-- budget_percentile of yearly spend among similar buyers (province, gender, age band), never
+-- below what the customer already spends with us.
+-- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
+-- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
+{% set window_start %}({{ as_of_date() }} - interval {{ var('value_window_days') }} day){% endset %}
+with map as (select * from {{ ref('int_identity__customer_map') }}),
+orders as (
+    select o.*, coalesce(o.margin, o.amount * s.margin_rate) as margin_est
+    from {{ ref('int_orders__enriched') }} o
+    left join {{ ref('int_customer__clv_summary') }} s using (customer_id)
+    where o.customer_id is not null
+),
+sales as (
+    select customer_id,
+        round(coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as revenue_12m,
+        round(coalesce(list_sum(list(margin_est order by order_key)
+            filter (where not is_refunded and order_date > {{ window_start }})), 0), 2) as margin_12m,
+        count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m
+    from orders group by customer_id
+),
+service as (
+    select customer_id,
+        round(sum(cost) filter (where type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
+        round(sum(cost) filter (where type in ('return_handling', 'return')), 2) as return_cost,
+        round(sum(cost) filter (where type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling',
+                                                   'return')), 2) as service_cost
+    from {{ ref('int_service__interactions') }}
+    where ts > {{ window_start }}
+    group by 1
+),
+contacts as (
+    select customer_id, round(sum(contact_cost), 2) as contact_cost, count(*) as contacts_12m
+    from {{ ref('int_campaign__contacts') }}
+    where sent_at > {{ window_start }} and customer_id is not null
+    group by 1
+),
+stated as (
+    select m.customer_id, max(b.stated_annual_budget) as stated_annual_budget
+    from (
+        select 'crm_customers' as source, source_record_id, stated_annual_budget from {{ ref('stg_crm__customers') }}
+        union all
+        select 'lists', source_record_id, stated_annual_budget from {{ ref('int_lists__records') }}
+    ) b join map m using (source, source_record_id)
+    where b.stated_annual_budget > 0
+    group by 1
+),
+base as (
+    select
+        r.customer_id,
+        d.province, d.gender,
+        cast(floor(datediff('year', d.birth_date, {{ as_of_date() }}) / 10) * 10 as integer) as age_band,
+        r.first_purchase, r.last_purchase, r.purchase_days,
+        datediff('day', r.first_purchase, {{ as_of_date() }}) as tenure_days,
+        s.revenue_12m, s.margin_12m, s.refunded_orders_12m,
+        coalesce(sv.service_cost, 0) as service_cost_12m,
+        coalesce(sv.giveaway_cost, 0) as giveaway_cost_12m,
+        coalesce(sv.return_cost, 0) as return_cost_12m,
+        coalesce(c.contact_cost, 0) as contact_cost_12m,
+        coalesce(c.contacts_12m, 0) as contacts_12m,
+        cs.margin_rate,
+        clv.clv_52w,
+        st.stated_annual_budget
+    from {{ ref('int_customer__purchase_rhythm') }} r
+    join {{ ref('int_customer__profile') }} d using (customer_id)
+    left join sales s using (customer_id)
+    left join service sv using (customer_id)
+    left join contacts c using (customer_id)
+    left join {{ ref('int_customer__clv_summary') }} cs using (customer_id)
+    left join {{ ref('int_customer__clv') }} clv using (customer_id)
+    left join stated st using (customer_id)
+),
+spenders as (select * from base where revenue_12m > 0),
+cell as (
+    select province, gender, age_band, count(*) as peers,
+        quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget
+    from spenders group by all
+),
+prov as (
+    select province, count(*) as peers, quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget
+    from spenders group by all
+),
+everyone as (select quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget from spenders),
+budgeted as (
+    select b.*,
+        round(b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m - b.contact_cost_12m, 2)
+            as profit_12m,
+        case
+            when b.stated_annual_budget is not null then 'stated'
+            when c.peers >= {{ var('budget_min_peers') }} then 'peers: province, gender, age band'
+            when p.peers >= {{ var('budget_min_peers') }} then 'peers: province'
+            else 'peers: all buyers'
+        end as budget_source,
+        greatest(coalesce(b.stated_annual_budget,
+                          case when c.peers >= {{ var('budget_min_peers') }} then c.budget
+                               when p.peers >= {{ var('budget_min_peers') }} then p.budget
+                               else e.budget end, 0), b.revenue_12m) as annual_budget
+    from base b
+    left join cell c on c.province is not distinct from b.province and c.gender is not distinct from b.gender
+        and c.age_band is not distinct from b.age_band
+    left join prov p on p.province is not distinct from b.province
+    cross join everyone e
+)
+select *,
+    case when annual_budget > 0 then least(1.0, revenue_12m / annual_budget) end as share_of_wallet,
+    -- what is left in the customer's wallet, at their margin, plus the growth CLV expects
+    round(greatest(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
+          + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2) as potential_gap
+from budgeted

@@ -1,0 +1,85 @@
+-- Per campaign and wave: what was sent and what came back, and what the campaign changed.
+-- Sent, delivered, responded, converted, revenue and margin credited (fct_campaign_attribution),
+-- cost (contacts at contact_cost per channel + coupon discounts on credited orders) and ROI
+-- = (margin - cost) / cost. Uplift compares everyone planned for contact with the campaign's
+-- holdout: the share who ordered within attribution_window_days of the send date, for plans
+-- whose window has closed by the run date, with a 95% confidence interval (normal
+-- approximation for a difference of two proportions). A sent contact is matched to a plan as
+-- the ledger matches it (same campaign, person and channel, within the policy's
+-- ledger_match_days of the send date); contacts that no plan of ours explains (another
+-- tool's campaigns) are reported with wave NULL.
+{% set window = var('attribution_window_days') %}
+with plans as (  -- earlier plans' people as they are tonight (merges followed)
+    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
+    from {{ ref('int_activation__list_history') }} t
+    left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
+    where t.run_date <= {{ as_of_date() }}
+),
+policy as (select * from {{ ref('int_contact__policy_settings') }}),
+contacts as (
+    select c.*, p.wave, p.wave_name
+    from {{ ref('int_campaign__contacts') }} c
+    cross join policy
+    left join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
+        and p.channel = c.channel and not p.is_holdout
+        and c.sent_date between p.send_date - to_days(policy.ledger_match_days)
+                            and p.send_date + to_days(policy.ledger_match_days)
+    qualify row_number() over (partition by c.contact_id
+                               order by p.send_date desc nulls last, p.wave, p.occurrence_key) = 1
+),
+credit as (
+    select a.contact_id, count(*) as orders, sum(a.amount) as revenue, sum(coalesce(a.margin, 0)) as margin,
+        sum(coalesce(o.discount_amount, 0)) filter (where a.method = 'coupon') as coupon_cost
+    from {{ ref('int_campaign__attribution') }} a join {{ ref('int_orders__enriched') }} o using (order_key)
+    group by 1
+),
+sent as (
+    select c.campaign_id, c.wave, min(c.wave_name) as wave_name,
+        count(*) as sent, count(*) filter (where c.delivered) as delivered,
+        count(*) filter (where c.responded_at is not null) as responded,
+        count(*) filter (where cr.orders > 0) as converted,
+        count(*) filter (where c.customer_id is null) as unmatched_contacts,
+        coalesce(sum(cr.revenue), 0) as revenue, coalesce(sum(cr.margin), 0) as margin,
+        round(sum(c.contact_cost) + coalesce(sum(cr.coupon_cost), 0), 2) as cost
+    from contacts c left join credit cr using (contact_id)
+    group by 1, 2
+),
+matured as (
+    select p.campaign_id, p.wave, min(p.wave_name) as wave_name, p.customer_id, p.is_holdout,
+        exists (select 1 from {{ ref('int_orders__enriched') }} o
+                where o.customer_id = p.customer_id and not o.is_refunded
+                  and o.order_date >= p.send_date
+                  and o.order_date < p.send_date + interval {{ window }} day) as ordered
+    from plans p
+    where p.send_date + interval {{ window }} day <= {{ as_of_date() }}
+    group by p.campaign_id, p.wave, p.customer_id, p.is_holdout, p.send_date
+),
+lift as (
+    select campaign_id, wave, min(wave_name) as wave_name,
+        count(*) filter (where not is_holdout) as treated,
+        avg(ordered::int) filter (where not is_holdout) as treated_order_rate,
+        count(*) filter (where is_holdout) as holdout,
+        avg(ordered::int) filter (where is_holdout) as holdout_order_rate
+    from matured group by 1, 2
+)
+select
+    coalesce(s.campaign_id, l.campaign_id) as campaign_id,
+    coalesce(s.wave, l.wave) as wave,
+    coalesce(s.wave_name, l.wave_name) as wave_name,
+    coalesce(s.sent, 0) as sent, coalesce(s.delivered, 0) as delivered, coalesce(s.responded, 0) as responded,
+    coalesce(s.converted, 0) as converted, coalesce(s.unmatched_contacts, 0) as unmatched_contacts,
+    coalesce(s.revenue, 0) as revenue, coalesce(s.margin, 0) as margin, coalesce(s.cost, 0) as cost,
+    case when s.cost > 0 then round((s.margin - s.cost) / s.cost, 4) end as roi,
+    l.treated, l.treated_order_rate, l.holdout, l.holdout_order_rate,
+    l.treated_order_rate - l.holdout_order_rate as uplift,
+    case when l.treated > 0 and l.holdout > 0 then
+        l.treated_order_rate - l.holdout_order_rate
+        - 1.96 * sqrt(l.treated_order_rate * (1 - l.treated_order_rate) / l.treated
+                      + l.holdout_order_rate * (1 - l.holdout_order_rate) / l.holdout) end as uplift_ci_low,
+    case when l.treated > 0 and l.holdout > 0 then
+        l.treated_order_rate - l.holdout_order_rate
+        + 1.96 * sqrt(l.treated_order_rate * (1 - l.treated_order_rate) / l.treated
+                      + l.holdout_order_rate * (1 - l.holdout_order_rate) / l.holdout) end as uplift_ci_high,
+    {{ as_of_date() }} as as_of_date
+from sent s
+full join lift l on l.campaign_id = s.campaign_id and l.wave is not distinct from s.wave

@@ -1,0 +1,2 @@
+-- Published as is from int_customer__interests (see its yml for the rules).
+select * from {{ ref('int_customer__interests') }}

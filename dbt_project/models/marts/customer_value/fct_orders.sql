@@ -1,0 +1,2 @@
+-- Published as is from int_orders__enriched (see its yml for the rules).
+select * from {{ ref('int_orders__enriched') }}

@@ -1,0 +1,40 @@
+-- Each salesperson's customers by value tier and grade, and whether their share of wallet is
+-- moving: spend in the latest half year against the half year before (up or down by more than
+-- 10%), or stalled.
+-- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
+-- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
+{% set half = "(" ~ as_of_date() ~ " - interval 182 day)" %}
+{% set year = "(" ~ as_of_date() ~ " - interval 364 day)" %}
+with spend as (
+    select customer_id,
+        coalesce(sum(amount) filter (where order_date > {{ half }}), 0) as recent,
+        coalesce(sum(amount) filter (where order_date <= {{ half }} and order_date > {{ year }}), 0) as before
+    from {{ ref('int_orders__enriched') }}
+    where customer_id is not null and not is_refunded
+    group by all
+),
+customers as (
+    select s.*, coalesce(p.recent, 0) as recent, coalesce(p.before, 0) as before,
+        case
+            when coalesce(p.recent, 0) > 1.1 * coalesce(p.before, 0) then 'growing'
+            when coalesce(p.recent, 0) < 0.9 * coalesce(p.before, 0) then 'shrinking'
+            else 'stalled'
+        end as wallet_trend
+    from {{ ref('int_customer__segments') }} s
+    left join spend p using (customer_id)
+    where s.value_tier is not null
+)
+select
+    coalesce(salesperson_id, 'none') as salesperson_id,
+    value_tier,
+    grade,
+    count(*) as customers,
+    list_avg(list(share_of_wallet order by customer_id)) as avg_share_of_wallet,
+    count(*) filter (where wallet_trend = 'growing') as wallet_growing,
+    count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
+    count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
+    round(list_sum(list(value order by customer_id)), 2) as value,
+    round(list_sum(list(potential_gap order by customer_id)), 2) as potential_gap,
+    {{ as_of_date() }} as as_of_date
+from customers
+group by all

@@ -1,0 +1,71 @@
+"""Compare two warehouses table by table: the check that a restructuring changed no figure.
+
+    python scripts/compare_marts.py BEFORE.duckdb AFTER.duckdb [--schema marts ...]
+
+For every table of the given schemas (default: marts) in either warehouse: both have it, with the
+same columns and types, the same number of rows and the same rows (compared as multisets: each
+table's rows are sorted on all columns, then compared; EXCEPT ALL both ways so duplicates count).
+Prints one line per table and exits 1 when any differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+
+
+def tables(con: duckdb.DuckDBPyConnection, db: str, schema: str) -> dict[str, list[tuple[str, str]]]:
+    rows = con.execute("""select table_name, column_name, data_type from information_schema.columns
+                          where table_catalog = ? and table_schema = ? order by table_name, ordinal_position""",
+                       [db, schema]).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for t, c, ty in rows:
+        out.setdefault(t, []).append((c, ty))
+    return out
+
+
+def compare(before: str, after: str, schemas: list[str]) -> int:
+    con = duckdb.connect()
+    con.execute(f"attach '{before}' as a (read_only)")
+    con.execute(f"attach '{after}' as b (read_only)")
+    bad = 0
+    for schema in schemas:
+        ta, tb = tables(con, "a", schema), tables(con, "b", schema)
+        for name in sorted(set(ta) | set(tb)):
+            label = f"{schema}.{name}"
+            if name not in ta or name not in tb:
+                print(f"DIFF  {label}: only in {'after' if name in tb else 'before'}")
+                bad += 1
+                continue
+            if ta[name] != tb[name]:
+                print(f"DIFF  {label}: columns differ: {ta[name]} vs {tb[name]}")
+                bad += 1
+                continue
+            n_a = con.execute(f"select count(*) from a.{schema}.{name}").fetchall()[0][0]
+            n_b = con.execute(f"select count(*) from b.{schema}.{name}").fetchall()[0][0]
+            only_a = con.execute(f"select count(*) from (select * from a.{schema}.{name} "
+                                 f"except all select * from b.{schema}.{name})").fetchall()[0][0]
+            only_b = con.execute(f"select count(*) from (select * from b.{schema}.{name} "
+                                 f"except all select * from a.{schema}.{name})").fetchall()[0][0]
+            if n_a != n_b or only_a or only_b:
+                print(f"DIFF  {label}: {n_a:,} vs {n_b:,} rows; {only_a:,} only before, {only_b:,} only after")
+                bad += 1
+            else:
+                print(f"same  {label}: {n_a:,} rows, {len(ta[name])} columns")
+    print(f"{bad} table(s) differ" if bad else "all tables identical")
+    return 1 if bad else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("before")
+    ap.add_argument("after")
+    ap.add_argument("--schema", action="append", help="schema to compare (repeatable; default marts)")
+    args = ap.parse_args()
+    return compare(args.before, args.after, args.schema or ["marts"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
