@@ -26,7 +26,7 @@ def tables(con: duckdb.DuckDBPyConnection, db: str, schema: str) -> dict[str, li
     return out
 
 
-def compare(before: str, after: str, schemas: list[str]) -> int:
+def compare(before: str, after: str, schemas: list[str], ignore: set[str] = frozenset()) -> int:
     con = duckdb.connect()
     con.execute(f"attach '{before}' as a (read_only)")
     con.execute(f"attach '{after}' as b (read_only)")
@@ -39,16 +39,19 @@ def compare(before: str, after: str, schemas: list[str]) -> int:
                 print(f"DIFF  {label}: only in {'after' if name in tb else 'before'}")
                 bad += 1
                 continue
+            ta[name] = [c for c in ta[name] if c[0] not in ignore]
+            tb[name] = [c for c in tb[name] if c[0] not in ignore]
             if ta[name] != tb[name]:
                 print(f"DIFF  {label}: columns differ: {ta[name]} vs {tb[name]}")
                 bad += 1
                 continue
             n_a = con.execute(f"select count(*) from a.{schema}.{name}").fetchall()[0][0]
             n_b = con.execute(f"select count(*) from b.{schema}.{name}").fetchall()[0][0]
-            only_a = con.execute(f"select count(*) from (select * from a.{schema}.{name} "
-                                 f"except all select * from b.{schema}.{name})").fetchall()[0][0]
-            only_b = con.execute(f"select count(*) from (select * from b.{schema}.{name} "
-                                 f"except all select * from a.{schema}.{name})").fetchall()[0][0]
+            cols = ", ".join(f'"{c}"' for c, _ in ta[name])
+            only_a = con.execute(f"select count(*) from (select {cols} from a.{schema}.{name} "
+                                 f"except all select {cols} from b.{schema}.{name})").fetchall()[0][0]
+            only_b = con.execute(f"select count(*) from (select {cols} from b.{schema}.{name} "
+                                 f"except all select {cols} from a.{schema}.{name})").fetchall()[0][0]
             if n_a != n_b or only_a or only_b:
                 print(f"DIFF  {label}: {n_a:,} vs {n_b:,} rows; {only_a:,} only before, {only_b:,} only after")
                 bad += 1
@@ -63,8 +66,10 @@ def main() -> int:
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--schema", action="append", help="schema to compare (repeatable; default marts)")
+    ap.add_argument("--ignore", action="append", default=[],
+                    help="leave this column out wherever it occurs (repeatable), e.g. a timing or a run's random id")
     args = ap.parse_args()
-    return compare(args.before, args.after, args.schema or ["marts"])
+    return compare(args.before, args.after, args.schema or ["marts"], set(args.ignore))
 
 
 if __name__ == "__main__":
