@@ -71,10 +71,6 @@ def append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
     con.unregister("__bz_frame")
 
 
-def previous_ids(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute("select record, customer_id from identity.registry where valid_to is null").df()
-
-
 def issued_ids(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("""select customer_id, cast(min(valid_from) as timestamp) as first_issued
                           from identity.registry group by customer_id""").df()

@@ -33,6 +33,9 @@ from bullseye.ingest.licences import (
 from bullseye.ingest.privacy import DEFAULT_SALT_NOTE, hash_staged_ids, id_salt, migrate_clear_ids, redact_text
 from bullseye.ingest.readers import (
     BATCH_ROWS,
+    DELIMITERS,
+    JSON_LINES,
+    PARQUET,
     FileScan,
     UnreadableFile,
     detect_encoding,
@@ -399,7 +402,7 @@ def _context(manifest: Path | None, verdict: Verdict | None = None) -> str:
 
 
 def _scan(path: Path) -> FileScan:
-    return scan_file(path, check_text=path.suffix.lower() != ".parquet")
+    return scan_file(path, check_text=path.suffix.lower() != PARQUET)
 
 
 def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, landing: Path,
@@ -476,18 +479,20 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, declared:
            scratch: Path) -> tuple[Staged, str]:
     """Put the file's records into temp table ``_stage`` with DuckDB's readers. Returns (staged, encoding)."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if suffix == PARQUET:
         return stage_parquet(con, path), "parquet"
-    if suffix not in {".csv", ".txt", ".tsv", ".jsonl", ".json", ".ndjson"}:
-        raise UnreadableFile(f"unsupported file type {suffix!r} (expected .csv, .parquet or .jsonl)")
+    is_json = suffix in JSON_LINES
+    if not is_json and suffix not in DELIMITERS:
+        known = ", ".join(sorted([*DELIMITERS, *JSON_LINES, PARQUET]))
+        raise UnreadableFile(f"unsupported file type {suffix!r} (expected one of {known})")
     codec, how = detect_encoding(path, scan, declared)
     source = path
-    is_json = suffix in {".jsonl", ".json", ".ndjson"}
     with path.open("rb") as fh:
         bom = fh.read(3) == b"\xef\xbb\xbf"
     if codec != "utf-8-sig" or (is_json and bom):
         source = transcode_to_utf8(path, codec, scratch / f"utf8{suffix}")
-    staged = stage_jsonl(con, source, scan, scratch) if is_json else stage_csv(con, source, scan, scratch)
+    staged = (stage_jsonl(con, source, scan, scratch) if is_json
+              else stage_csv(con, source, scan, scratch, DELIMITERS[suffix]))
     return staged, f"{codec} ({how})"
 
 
@@ -680,7 +685,7 @@ def _quarantine_broken(con: duckdb.DuckDBPyConnection, delivery_id: int, source:
 def _quarantine_file(con, delivery_id: int, source: str, path: Path, rel: str, reason: str,
                      res: DeliveryResult) -> None:
     """A file that cannot be read at all: account for each of its lines, keeping the raw bytes."""
-    skip_header = path.suffix.lower() in {".csv", ".txt", ".tsv"}
+    skip_header = path.suffix.lower() in DELIMITERS
     rows, n = [], 0
     salt = id_salt()[0]
     for no, text in raw_lines(path):

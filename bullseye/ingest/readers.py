@@ -25,7 +25,12 @@ from pathlib import Path
 CHUNK = 1 << 22
 # Rows per executemany when whole files are quarantined line by line.
 BATCH_ROWS = 100_000
-_DECLARED = re.compile(r"\.(gbk|gb2312|gb18030|utf-?8)\.(csv|jsonl|txt)$", re.IGNORECASE)
+# What each delivery file type is read as, by extension (lower-cased). Delimited text files
+# get their field separator here; everything that reads or re-reads such a file takes it from here.
+DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+JSON_LINES = frozenset({".jsonl", ".ndjson", ".json"})  # one JSON object per line, whatever the name says
+PARQUET = ".parquet"
+_DECLARED = re.compile(r"\.(gbk|gb2312|gb18030|utf-?8)\.(csv|tsv|txt|jsonl|ndjson|json)$", re.IGNORECASE)
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=\r?\n)")
 _JSON_NUL = re.compile(rb"\\u0000")  # a regex finds this literal about twice as fast as ``in``
 
@@ -161,15 +166,18 @@ def transcode_to_utf8(path: Path, codec: str, dest: Path) -> Path:
     return dest
 
 
-def read_header(path: Path) -> list[str]:
-    """The CSV header's column names, trimmed and lower-cased (the first physical line)."""
+def read_header(path: Path, delim: str = ",") -> list[str]:
+    """The header's column names, trimmed and lower-cased (the first physical line).
+
+    ``delim`` is the file's field separator (:data:`DELIMITERS`): it must be the one
+    DuckDB reads the rows with, or a tab-separated header reads as one column."""
     with path.open("rb") as fh:
         first = fh.readline()
     text = first.decode("utf-8-sig").rstrip("\r\n")
     if not text.strip():
         raise UnreadableFile("the first line (the header) is empty")
     try:
-        fields = next(csv.reader([text], strict=True))
+        fields = next(csv.reader([text], delimiter=delim, strict=True))
     except csv.Error as exc:
         raise UnreadableFile(f"cannot read the header: {exc}") from exc
     columns = [f.strip().lower() or f"_column{i + 1}" for i, f in enumerate(fields)]
@@ -179,12 +187,12 @@ def read_header(path: Path) -> list[str]:
     return columns
 
 
-def field_count(csv_line: str) -> int:
-    """How many fields a (rejected) CSV record has, for a message a person can check."""
+def field_count(csv_line: str, delim: str = ",") -> int:
+    """How many fields a (rejected) delimited record has, for a message a person can check."""
     try:
-        return len(next(csv.reader([csv_line])))
+        return len(next(csv.reader([csv_line], delimiter=delim)))
     except (csv.Error, StopIteration):
-        return csv_line.count(",") + 1
+        return csv_line.count(delim) + 1
 
 
 def physical_line_at(path: Path, offset: int) -> int:

@@ -2,7 +2,8 @@
 
 One :class:`SourceSpec` per folder of contract section 1. The loader derives
 raw table schemas, parsing and quarantine rules from these, so adding a column
-is a one-line change here.
+is a one-line change here. File formats are not per source: any source folder
+takes every type the loader reads, chosen by extension (``readers.DELIMITERS``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class SourceSpec:
     one_of: tuple[tuple[str, ...], ...] = ()
     # Allowed values for enumerated columns (compared lower-cased and trimmed).
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    formats: tuple[str, ...] = ("csv", "parquet")
     nested: bool = False  # lists/<list_id>/ with a manifest
 
     @property
@@ -72,8 +72,6 @@ SOURCES: dict[str, SourceSpec] = {
     name: SourceSpec(name=name, columns=_cols(spec), required=_req(spec))
     for name, spec in _SPECS.items()
 }
-SOURCES["events"] = SourceSpec("events", SOURCES["events"].columns, SOURCES["events"].required,
-                               formats=("jsonl", "parquet"))
 SOURCES["lists"] = SourceSpec("lists", SOURCES["lists"].columns, SOURCES["lists"].required, nested=True)
 SOURCES["contacts"] = SourceSpec("contacts", SOURCES["contacts"].columns, SOURCES["contacts"].required,
                                  one_of=(("customer_id", "phone", "email"),))

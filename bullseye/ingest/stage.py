@@ -57,6 +57,7 @@ class Staged:
     rows: int = 0
     broken: list[Broken] = field(default_factory=list)
     multiline: bool = False  # some staged record spans physical lines
+    delim: str = ","  # the field separator the file is read with
 
 
 def _q(name: str) -> str:
@@ -74,10 +75,15 @@ def keep(text: str | None, limit: int = RECORD_KEEP) -> str | None:
     return text[:limit] + f" …[truncated: kept {limit:,} of {len(text):,} characters]"
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, scratch: Path) -> Staged:
-    """Read a UTF-8 CSV file with ``read_csv`` (rejects table) into ``_stage``."""
-    columns = read_header(path)
-    st = Staged(columns=columns)
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, scratch: Path,
+              delim: str = ",") -> Staged:
+    """Read a UTF-8 delimited file with ``read_csv`` (rejects table) into ``_stage``.
+
+    ``delim`` is the field separator its extension stands for (``readers.DELIMITERS``:
+    a tab for ``.tsv``); the header, the rows and the field counts of rejected records
+    are all read with it."""
+    columns = read_header(path, delim)
+    st = Staged(columns=columns, delim=delim)
     cols_sql = ", ".join(f"{_s(c)}: 'VARCHAR'" for c in columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stage ({', '.join(_q(c) + ' VARCHAR' for c in columns)}, "
                 "_line BIGINT)")
@@ -116,7 +122,7 @@ def _read_segment(con: duckdb.DuckDBPyConnection, st: Staged, path: Path, header
     con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rej_scan")
     names = ", ".join(_q(c) for c in st.columns)
     con.execute(f"""INSERT INTO _stage ({names}) SELECT * FROM read_csv({_s(str(path))}, columns = {{{cols_sql}}},
-        header = {str(header).lower()}, auto_detect = false, all_varchar = true, delim = ',', quote = '"',
+        header = {str(header).lower()}, auto_detect = false, all_varchar = true, delim = {_s(st.delim)}, quote = '"',
         escape = '"', store_rejects = true, rejects_table = '_rej', rejects_scan = '_rej_scan',
         max_line_size = {MAX_LINE_BYTES}, encoding = 'utf-8')""")
     n = con.execute("SELECT count(*) FROM _stage").fetchall()[0][0] - staged_before
@@ -135,7 +141,7 @@ def _read_segment(con: duckdb.DuckDBPyConnection, st: Staged, path: Path, header
                                     "value that never closes; the line is held and reading goes on at the next"))
             continue
         if line in rejected:  # several errors on one record: one broken record, reasons joined
-            why = _reason(etype, message, text)
+            why = _reason(etype, message, text, st.delim)
             if why not in rejected[line].reason.split("; "):
                 rejected[line].reason += "; " + why
             continue
@@ -143,7 +149,7 @@ def _read_segment(con: duckdb.DuckDBPyConnection, st: Staged, path: Path, header
         if etype == "LINE SIZE OVER MAXIMUM" and "truncated" not in body:  # DuckDB hands back a cut record
             size = (message or "").split("Actual Size:")[-1].split(" ")[0]
             body += f" …[truncated: kept {len(body):,} characters of a record of {size} bytes]"
-        rejected[line] = Broken(offset + line, body, _reason(etype, message, text), column)
+        rejected[line] = Broken(offset + line, body, _reason(etype, message, text, st.delim), column)
     last = (stop[0] - 1) if stop else scan.physical_lines
     blanks = [b for b in scan.blank_lines if first_line <= b <= last]
     heads = 1 if header else 0
@@ -181,9 +187,9 @@ def _line_from(path: Path, start: int) -> tuple[str, int | None]:
     return text, (nxt if more else None)
 
 
-def _reason(etype: str, message: str | None, text: str | None) -> str:
+def _reason(etype: str, message: str | None, text: str | None, delim: str = ",") -> str:
     if etype in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
-        found = field_count((text or "").lstrip("\r\n"))
+        found = field_count((text or "").lstrip("\r\n"), delim)
         expected = (message or "").split("Expected Number of Columns: ")[-1].split(" ")[0]
         return f"row has {found} fields, header has {expected}"
     if etype == "LINE SIZE OVER MAXIMUM":
