@@ -80,6 +80,12 @@ def default_home() -> Path:
     return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()
 
 
+def compiled_manifest() -> Path:
+    """dbt's compiled manifest (``bullseye dbt-manifest``): what the Airflow DAG renders, and where a
+    Python step finds dbt's relations when its run has no manifest of its own ($BULLSEYE_DBT_MANIFEST)."""
+    return Path(os.environ.get("BULLSEYE_DBT_MANIFEST", DBT_PROJECT_DIR / "target" / "manifest.json"))
+
+
 def default_warehouse(home: Path | None = None) -> Path:
     """The warehouse a command uses when none is named: <home>/warehouse/bullseye.duckdb."""
     return (home or default_home()) / "warehouse" / WAREHOUSE_NAME

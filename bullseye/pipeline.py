@@ -224,12 +224,14 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
 
 
 def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str, int]:
-    from bullseye.activation.exports import export_lists
+    from bullseye.activation.exports import LIST_CONTACTS, export_lists
+    from bullseye.transform import manifest_path, relations
 
     campaigns, _ = check_campaigns(cfg)
     work = night.require(cfg, "export")
     staged = night.staged_exports(cfg)
-    written = export_lists(work, cfg.as_of, staged, campaigns)
+    contacts = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS])[LIST_CONTACTS]
+    written = export_lists(work, cfg.as_of, staged, campaigns, contacts)
     night.failpoint("export")
     night.mark(cfg, "export")
     if summary is not None:

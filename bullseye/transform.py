@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullseye.config import DBT_PROJECT_DIR, RunConfig, dbt_vars
+from bullseye.config import DBT_PROJECT_DIR, RunConfig, compiled_manifest, dbt_vars
 from bullseye.warehouse import release_dbt_connection
 
 
@@ -74,8 +74,10 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
 
 
 def manifest_path(cfg: RunConfig) -> Path:
-    """The manifest of the run's last dbt command."""
-    return cfg.dbt_target / "manifest.json"
+    """The manifest of the run's last dbt command, else the compiled one (a run under Airflow, where
+    Cosmos runs dbt elsewhere). Either gives the same relations: schemas come from the project."""
+    own = cfg.dbt_target / "manifest.json"
+    return own if own.exists() else compiled_manifest()
 
 
 def _nodes(manifest: Path) -> dict:

@@ -32,11 +32,11 @@ from airflow.sdk import dag, task  # noqa: E402
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
 from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
 
-from bullseye.config import default_home, default_warehouse, working_copy  # noqa: E402 - light imports only
+from bullseye.config import compiled_manifest, default_home, default_warehouse, working_copy  # noqa: E402
 
 PROJECT = Path(os.environ.get("BULLSEYE_PROJECT", Path(__file__).resolve().parents[1]))
 DBT_DIR = PROJECT / "dbt_project"
-MANIFEST = Path(os.environ.get("BULLSEYE_DBT_MANIFEST", DBT_DIR / "target" / "manifest.json"))
+MANIFEST = compiled_manifest()
 HOME = default_home()
 WAREHOUSE = os.environ.get("BULLSEYE_WAREHOUSE") or str(default_warehouse(HOME))
 LANDING = os.environ.get("BULLSEYE_LANDING", str(HOME / "demo_landing"))

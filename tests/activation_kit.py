@@ -8,7 +8,7 @@ import duckdb
 
 from bullseye.activation.campaigns import AUDIENCE_COLUMNS, TRIGGER_COLUMNS, parse_campaign, parse_policy
 from bullseye.activation.ledger import build_ledger
-from bullseye.activation.policy import plan_night
+from bullseye.activation.policy import PlanInputs, plan_night
 
 CONTACT_COLUMNS = {"phone": "VARCHAR", "email": "VARCHAR", "wechat_unionid": "VARCHAR", "address": "VARCHAR",
                    "household_key": "VARCHAR"}
@@ -98,7 +98,8 @@ def _table(con, name: str, columns: str, rows, insert_columns: str | None = None
 def plan(con, campaigns, pol=None, run_date: date = RUN):
     pol = pol or policy()
     build_ledger(con, "contacts", "plans", pol.ledger_match_days, carriers="audience").create("ledger")
-    return plan_night(con, campaigns, pol, run_date)
+    tables = PlanInputs("audience", "triggers", "consents", "list_terms", "ledger")
+    return plan_night(con, campaigns, pol, run_date, tables)
 
 
 def decision(df, customer_id: str, campaign_id: str | None = None) -> dict:

@@ -36,12 +36,15 @@ def test_campaign_file_row_keeps_only_its_channels_contact():
 RUN = date(2026, 6, 1)
 
 
+CONTACTS = "intermediate.int_activation__list_contacts"  # the test warehouse's copy of the dbt model
+
 def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = RUN) -> Path:
     """A warehouse with just the tables export_lists reads: ``people`` are (customer_id, channel) on list 'spring'."""
     con = duckdb.connect(str(path))
     try:
         con.execute("CREATE SCHEMA marts; CREATE SCHEMA intermediate")
-        con.execute("""CREATE TABLE intermediate.int_activation__audience (customer_id VARCHAR, name VARCHAR,
+        con.execute("""CREATE TABLE intermediate.int_activation__list_contacts (run_date DATE, campaign_id VARCHAR,
+            customer_id VARCHAR, name VARCHAR,
             phone VARCHAR, email VARCHAR, wechat_unionid VARCHAR, province VARCHAR, city VARCHAR,
             district VARCHAR, address VARCHAR)""")
         con.execute("""CREATE TABLE marts.target_lists (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
@@ -54,8 +57,9 @@ def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = R
             customer_id VARCHAR, change VARCHAR, reason VARCHAR, channel VARCHAR, is_holdout BOOLEAN,
             prev_run_date DATE)""")
         for i, (cid, channel) in enumerate(people):
-            con.execute("INSERT INTO intermediate.int_activation__audience VALUES (?, ?, ?, ?, NULL, '江苏省', "
-                        "'南京市', '建邺区', '新华路1号')", [cid, f"客户{i}", f"1380013800{i}", f"{cid}@example.com"])
+            con.execute("INSERT INTO intermediate.int_activation__list_contacts VALUES (?, 'spring', ?, ?, ?, ?, NULL, "
+                        "'江苏省', '南京市', '建邺区', '新华路1号')",
+                        [run_date, cid, f"客户{i}", f"1380013800{i}", f"{cid}@example.com"])
             con.execute("INSERT INTO marts.target_lists VALUES (?, 'spring', ?, ?, 'included:spring', false, ?, "
                         "TIMESTAMP '2026-06-02 09:00', TIMESTAMP '2026-06-02 20:00', 1, 'main', 'marketing', "
                         "'consent', ?, ?)", [run_date, cid, channel, 1.0 / (i + 1),
@@ -99,7 +103,7 @@ def spring():
 def test_a_night_writes_its_files_and_manifest_and_no_leftovers(tmp_path, spring):
     wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email"), ("c3", "sms")])
     out = tmp_path / "exports" / RUN.isoformat()
-    assert export_lists(wh, RUN, out, spring) == {"spring": 3}
+    assert export_lists(wh, RUN, out, spring, CONTACTS) == {"spring": 3}
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["campaigns"][0]["files"]) == {
         "spring.csv", "spring.parquet", "spring__sms.csv", "spring__sms.parquet", "spring__email.csv",
@@ -113,12 +117,12 @@ def test_a_failure_after_the_first_file_keeps_the_previous_export_whole(tmp_path
     folder with one new file, no other list files and the previous night's manifest."""
     out = tmp_path / "exports" / RUN.isoformat()
     wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email")])
-    export_lists(wh, RUN, out, spring)
+    export_lists(wh, RUN, out, spring, CONTACTS)
     before = _snapshot(out)
     rerun = tiny_warehouse(tmp_path / "rerun.duckdb", [("c1", "sms"), ("c2", "email"), ("c9", "sms")])
     _fail_after(monkeypatch, "to_csv", 1, RuntimeError("writer crashed"))
     with pytest.raises(ExportError) as err:
-        export_lists(rerun, RUN, out, spring)
+        export_lists(rerun, RUN, out, spring, CONTACTS)
     assert "spring__sms.csv" in str(err.value) and "writer crashed" in str(err.value)
     assert _snapshot(out) == before
     assert _leftovers(out) == []
@@ -129,7 +133,7 @@ def test_a_full_disk_leaves_no_folder_under_the_final_name(tmp_path, monkeypatch
     wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms"), ("c2", "email")])
     _fail_after(monkeypatch, "to_parquet", 1, OSError(errno.ENOSPC, "No space left on device"))
     with pytest.raises(ExportError) as err:
-        export_lists(wh, RUN, out, spring)
+        export_lists(wh, RUN, out, spring, CONTACTS)
     assert "could not write export file spring__sms.parquet" in str(err.value)
     assert "the disk is full" in str(err.value)
     assert not out.exists()
@@ -139,7 +143,7 @@ def test_a_full_disk_leaves_no_folder_under_the_final_name(tmp_path, monkeypatch
 def test_a_full_disk_while_writing_the_manifest_keeps_the_previous_export(tmp_path, monkeypatch, spring):
     out = tmp_path / "exports" / RUN.isoformat()
     wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "sms")])
-    export_lists(wh, RUN, out, spring)
+    export_lists(wh, RUN, out, spring, CONTACTS)
     before = _snapshot(out)
     real = Path.write_text
 
@@ -150,7 +154,7 @@ def test_a_full_disk_while_writing_the_manifest_keeps_the_previous_export(tmp_pa
 
     monkeypatch.setattr(Path, "write_text", full)
     with pytest.raises(ExportError, match="manifest.json.*the disk is full"):
-        export_lists(tiny_warehouse(tmp_path / "other.duckdb", [("c2", "email")]), RUN, out, spring)
+        export_lists(tiny_warehouse(tmp_path / "other.duckdb", [("c2", "email")]), RUN, out, spring, CONTACTS)
     assert _snapshot(out) == before
     assert _leftovers(out) == []
 
@@ -158,8 +162,8 @@ def test_a_full_disk_while_writing_the_manifest_keeps_the_previous_export(tmp_pa
 def test_a_rerun_replaces_the_whole_folder(tmp_path, spring):
     """Files of the earlier run that tonight does not write (a channel no longer used) do not linger."""
     out = tmp_path / "exports" / RUN.isoformat()
-    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms"), ("c2", "email")]), RUN, out, spring)
-    export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c1", "sms")]), RUN, out, spring)
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms"), ("c2", "email")]), RUN, out, spring, CONTACTS)
+    export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c1", "sms")]), RUN, out, spring, CONTACTS)
     assert not (out / "spring__email.csv").exists() and (out / "spring__sms.csv").exists()
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["campaigns"][0]["exported"] == 1
 
@@ -168,7 +172,7 @@ def test_leftovers_of_a_killed_run_are_cleaned_and_a_half_swapped_folder_is_put_
     """A kill between 'rename old away' and 'rename new in' leaves no final folder: the next run puts the
     previous export back before it starts, so even if that run fails the previous export is there."""
     out = tmp_path / "exports" / RUN.isoformat()
-    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring)
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring, CONTACTS)
     before = _snapshot(out)
     out.rename(out.with_name(f".{out.name}.old-424242"))  # killed mid-swap
     half = out.with_name(f".{out.name}.tmp-434343")  # and a half-written folder of a killed run
@@ -176,14 +180,14 @@ def test_leftovers_of_a_killed_run_are_cleaned_and_a_half_swapped_folder_is_put_
     (half / "spring__sms.csv").write_text("partial", encoding="utf-8")
     _fail_after(monkeypatch, "to_csv", 0, OSError(errno.ENOSPC, "No space left on device"))
     with pytest.raises(ExportError):
-        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring)
+        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring, CONTACTS)
     assert _snapshot(out) == before
     assert _leftovers(out) == []
 
 
 def test_swap_puts_the_old_folder_back_when_the_new_one_cannot_be_renamed_in(tmp_path, monkeypatch, spring):
     out = tmp_path / "exports" / RUN.isoformat()
-    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring)
+    export_lists(tiny_warehouse(tmp_path / "a.duckdb", [("c1", "sms")]), RUN, out, spring, CONTACTS)
     before = _snapshot(out)
     real = Path.rename
 
@@ -194,7 +198,7 @@ def test_swap_puts_the_old_folder_back_when_the_new_one_cannot_be_renamed_in(tmp
 
     monkeypatch.setattr(Path, "rename", refuse)
     with pytest.raises(OSError):
-        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring)
+        export_lists(tiny_warehouse(tmp_path / "b.duckdb", [("c2", "sms")]), RUN, out, spring, CONTACTS)
     assert _snapshot(out) == before
     assert _leftovers(out) == []
 
@@ -222,13 +226,13 @@ def test_no_csv_cell_runs_as_a_formula_and_parquet_keeps_the_true_values(tmp_pat
     wh = tiny_warehouse(tmp_path / "wh.duckdb", [("c1", "phone"), ("c2", "mail"), ("c3", "phone"), ("c4", "email")])
     con = duckdb.connect(str(wh))
     for cid, name in INJECTED.items():
-        con.execute("UPDATE intermediate.int_activation__audience SET name = ?, phone = ? WHERE customer_id = ?",
+        con.execute("UPDATE intermediate.int_activation__list_contacts SET name = ?, phone = ? WHERE customer_id = ?",
                     [name, f"+86138001380{cid[1:].zfill(2)}", cid])
-    con.execute("""UPDATE intermediate.int_activation__audience SET province = NULL, city = NULL, district = NULL,
+    con.execute("""UPDATE intermediate.int_activation__list_contacts SET province = NULL, city = NULL, district = NULL,
                    address = '-2+3' WHERE customer_id = 'c2'""")
     con.close()
     out = tmp_path / "exports" / RUN.isoformat()
-    export_lists(wh, RUN, out, spring)
+    export_lists(wh, RUN, out, spring, CONTACTS)
 
     csv_files = sorted(out.glob("*.csv"))
     assert {f.name for f in csv_files} >= {"spring.csv", "spring__phone.csv", "spring__mail.csv", "spring__email.csv",
@@ -256,7 +260,7 @@ def test_no_csv_cell_runs_as_a_formula_and_parquet_keeps_the_true_values(tmp_pat
 
 def test_sms_rows_carry_signature_opt_out_text_and_every_row_its_basis(tmp_path, spring):
     out = tmp_path / "exports" / RUN.isoformat()
-    export_lists(tiny_warehouse(tmp_path / "wh.duckdb", [("C1", "sms"), ("C2", "email")]), RUN, out, spring)
+    export_lists(tiny_warehouse(tmp_path / "wh.duckdb", [("C1", "sms"), ("C2", "email")]), RUN, out, spring, CONTACTS)
     sms = pd.read_csv(out / "spring__sms.csv", encoding="utf-8-sig", dtype=str)
     assert sms[["sms_signature", "sms_opt_out_text", "purpose", "legal_basis"]].values.tolist() == [
         ["【Bullseye】", "回T退订", "marketing", "consent"]]

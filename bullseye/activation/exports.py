@@ -46,6 +46,9 @@ import phonenumbers
 from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign
 from bullseye.warehouse import connect
 
+# The dbt model of the night's list rows with their contact fields (its relation comes from dbt's manifest).
+LIST_CONTACTS = "int_activation__list_contacts"
+
 
 class ExportError(RuntimeError):
     """A night's export could not be written; the message names the file, and the last good folder stands."""
@@ -146,7 +149,7 @@ def _sms_text(channel: str) -> str:
     return ", t.sms_signature, t.sms_opt_out_text" if channel == "sms" else ""
 
 
-def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[dict, int]:
+def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: str) -> tuple[dict, int]:
     files: dict = {}
     exported = 0
     channels = [r[0] for r in con.execute(
@@ -159,7 +162,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
             SELECT t.customer_id, {fields}, strftime(t.send_after, '%Y-%m-%d %H:%M') AS send_after,
                    strftime(t.send_before, '%Y-%m-%d %H:%M') AS send_before, t.wave, t.wave_name,
                    ? AS offer_code, t.reason, t.purpose, t.legal_basis{_sms_text(ch)}
-            FROM marts.target_lists t JOIN intermediate.int_activation__audience a USING (customer_id)
+            FROM marts.target_lists t JOIN {contacts} a USING (run_date, campaign_id, customer_id)
             WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
         files.update(_write(df, out_dir / f"{c.id}__{ch}"))
@@ -178,8 +181,12 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign) -> tuple[di
     return files, exported
 
 
-def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign]) -> dict[str, int]:
+def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign],
+                 contacts: str) -> dict[str, int]:
     """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign.
+
+    ``contacts`` is the relation of the night's list rows with their contact fields (the dbt model
+    int_activation__list_contacts, found through dbt's manifest by the caller).
 
     ``out_dir`` is replaced whole: it holds either the previous export or tonight's complete one.
     """
@@ -189,7 +196,7 @@ def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
     work = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     work.mkdir()
     try:
-        written, manifest = _write_night(warehouse, run_date, work, campaigns)
+        written, manifest = _write_night(warehouse, run_date, work, campaigns, contacts)
         text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
         _save(work / "manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
         _swap_in(work, out_dir)
@@ -229,7 +236,7 @@ def _swap_in(work: Path, out_dir: Path) -> None:
 
 
 def _write_night(warehouse: Path, run_date: date, out_dir: Path,
-                 campaigns: list[Campaign]) -> tuple[dict[str, int], dict]:
+                 campaigns: list[Campaign], contacts: str) -> tuple[dict[str, int], dict]:
     """Every campaign's files into ``out_dir``; returns rows exported per campaign and the manifest."""
     con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
@@ -242,7 +249,7 @@ def _write_night(warehouse: Path, run_date: date, out_dir: Path,
                 FROM marts.target_lists WHERE run_date = ? AND campaign_id = ?""", [run_date, c.id]).fetchall()[0]
             changes = con.execute("""SELECT change, reason, count(*) FROM marts.target_list_changes
                 WHERE run_date = ? AND campaign_id = ? GROUP BY ALL ORDER BY ALL""", [run_date, c.id]).fetchall()
-            files, exported = _campaign_files(con, run_date, out_dir, c)
+            files, exported = _campaign_files(con, run_date, out_dir, c, contacts)
             manifest["campaigns"].append({
                 "campaign_id": c.id, "name": c.name, "objective": c.objective, "priority": c.priority,
                 "definition_file": c.source_file, "definition_sha256": c.definition_sha256,

@@ -1,6 +1,7 @@
 """Plan one night: every candidate of every active campaign gets a decision and one reason code.
 
-Inputs are DuckDB relations (the dbt models feed them; tests feed hand-made ones):
+Inputs are DuckDB relations whose names the caller passes (PlanInputs: the dbt model passes the
+relations dbt gave it; tests feed hand-made ones):
 
 - ``audience``: one row per person with the AUDIENCE_COLUMNS plus contact fields
   (phone, email, wechat_unionid, address) and ``household_key``;
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -55,6 +57,19 @@ DECISION_COLUMNS = ["run_date", "send_date", "campaign_id", "customer_id", "occu
                     "sms_opt_out_text"]
 
 
+@dataclass(frozen=True)
+class PlanInputs:
+    """The relations the planner reads (tables or views the connection can see), named by the caller:
+    the dbt model passes the relations it was given, tests their own tables."""
+
+    audience: str
+    triggers: str
+    consents: str
+    list_terms: str
+    ledger: str
+    candidates: str = "__bz_plan_candidate_channels"  # registered by plan_night itself
+
+
 def holdout_draw(campaign_id: str, customer_id: str) -> float:
     """A number in [0, 1) fixed by campaign and person: the same holdout on every night and machine."""
     h = hashlib.sha256(f"{campaign_id}|{customer_id}".encode()).digest()
@@ -65,9 +80,9 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]::VARCHAR[]"
 
 
-def _candidates_sql(c: Campaign) -> str:
+def _candidates_sql(c: Campaign, inp: PlanInputs) -> str:
     vet_campaign_sql(c)  # the last gate before audience and rank_by are pasted into warehouse SQL
-    trig = f"JOIN triggers t ON t.customer_id = a.customer_id AND {c.trigger.condition()}" if c.trigger else ""
+    trig = f"JOIN {inp.triggers} t ON t.customer_id = a.customer_id AND {c.trigger.condition()}" if c.trigger else ""
     occ = "t.occurrence_key" if c.trigger else f"'{c.id}'"
     event = "t.event_date" if c.trigger else "NULL::DATE"
     # The audience and rank expressions see the audience columns and, with a trigger, t's columns.
@@ -79,7 +94,7 @@ def _candidates_sql(c: Campaign) -> str:
         FROM (
             SELECT x.customer_id, x._occ AS occurrence_key, x._event AS event_date, x.age,
                    CAST(({c.rank_by}) AS DOUBLE) AS rank_score
-            FROM (SELECT {cols}, {occ} AS _occ, {event} AS _event FROM audience a {trig}) AS x
+            FROM (SELECT {cols}, {occ} AS _occ, {event} AS _event FROM {inp.audience} a {trig}) AS x
             WHERE ({c.audience})
         )
     ) WHERE k = 1"""
@@ -261,7 +276,7 @@ def contact_state_sql(policy: ContactPolicy, pairs: str, send_date: date, audien
     FROM base"""
 
 
-def _channel_checks_sql(policy: ContactPolicy, send_date: date) -> str:
+def _channel_checks_sql(policy: ContactPolicy, send_date: date, inp: PlanInputs) -> str:
     """Per candidate and channel: the contact state (contact_state_sql), blackout and the missing field."""
     # Only the send date matters: which channels are dark on it.
     dark = sorted({ch for ch, days in policy.blackout_dates.items() if send_date in days})
@@ -269,31 +284,31 @@ def _channel_checks_sql(policy: ContactPolicy, send_date: date) -> str:
                                                   if dark else "FALSE")
     field_cases = " ".join(f"WHEN '{ch}' THEN a.{f} IS NULL" for ch, f in CONTACT_FIELD.items())
     return f"""
-    WITH st AS ({contact_state_sql(policy, "cand_channels", send_date)})
+    WITH st AS ({contact_state_sql(policy, inp.candidates, send_date, inp.audience, inp.consents, inp.list_terms)})
     SELECT cc.campaign_id, cc.customer_id, cc.channel, cc.pref,
         st.dnc_code, CASE WHEN {blackout_expr} THEN 'excluded:blackout_' || cc.channel END AS blackout_code,
         st.withdrawn_code, st.marketing_basis, st.marketing_reason, st.service_basis, st.service_reason,
         CASE WHEN st.address_key IS NOT NULL THEN st.address_type || ':' || st.address_key END AS address_id,
         CASE cc.channel {field_cases} END AS missing_field,
         a.household_key
-    FROM cand_channels cc
-    JOIN audience a USING (customer_id)
+    FROM {inp.candidates} cc
+    JOIN {inp.audience} a USING (customer_id)
     JOIN st ON st.customer_id = cc.customer_id AND st.channel = cc.channel
     """
 
 
-def _ledger_counts_sql(policy: ContactPolicy, send_date: date) -> str:
+def _ledger_counts_sql(policy: ContactPolicy, send_date: date, inp: PlanInputs) -> str:
     windows = policy.cap_windows or [1]
     per_ch = ", ".join(f"count(*) FILTER (WHERE contact_date > DATE '{send_date}' - INTERVAL {w} DAY) AS n{w}"
                        for w in windows)
     return f"""
     SELECT customer_id, channel, {per_ch}
-    FROM ledger WHERE counts_toward_caps AND contact_date <= DATE '{send_date}'
-      AND customer_id IN (SELECT customer_id FROM cand_channels)
+    FROM {inp.ledger} WHERE counts_toward_caps AND contact_date <= DATE '{send_date}'
+      AND customer_id IN (SELECT customer_id FROM {inp.candidates})
     GROUP BY ALL"""
 
 
-def _address_counts_sql(policy: ContactPolicy, send_date: date) -> str:
+def _address_counts_sql(policy: ContactPolicy, send_date: date, inp: PlanInputs) -> str:
     """Contacts per address and channel in each cap window.
 
     A ledger row counts for the address it was sent to when the contact file names it, else for
@@ -308,7 +323,7 @@ def _address_counts_sql(policy: ContactPolicy, send_date: date) -> str:
         SELECT lg.channel, lg.contact_date, CASE lg.channel {kind} END AS address_type,
             coalesce(lg.address_key, CASE lg.channel WHEN 'sms' THEN a.phone WHEN 'phone' THEN a.phone
                 WHEN 'email' THEN lower(trim(a.email)) WHEN 'wechat' THEN a.wechat_unionid END) AS address_key
-        FROM ledger lg LEFT JOIN audience a USING (customer_id)
+        FROM {inp.ledger} lg LEFT JOIN {inp.audience} a USING (customer_id)
         WHERE lg.counts_toward_caps AND lg.contact_date <= DATE '{send_date}'
     )
     SELECT address_type || ':' || address_key AS address_id, channel, {per_ch}
@@ -316,10 +331,10 @@ def _address_counts_sql(policy: ContactPolicy, send_date: date) -> str:
     GROUP BY ALL"""
 
 
-def _waves_sql() -> str:
-    return """
+def _waves_sql(inp: PlanInputs) -> str:
+    return f"""
     SELECT customer_id, campaign_id, occurrence_key, count(*) AS waves_done, max(contact_date) AS last_wave_date
-    FROM ledger WHERE occurrence_key IS NOT NULL
+    FROM {inp.ledger} WHERE occurrence_key IS NOT NULL
     GROUP BY ALL"""
 
 
@@ -327,27 +342,28 @@ def _at(d: date, t) -> datetime:
     return datetime.combine(d, t)
 
 
-def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: date) -> pd.DataFrame:
+def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: date,
+               inputs: PlanInputs) -> pd.DataFrame:
     """Decisions for every candidate of every campaign active on the send date (see module docstring)."""
     send_date = run_date + timedelta(days=policy.send_day_offset)
     active = sorted([c for c in campaigns if c.is_active(send_date)], key=lambda c: (-c.priority, c.id))
     if not active:
         return pd.DataFrame(columns=DECISION_COLUMNS)
-    cand = pd.concat([con.sql(_candidates_sql(c)).df() for c in active], ignore_index=True)
+    cand = pd.concat([con.sql(_candidates_sql(c, inputs)).df() for c in active], ignore_index=True)
     if cand.empty:
         return pd.DataFrame(columns=DECISION_COLUMNS)
     pref = pd.DataFrame([(c.id, ch, i) for c in active for i, ch in enumerate(c.channels)],
                         columns=["campaign_id", "channel", "pref"])
     cand_channels = cand[["campaign_id", "customer_id"]].merge(pref, on="campaign_id")
-    con.register("cand_channels", cand_channels)
+    con.register(inputs.candidates, cand_channels)
     try:
-        checks = con.sql(_channel_checks_sql(policy, send_date)).df()
+        checks = con.sql(_channel_checks_sql(policy, send_date, inputs)).df()
         checks = checks.astype(object).where(checks.notna(), None)  # pandas 3 strings: NaN -> None
-        counts = con.sql(_ledger_counts_sql(policy, send_date)).df()
-        addr_counts = con.sql(_address_counts_sql(policy, send_date)).df()
-        waves = con.sql(_waves_sql()).df()
+        counts = con.sql(_ledger_counts_sql(policy, send_date, inputs)).df()
+        addr_counts = con.sql(_address_counts_sql(policy, send_date, inputs)).df()
+        waves = con.sql(_waves_sql(inputs)).df()
     finally:
-        con.unregister("cand_channels")
+        con.unregister(inputs.candidates)
     return _allocate(cand, checks, _Pressure(policy, counts, addr_counts), waves, active, policy, run_date,
                      send_date)
 

@@ -1,8 +1,8 @@
 """Tonight's decision for every candidate of every active campaign, with its reason code.
 
 The campaigns and contact policy come from the campaign folder (var campaigns_dir); the
-rules are in bullseye.activation.policy. The inputs are registered under the names the
-planner reads (audience, triggers, consents, list_terms, ledger).
+rules are in bullseye.activation.policy. dbt's relations are registered as views for this
+model only, and the planner is told their names (PlanInputs).
 """
 
 
@@ -11,15 +11,18 @@ def model(dbt, session):
     from datetime import date
 
     from bullseye.activation.campaigns import campaigns_folder, load_campaigns
-    from bullseye.activation.policy import plan_night
+    from bullseye.activation.policy import PlanInputs, plan_night
 
     campaigns, policy = load_campaigns(campaigns_folder(dbt.config.get("campaigns_dir")))
     inputs = {"audience": dbt.ref("int_activation__audience"), "triggers": dbt.ref("int_activation__triggers"),
               "consents": dbt.ref("int_contact__consent_events"), "list_terms": dbt.ref("int_contact__list_terms"),
               "ledger": dbt.ref("int_contact__ledger")}
-    for name, relation in inputs.items():
-        relation.create_view(name, replace=True)
-    decisions = plan_night(session, campaigns, policy, date.fromisoformat(str(dbt.config.get("as_of"))))
-    for name in inputs:
-        session.execute(f"DROP VIEW IF EXISTS {name}")
-    return decisions
+    names = {key: f"__bz_plan_{key}" for key in inputs}
+    for key, relation in inputs.items():
+        relation.create_view(names[key], replace=True)
+    try:
+        return plan_night(session, campaigns, policy, date.fromisoformat(str(dbt.config.get("as_of"))),
+                          PlanInputs(**names))
+    finally:
+        for name in names.values():
+            session.execute(f"DROP VIEW IF EXISTS {name}")
