@@ -26,17 +26,23 @@ from pathlib import Path
 
 import jinja2
 
-from bullseye.config import DBT_PROJECT_DIR, RunConfig
+from bullseye.config import DBT_PROJECT_DIR, RunConfig, project_vars
 from bullseye.evaluation import PairScores, f1_score
 from bullseye.identity.resolver import IdentityConfig, resolve
 
 EDGES_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "identity" / "int_identity__edges.sql"
 
 
-def edges_sql(records: str, keys: str, max_names_per_key: int = 3, max_records_per_key: int = 20) -> str:
-    """The dbt model's edge rules rendered for arbitrary tables (same SQL as the nightly build)."""
+def edges_sql(records: str, keys: str, max_names_per_key: int | None = None,
+              max_records_per_key: int | None = None) -> str:
+    """The dbt model's edge rules rendered for arbitrary tables (same SQL and, unless given, the same key
+    limits as the nightly build: the project's settings)."""
     refs = {"int_identity__records": records, "int_identity__keys": keys}
-    values = {"identity_max_names_per_key": max_names_per_key, "identity_max_records_per_key": max_records_per_key}
+    values = {**project_vars()}
+    if max_names_per_key is not None:
+        values["identity_max_names_per_key"] = max_names_per_key
+    if max_records_per_key is not None:
+        values["identity_max_records_per_key"] = max_records_per_key
     return jinja2.Template(EDGES_MODEL.read_text()).render(ref=refs.__getitem__, var=values.__getitem__)
 
 

@@ -21,8 +21,9 @@ def model(dbt, session):
     for key, relation in inputs.items():
         relation.create_view(names[key], replace=True)
     try:
-        return plan_night(session, campaigns, policy, date.fromisoformat(str(dbt.config.get("as_of"))),
-                          PlanInputs(**names))
+        decisions = plan_night(session, campaigns, policy, date.fromisoformat(str(dbt.config.get("as_of"))),
+                               PlanInputs(**names))
     finally:
         for name in names.values():
             session.execute(f"DROP VIEW IF EXISTS {name}")
+    return decisions

@@ -1,7 +1,8 @@
 -- Interest tags per person: the categories they buy and browse (product views of a SKU whose
 -- category is known from order lines), and whether price or style leads them:
---   price_sensitive  at least half of their orders used a discount or coupon
---   style_led        at least 60% of their lines above the category's median price, and few discounts
+--   price_sensitive  at least price_sensitive_discount_share of their orders used a discount or coupon
+--   style_led        at least style_led_premium_share of their lines above the category's median price, and
+--                    fewer than style_led_max_discount_share of orders discounted
 --   balanced         otherwise
 -- top_category: the highest orders x 3 + views; a tie goes to more orders, then more views, then the
 -- category name, so the same night gives the same answer.
@@ -57,8 +58,9 @@ select
     p.discount_share,
     c.premium_share,
     case
-        when p.discount_share >= 0.5 then 'price_sensitive'
-        when c.premium_share >= 0.6 and coalesce(p.discount_share, 0) < 0.2 then 'style_led'
+        when p.discount_share >= {{ var('price_sensitive_discount_share') }} then 'price_sensitive'
+        when c.premium_share >= {{ var('style_led_premium_share') }}
+             and coalesce(p.discount_share, 0) < {{ var('style_led_max_discount_share') }} then 'style_led'
         when p.discount_share is not null then 'balanced'
     end as price_style,
     {{ as_of_date() }} as as_of_date

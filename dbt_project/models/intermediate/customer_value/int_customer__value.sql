@@ -25,13 +25,15 @@ sales as (
     from orders group by customer_id
 ),
 service as (
-    select customer_id,
-        round(sum(cost) filter (where type in ('gift_redeem', 'giveaway', 'coupon_redeem')), 2) as giveaway_cost,
-        round(sum(cost) filter (where type in ('return_handling', 'return')), 2) as return_cost,
-        round(sum(cost) filter (where type not in ('gift_redeem', 'giveaway', 'coupon_redeem', 'return_handling',
-                                                   'return')), 2) as service_cost
-    from {{ ref('int_service__interactions') }}
-    where ts > {{ window_start }}
+    -- the seed service_cost_types says which interaction types are giveaways or returns; any other type
+    -- is service (advice, repairs, visits); an interaction without a type counts in none
+    select s.customer_id,
+        round(sum(s.cost) filter (where c.cost_class = 'giveaway'), 2) as giveaway_cost,
+        round(sum(s.cost) filter (where c.cost_class = 'return'), 2) as return_cost,
+        round(sum(s.cost) filter (where s.type is not null and c.cost_class is null), 2) as service_cost
+    from {{ ref('int_service__interactions') }} s
+    left join {{ ref('service_cost_types') }} c using (type)
+    where s.ts > {{ window_start }}
     group by 1
 ),
 contacts as (

@@ -19,7 +19,7 @@ pairs as (
     from items a join items b
         on a.level = b.level and a.basket_type = b.basket_type and a.basket = b.basket and a.item <> b.item
     group by all
-    having count(*) >= {{ var('cross_sell_min_baskets', 20) }}
+    having count(*) >= {{ var('cross_sell_min_baskets') }}
 )
 select
     p.level, p.basket_type, p.antecedent, p.consequent, p.baskets_with_both,

@@ -1,10 +1,11 @@
 -- Each salesperson's customers by value tier and grade, and whether their share of wallet is
--- moving: spend in the latest half year against the half year before (up or down by more than
--- 10%), or stalled.
+-- moving: spend in the latest value_matrix_recent_days against the same span before it (up or down by
+-- more than value_matrix_change_share), or stalled.
 -- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
 -- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
-{% set half = "(" ~ as_of_date() ~ " - interval 182 day)" %}
-{% set year = "(" ~ as_of_date() ~ " - interval 364 day)" %}
+{% set half = "(" ~ as_of_date() ~ " - interval " ~ var('value_matrix_recent_days') ~ " day)" %}
+{% set year = "(" ~ as_of_date() ~ " - interval " ~ (2 * var('value_matrix_recent_days')) ~ " day)" %}
+{% set change = var('value_matrix_change_share') %}
 with spend as (
     select customer_id,
         coalesce(sum(amount) filter (where order_date > {{ half }}), 0) as recent,
@@ -16,8 +17,8 @@ with spend as (
 customers as (
     select s.*, coalesce(p.recent, 0) as recent, coalesce(p.before, 0) as before,
         case
-            when coalesce(p.recent, 0) > 1.1 * coalesce(p.before, 0) then 'growing'
-            when coalesce(p.recent, 0) < 0.9 * coalesce(p.before, 0) then 'shrinking'
+            when coalesce(p.recent, 0) > (1 + {{ change }}) * coalesce(p.before, 0) then 'growing'
+            when coalesce(p.recent, 0) < (1 - {{ change }}) * coalesce(p.before, 0) then 'shrinking'
             else 'stalled'
         end as wallet_trend
     from {{ ref('int_customer__segments') }} s
