@@ -98,10 +98,15 @@ def project_vars() -> dict[str, Any]:
     return dict(doc.get("vars") or {})
 
 
+# The vars a run passes to dbt: the run date, and the run's choices that override the project's settings.
+DBT_RUN_VARS = ("as_of", "identity_mode", "campaigns_dir")
+
+
 def dbt_vars(cfg: RunConfig) -> dict[str, str]:
-    """The vars a run passes to dbt (the CLI and the DAG both call this): the run date, which has no
-    default on purpose, and the run's choices that override the project's settings."""
-    return {"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode, "campaigns_dir": str(cfg.campaigns)}
+    """The vars a run passes to dbt (``bullseye run`` and the Airflow DAG both call this): the run date,
+    which has no default on purpose, and the run's choices that override the project's settings."""
+    values = {"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode, "campaigns_dir": str(cfg.campaigns)}
+    return {k: values[k] for k in DBT_RUN_VARS}
 
 
 def setting(name: str, cfg: RunConfig | None = None) -> Any:

@@ -32,7 +32,13 @@ from airflow.sdk import dag, task  # noqa: E402
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
 from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
 
-from bullseye.config import compiled_manifest, default_home, default_warehouse, working_copy  # noqa: E402
+from bullseye.config import (  # noqa: E402 - light: no database or dbt import
+    DBT_RUN_VARS,
+    compiled_manifest,
+    default_home,
+    default_warehouse,
+    working_copy,
+)
 
 PROJECT = Path(os.environ.get("BULLSEYE_PROJECT", Path(__file__).resolve().parents[1]))
 DBT_DIR = PROJECT / "dbt_project"
@@ -48,9 +54,8 @@ if not MANIFEST.exists():
 
 # The run's choices, as DAG params: the same settings `bullseye run` takes as options.
 PARAMS = {"identity_mode": "auto", "campaigns_dir": ""}
-# dbt vars, rendered per run: bullseye.config.dbt_vars gives the same for `bullseye run`.
-DBT_VARS = {"as_of": "{{ ds }}", "identity_mode": "{{ params.identity_mode }}",
-            "campaigns_dir": "{{ params.campaigns_dir }}"}
+# dbt vars, rendered per run by the same function `bullseye run` uses (bullseye.config.dbt_vars).
+DBT_VARS = {k: f"{{{{ bullseye_dbt_vars(ds, params)['{k}'] }}}}" for k in DBT_RUN_VARS}
 IDENTITY_INPUTS = ["+int_identity__records", "+int_identity__edges", "identity_overrides"]  # bullseye.identity.step
 
 
@@ -60,6 +65,13 @@ def _config(ds: str, params: dict | None = None):
     params = params or {}
     return RunConfig(landing=LANDING, warehouse=WAREHOUSE, as_of=ds, home=HOME,
                      identity_mode=params.get("identity_mode") or "auto", campaigns=params.get("campaigns_dir") or None)
+
+
+def _dbt_vars(ds: str, params: dict | None = None) -> dict[str, str]:
+    """The night's dbt vars (a template macro of the DAG)."""
+    from bullseye.config import dbt_vars
+
+    return dbt_vars(_config(ds, params))
 
 
 def _step(name: str, ds: str, params: dict | None = None):
@@ -100,6 +112,7 @@ def _dbt_group(group_id: str, render: dict):
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["bullseye"],
     params=PARAMS,
+    user_defined_macros={"bullseye_dbt_vars": _dbt_vars},
     doc_md=__doc__,
 )
 def bullseye_nightly():

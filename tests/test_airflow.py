@@ -35,9 +35,22 @@ assert not bag.import_errors, bag.import_errors
 dag = bag.get_dag('bullseye_nightly')
 ids = set(dag.task_ids)
 print(sorted(ids))
-assert {'load', 'check', 'publish', 'export'} <= ids
+assert {'load', 'identity', 'built', 'check', 'publish', 'export', 'commit'} <= ids
+assert any(t.startswith('identity_inputs.int_identity__records') for t in ids)
 assert any(t.startswith('build.dim_customer') for t in ids)
+assert not any(t.startswith('build.int_identity__records') for t in ids)  # built once, before the identity step
 assert dag.default_args['retries'] >= 1
+# the run's choices are DAG params, and dbt gets the same vars from the DAG as from `bullseye run`
+assert set(dag.params) >= {'identity_mode', 'campaigns_dir'}
+import importlib.util, jinja2
+from bullseye.config import dbt_vars
+folder = __import__('os').environ['AIRFLOW__CORE__DAGS_FOLDER']
+spec = importlib.util.spec_from_file_location('d', folder + '/bullseye_nightly.py')
+mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+params = {'identity_mode': 'retrain', 'campaigns_dir': '/srv/campaigns'}
+rendered = {k: jinja2.Template(v).render(ds='2026-11-24', params=params, bullseye_dbt_vars=mod._dbt_vars)
+            for k, v in mod.DBT_VARS.items()}
+assert rendered == dbt_vars(mod._config('2026-11-24', params)), rendered
 """
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -148,3 +148,69 @@ def test_landing_without_customers_fails_clearly(tmp_path):
     cfg = RunConfig(landing=land, warehouse=tmp_path / "w.duckdb", as_of=date(2026, 6, 1))
     with pytest.raises(PipelineError, match="crm_customers"):
         step_load(cfg)
+
+
+def _copy_night(night, tmp_path: Path, as_of: str) -> RunConfig:
+    """A copy of the committed warehouse of the module's night, to run dbt on by hand."""
+    import shutil
+
+    home, _, _ = night
+    shutil.copy(home / "warehouse" / "bullseye.duckdb", tmp_path / "bullseye.duckdb")
+    return RunConfig(landing=tmp_path, warehouse=tmp_path / "bullseye.duckdb", as_of=as_of, home=tmp_path / "home")
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_dbt_full_refresh_by_hand_keeps_the_history(night, tmp_path):
+    """A habitual `dbt build --full-refresh`, even for another date, rebuilds the marts from the declared
+    history (history.*) and never erases it: caps, waves and the lifecycle hysteresis still see every night."""
+    from bullseye.transform import run_dbt
+
+    cfg = _copy_night(night, tmp_path, "2026-11-25")
+    db = cfg.warehouse
+    history_before = _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL")
+    stages_before = _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL")
+    lists_before = _rows(db, f"SELECT * FROM marts.target_lists WHERE run_date = DATE '{AS_OF}' ORDER BY ALL")
+    assert history_before and stages_before and lists_before
+    run_dbt(cfg, "build", "--full-refresh", "--select", "int_activation__decision_history",
+            "int_activation__list_history", "contact_decisions", "target_lists", "int_customer__lifecycle")
+    assert _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL") == history_before
+    assert _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL") == stages_before
+    assert _rows(db, f"SELECT * FROM marts.target_lists WHERE run_date = DATE '{AS_OF}' ORDER BY ALL") == lists_before
+    kept = _rows(db, f"SELECT count(*) FROM intermediate.int_customer__lifecycle WHERE as_of_date = DATE '{AS_OF}'")
+    assert kept[0][0] == len(stages_before)
+
+
+def test_dbt_without_the_identity_step_fails_on_stale_clusters(night, tmp_path):
+    """identity.clusters says which night it was resolved for; a build for another night without the
+    identity step stops at the source test instead of publishing last night's people as tonight's."""
+    from bullseye.transform import TransformError, run_dbt
+
+    for sub in ("same", "other"):
+        (tmp_path / sub).mkdir()
+    run_dbt(_copy_night(night, tmp_path / "same", AS_OF), "test", "--select", "source:identity.clusters")
+    with pytest.raises(TransformError, match="source_identity_clusters"):
+        run_dbt(_copy_night(night, tmp_path / "other", "2026-11-25"), "test", "--select", "source:identity.clusters")
+
+
+def test_dbt_without_a_run_date_fails_with_a_clear_message(night, tmp_path):
+    """as_of has no default: a build by hand without it must not run some past night (and roll identity
+    state back); it stops at compile time saying what to pass."""
+    from dbt.cli.main import dbtRunner
+
+    from bullseye.config import DBT_PROJECT_DIR
+    from bullseye.transform import _dbt_env
+
+    cfg = _copy_night(night, tmp_path, AS_OF)
+    with _dbt_env(cfg):
+        res = dbtRunner().invoke(["compile", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+                                  str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"), "--log-path",
+                                  str(tmp_path / "logs"), "--select", "stg_sales__orders", "--quiet"])
+    assert not res.success
+    assert "var as_of (the run date) is not set" in str(res.exception) + str(res.result)

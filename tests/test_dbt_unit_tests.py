@@ -1,0 +1,52 @@
+"""dbt unit tests (``unit_tests:`` in dbt_project/models/**/_unit_tests.yml) run, all of them, and pass.
+
+They pin SQL rules that otherwise show only through whole nights: lifecycle hysteresis
+(int_customer__lifecycle), golden-record survivorship (int_customer__golden_fields), RFM boxes
+(int_customer__rfm) and the identity key rules (int_identity__edges). dbt runs a unit test on mock
+rows, but dbt-duckdb reads the column types of each input from the warehouse, so the inputs must
+exist: they are built by a demo night's load and build steps (the session's demo landing zone).
+The unit tests set their own run date and settings (``overrides: vars``), so their answers do not
+depend on that night.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bullseye.cli import main
+from bullseye.config import RunConfig, working_copy
+
+pytestmark = pytest.mark.slow
+AS_OF = "2026-11-24"
+_BUILT: dict[Path, Path] = {}
+
+
+def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working copy of a demo night run through load and build on ``landing``: every relation dbt
+    builds exists, with tonight's types. Built once per session (tests/test_dbt_structure.py reads
+    its marts' columns)."""
+    if landing not in _BUILT:
+        home = tmp_path_factory.mktemp("dbt_demo_night")
+        assert main(["run", "--landing", str(landing), "--as-of", AS_OF, "--home", str(home),
+                     "--steps", "load,build"]) == 0
+        _BUILT[landing] = working_copy(home / "warehouse" / "bullseye.duckdb", AS_OF)
+    return _BUILT[landing]
+
+
+@pytest.fixture(scope="module")
+def unit_results(demo_landing, tmp_path_factory):
+    from bullseye.transform import run_dbt
+
+    warehouse = demo_warehouse(demo_landing, tmp_path_factory)
+    cfg = RunConfig(landing=demo_landing, warehouse=warehouse, as_of=AS_OF,
+                    home=tmp_path_factory.mktemp("dbt_unit_tests"))
+    return run_dbt(cfg, "test", "--select", "test_type:unit")
+
+
+def test_unit_tests_ran_and_passed(unit_results):
+    units = [n for n in unit_results if n.resource_type == "unit_test"]
+    assert units, "no dbt unit test ran"
+    failed = [f"{n.name}: {n.status}: {n.message}" for n in units if n.status != "pass"]
+    assert not failed, "\n".join(failed)
