@@ -52,7 +52,8 @@ class NightSummary:
 
 
 def check_campaigns(cfg: RunConfig):
-    """Invalid campaign definitions stop the night before anything runs (bullseye.activation.campaigns)."""
+    """Read and validate the campaign folder (bullseye.activation.campaigns): the one time a night does,
+    at load; invalid definitions stop the night before anything runs."""
     from bullseye.activation.campaigns import CampaignError, load_campaigns
 
     try:
@@ -62,13 +63,16 @@ def check_campaigns(cfg: RunConfig):
 
 
 def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport:
-    check_campaigns(cfg)
+    from bullseye.activation import night_settings
+
+    campaigns, policy = check_campaigns(cfg)
     if not cfg.landing.is_dir():
         raise PipelineError(f"landing zone {cfg.landing} does not exist")
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
     work = night.begin(cfg)
     con = connect(work)
     try:
+        night_settings.store(con, cfg.as_of, cfg.campaigns, campaigns, policy)  # what every later step plans with
         report = load_landing(con, cfg.landing, cfg.run_id, on_delivery=lambda _: night.failpoint("load"))
         empty = [s for s in REQUIRED_SOURCES
                  if con.execute(f"SELECT count(*) FROM raw.{s}").fetchall()[0][0] == 0]
@@ -96,7 +100,6 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.identity.step import INPUTS_SELECTOR
     from bullseye.transform import buildable_except, manifest_path, run_dbt
 
-    check_campaigns(cfg)
     work = night.require(cfg, "build")
     wcfg = night.working_config(cfg)
     prepare_state(work)
@@ -224,11 +227,16 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
 
 
 def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str, int]:
+    from bullseye.activation import night_settings
     from bullseye.activation.exports import LIST_CONTACTS, export_lists
     from bullseye.transform import manifest_path, relations
 
-    campaigns, _ = check_campaigns(cfg)
     work = night.require(cfg, "export")
+    con = connect(work, read_only=True)
+    try:
+        campaigns, _ = night_settings.read(con, cfg.as_of)  # the definitions the night planned with
+    finally:
+        con.close()
     staged = night.staged_exports(cfg)
     contacts = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS])[LIST_CONTACTS]
     written = export_lists(work, cfg.as_of, staged, campaigns, contacts)

@@ -1,6 +1,6 @@
 """Tonight's decision for every candidate of every active campaign, with its reason code.
 
-The campaigns and contact policy come from the campaign folder (var campaigns_dir); the
+The campaigns and contact policy are those the load step validated and stored (source settings.campaigns); the
 rules are in bullseye.activation.policy. dbt's relations are registered as views for this
 model only, and the planner is told their names (PlanInputs).
 """
@@ -10,10 +10,10 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from datetime import date
 
-    from bullseye.activation.campaigns import campaigns_folder, load_campaigns
+    from bullseye.activation.night_settings import from_relation
     from bullseye.activation.policy import PlanInputs, plan_night
 
-    campaigns, policy = load_campaigns(campaigns_folder(dbt.config.get("campaigns_dir")))
+    campaigns, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
     inputs = {"audience": dbt.ref("int_activation__audience"), "triggers": dbt.ref("int_activation__triggers"),
               "consents": dbt.ref("int_contact__consent_events"), "list_terms": dbt.ref("int_contact__list_terms"),
               "ledger": dbt.ref("int_contact__ledger")}

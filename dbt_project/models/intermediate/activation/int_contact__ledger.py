@@ -14,11 +14,11 @@ See bullseye.activation.ledger for the matching rules.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from bullseye.activation.campaigns import campaigns_folder, load_policy
+    from bullseye.activation.night_settings import from_relation
     from bullseye.activation.ledger import build_ledger
 
     as_of = str(dbt.config.get("as_of"))
-    policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
+    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
     contacts = dbt.ref("int_campaign__contacts")
     contacts.create_view("_ledger_contacts", replace=True)
     dbt.ref("int_identity__id_lineage").create_view("_ledger_lineage", replace=True)

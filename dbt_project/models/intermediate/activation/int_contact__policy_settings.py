@@ -1,6 +1,6 @@
 """Tonight's contact policy settings as one row, for SQL models that need them.
 
-contact_policy.yml is read and validated in Python (bullseye.activation.campaigns); this
+contact_policy.yml is validated once a night by the load step and stored (source settings.campaigns); this
 model hands its scalar settings to SQL, so that campaign_results matches a sent contact to
 a plan with the same ledger_match_days as the ledger does, int_campaign__contacts reads a
 gateway reply as a refusal with the same list the policy names, and the value in force on a
@@ -12,9 +12,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     import pandas as pd
 
-    from bullseye.activation.campaigns import campaigns_folder, load_policy
+    from bullseye.activation.night_settings import from_relation
 
-    policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
+    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
     return pd.DataFrame([{
         "ledger_match_days": int(policy.ledger_match_days),
         "send_day_offset": int(policy.send_day_offset),

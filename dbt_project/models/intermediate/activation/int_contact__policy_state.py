@@ -20,10 +20,11 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from datetime import date, timedelta
 
-    from bullseye.activation.campaigns import CHANNELS, campaigns_folder, load_policy
+    from bullseye.activation.campaigns import CHANNELS
+    from bullseye.activation.night_settings import from_relation
     from bullseye.activation.policy import contact_state_sql
 
-    policy = load_policy(campaigns_folder(dbt.config.get("campaigns_dir")))
+    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
     send_date = date.fromisoformat(str(dbt.config.get("as_of"))) + timedelta(days=policy.send_day_offset)
     inputs = {"_ccp_audience": dbt.ref("int_activation__audience"),
               "_ccp_consents": dbt.ref("int_contact__consent_events"),
