@@ -12,9 +12,13 @@ from bullseye import cli
 
 @pytest.fixture
 def restore_logging():
-    """_setup_logging rewires the root logger and the warnings hook: put both back after the test."""
+    """_setup_logging rewires the root logger and the warnings hook: put both back after the test.
+
+    An earlier test that ran the CLI leaves logging believing it still captures warnings (pytest
+    has since put ``warnings.showwarning`` back), so capture is reset before this test too."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    logging.captureWarnings(False)
     yield
     for h in list(root.handlers):
         root.removeHandler(h)
