@@ -220,7 +220,7 @@ def test_bad_values_name_file_campaign_and_field(tmp_path, line, field, message)
     ("caps: [1, 2]", "caps must be a mapping"),
     ("caps: {sms: [1, 2]}", "caps.sms: give whole numbers"),
     ("quiet_hours: {sms: {a: 1, b: 2}}", "quiet_hours.sms: give the allowed send window"),
-    ("blackout_dates: {all: ['2026-02-30']}", "blackout_dates.all: '2026-02-30' is not a date"),
+    ("blackout_dates: {all: ['2026-02-30']}", "blackout_dates.all[0]: '2026-02-30' is not a date"),
     ("send_day_offset: 1.5", "send_day_offset: '1.5' must be a whole number"),
     ("default_consent: {customer: 7}", "default_consent.customer: unknown channel(s) ['7']"),
 ])

@@ -88,3 +88,59 @@ def test_invalid_campaign_stops_the_night_before_loading(tmp_path):
     code = main(["run", "--landing", str(tmp_path / "nowhere"), "--home", str(home), "--campaigns", str(tmp_path)])
     assert code != 0
     assert not (home / "warehouse").exists()
+
+
+def test_every_problem_of_a_file_is_named_with_its_field_path(tmp_path):
+    shutil.copy(PROJECT_ROOT / "campaigns" / "contact_policy.yml", tmp_path)
+    body = GOOD.replace("channels: [sms, email]", "channels: [sms, fax]") + (
+        "trigger: {type: birthday, years: [1, two]}\n"
+        "waves:\n  - {name: first}\n  - {name: reminder}\n  - {name: last, after_days: 3, colour: red}\n")
+    write(tmp_path / "winback.yml", body)
+    with pytest.raises(CampaignError) as err:
+        load_campaigns(tmp_path)
+    lines = str(err.value).splitlines()
+    at = f"  - {tmp_path / 'winback.yml'} (campaign 'spring_sale'): "
+    assert lines[0] == "4 problem(s) in the campaign definitions:"
+    assert sorted(lines[1:]) == sorted([
+        at + "channels[1]: channel 'fax' is not one of sms, phone, email, wechat, mail",
+        at + "trigger.years[1] 'two' must be a whole number of at least 1",
+        at + "waves[2]: unknown setting 'colour'",
+        at + "waves[1].after_days '0' must be a whole number of days, at least 1 after the first wave",
+    ])
+
+
+@pytest.mark.parametrize("change,message", [
+    ("waves: []", "waves must be a list like [{name: first}"),  # a campaign sends at least one wave
+    ("audience: '  '", "audience is empty"),
+    ("start: 0", "start: '0' is not a date like 2026-12-31"),
+    ("offer: {code: X, 1: y}", "offer[1]: Input should be a valid string"),
+])
+def test_values_that_would_break_the_night_later_are_refused_now(change, message):
+    import yaml
+
+    key = change.split(":")[0]
+    text = "\n".join(line for line in GOOD.splitlines() if not line.startswith(key + ":")) + "\n" + change
+    campaign, problems = parse_campaign(yaml.safe_load(text), "spring.yml", policy())
+    assert campaign is None and any(message in p for p in problems), problems
+
+
+def test_policy_problems_are_named_with_their_setting_path(tmp_path):
+    from bullseye.activation.campaigns import parse_policy
+
+    with pytest.raises(CampaignError) as err:
+        policy_ = {"open_without_consent": {"marketing": {"customer": {"fax": "contract", "sms": "consent"}},
+                                            "promo": {"customer": {"sms": "contract"}}},
+                   "quiet_hours": {"sms": ["9am", "20:00"], "phone": ["10:00", "19:00"], "email": ["08:00", "21:00"],
+                                   "wechat": ["09:00", "21:00"], "mail": ["00:00", "23:59"], "fax": ["1:00", "2:00"]},
+                   "sms_signature": "【靶心】", "sms_opt_out_text": "回T退订"}
+        parse_policy(policy_, "policy.yml")
+    lines = str(err.value).splitlines()
+    assert lines[0] == "invalid contact policy:"
+    assert sorted(lines[1:]) == sorted([
+        "  - policy.yml: open_without_consent: unknown purpose 'promo' (purposes: marketing, service)",
+        "  - policy.yml: open_without_consent.marketing.customer: unknown channel 'fax'",
+        "  - policy.yml: open_without_consent.marketing.customer.sms: basis 'consent' must be one of contract, "
+        "legal_duty, public, other_law (consent is recorded per person, never assumed)",
+        "  - policy.yml: quiet_hours.sms[0]: '9am' is not a time of day like 09:00",
+        "  - policy.yml: quiet_hours: unknown setting 'fax'",
+    ])  # what sits under an unknown key (promo.customer, fax's basis) is not judged as well

@@ -8,8 +8,11 @@ dates, which channels are open without a recorded consent and on what legal basi
 purpose: marketing or service), which list licences count, the minimum age for marketing, and
 the SMS signature and opt-out text.
 
-Every problem is reported with the file and campaign it is in, all at once, so a marketer
-can fix a folder of definitions in one go instead of one error per night.
+Both files are validated by pydantic models of the files as written (_CampaignFile, _PolicyFile).
+Every problem is reported with the file, the campaign and the setting's path (``waves[1].after_days``),
+all at once, so a marketer can fix a folder of definitions in one go instead of one error per night.
+A night validates the folder once and can hand the result on as JSON (settings_json,
+settings_from_json) instead of reading the YAML again.
 """
 
 from __future__ import annotations
@@ -17,11 +20,30 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 CHANNELS = ("sms", "phone", "email", "wechat", "mail")
 # What each channel's export file carries besides customer_id: only what the channel needs.
@@ -100,7 +122,7 @@ class Trigger:
 
     def condition(self) -> str:
         """SQL over int_activation__triggers (alias t) selecting this trigger's occurrences."""
-        parts = [f"t.trigger_type = '{self.type}'"]
+        parts = [f"t.trigger_type = {_sql_str(self.type)}"]
         low = "-100000" if self.include_overdue else "0"
         parts.append(f"t.days_until BETWEEN {low} AND {int(self.days_ahead)}")
         if self.years:
@@ -152,13 +174,17 @@ class Campaign:
         return self.start <= send_date <= self.end
 
 
+# Blackout dates are written sorted (settings_json), so the same policy always gives the same text.
+_DateSet = Annotated[frozenset[date], PlainSerializer(sorted, return_type=list[date], when_used="json")]
+
+
 @dataclass(frozen=True)
 class ContactPolicy:
     """Rules every list obeys, every night (see campaigns/contact_policy.yml)."""
 
     caps: dict[str, dict[int, int]]  # channel or "total" -> {window days: max contacts}
     quiet_hours: dict[str, tuple[time, time]]  # channel -> allowed window [start, end]
-    blackout_dates: dict[str, frozenset[date]]  # channel or "all" -> dates nothing goes out
+    blackout_dates: dict[str, _DateSet]  # channel or "all" -> dates nothing goes out
     # purpose -> customer_status -> channel -> the non-consent legal basis that opens it without a
     # recorded consent (NON_CONSENT_BASES). Absent: the channel needs recorded consent (or a list licence).
     open_without_consent: dict[str, dict[str, dict[str, str]]]
@@ -187,171 +213,452 @@ def _sql_str(s: str) -> str:
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def _time(value, where: str, problems: list[str]) -> time | None:
+# ---------------------------------------------------------------------------------------------
+# Validation: pydantic models of the files as they are written.
+#
+# _CampaignFile and _PolicyFile describe a campaign file and contact_policy.yml (aliases and legacy
+# forms included); parse_campaign and parse_policy turn a valid model into the frozen dataclasses
+# above. pydantic walks the document, refuses unknown settings, names each missing one and collects
+# every problem with its place (waves[1].after_days). The value types keep the rules the files
+# have always had: a whole number may be written "50" but never 1.5 or true, a date is ISO, a time
+# is 09:00, one plain value counts as a list of one. Each rule raises a PydanticCustomError whose
+# message starts with ``{loc}`` where the field's path belongs in the sentence; _problems fills it in.
+
+_ERROR = "bullseye_setting"
+
+
+def _fail(message: str) -> NoReturn:
+    """Reject a value; ``message`` is shown after the file and, where it has no ``{loc}``, the field path."""
+    raise PydanticCustomError(_ERROR, message)
+
+
+def _with(value: Any, handler: ValidatorFunctionWrapHandler, problems: list[tuple[tuple[str | int, ...], str, Any]]
+          ) -> Any:
+    """Validate ``value`` and report ``problems`` (loc below the field, message, value) with what that finds.
+
+    For rules a wrap validator checks on the raw value, so that they are reported together with
+    the errors inside the field instead of only once those are fixed.
+    """
     try:
-        return time.fromisoformat(str(value))
-    except ValueError:
-        problems.append(f"{where}: '{value}' is not a time of day like 09:00")
-        return None
+        result, found = handler(value), []
+    except ValidationError as error:
+        result = None
+        found = [InitErrorDetails(type=PydanticCustomError(_ERROR, e["msg"]) if e["type"] == _ERROR else e["type"],
+                                  loc=e["loc"], input=e["input"], ctx=e.get("ctx", {})) for e in error.errors()]
+    if found or problems:
+        raise ValidationError.from_exception_data(_ERROR, [*found, *(
+            InitErrorDetails(type=PydanticCustomError(_ERROR, message), loc=loc, input=v)
+            for loc, message, v in problems)])
+    return result
 
 
-def _date(value, where: str, problems: list[str]) -> date | None:
+def _must(ok: Callable[[Any], Any], message: Callable[[Any], str]) -> Callable[[Any], Any]:
+    """A rule: the value passes when ``ok(value)``, else ``message(value)`` says why not."""
+    def check(value: Any) -> Any:
+        if not ok(value):
+            _fail(message(value))
+        return value
+    return check
+
+
+def _one_of(options: tuple[str, ...], message: Callable[[Any], str]) -> AfterValidator:
+    return AfterValidator(_must(lambda v: v in options, message))
+
+
+def _key(options: tuple[str, ...], message: Callable[[Any], str]) -> BeforeValidator:
+    """A mapping key from ``options`` (checked before any coercion, so a number key is named as written)."""
+    return BeforeValidator(_must(lambda v: v in options, message))
+
+
+def _required(value: Any) -> Any:
+    if value is None or value == "" or value == []:
+        _fail("{loc} is required")
+    return value
+
+
+def _whole(minimum: int | None = None, hint: str = "", sep: str = " ") -> BeforeValidator:
+    """A whole number, or the text of one ("50"); never true/false, 1.5, a list or words."""
+    def check(value: Any) -> int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
+            value, ok = int(value), True
+        if not ok or (minimum is not None and value < minimum):
+            floor = f" of at least {minimum}" if minimum is not None else ""
+            _fail(f"{{loc}}{sep}'{value}' must be a whole number{floor}{hint}")
+        return value
+    return BeforeValidator(check)
+
+
+def _text(value: Any) -> str:
+    """A single piece of text (a number or true/false reads as its text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value).strip()
+    _fail(f"{{loc}} must be a single value, not {type(value).__name__} {value!r:.80}")
+
+
+def _texts(value: Any) -> list[str]:
+    """A list of plain values (one value alone counts as a list of one)."""
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    bad = [v for v in items if isinstance(v, list | dict | bool) or v is None]
+    if bad:
+        _fail(f"{{loc}} must be a list of plain values, like [a, b]; {bad[0]!r:.80} is not one")
+    return [str(v).strip() for v in items]
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        problems.append(f"{where}: '{value}' is not a date like 2026-12-31")
-        return None
+        _fail(f"'{value}' is not a date like 2026-12-31")
 
 
-def _mapping(raw: dict, key: str, where: str, problems: list[str]) -> dict:
-    """A setting that must be a mapping (``key: {a: ..., b: ...}``); anything else is a problem."""
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.append(f"{where}: {key} must be a mapping like {{sms: ..., email: ...}}, not {value!r:.80}")
-        return {}
-    return value
+def _time(value: Any) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        _fail(f"'{value}' is not a time of day like 09:00")
+
+
+def _mapping(message: Callable[[Any], str] = lambda v: "{loc} must be a mapping like {sms: ..., email: ...}, "
+                                                    f"not {v!r:.80}") -> BeforeValidator:
+    """A setting that holds a mapping (``key: {a: ..., b: ...}``); left out or empty, it is {}."""
+    def check(value: Any) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            _fail(message(value))
+        return value
+    return BeforeValidator(check)
+
+
+def _pair(message: str, optional: bool = False) -> BeforeValidator:
+    """A window written [start, end]; with ``optional``, left out (or empty) it is None."""
+    def check(value: Any) -> Any:
+        if optional and not value:
+            return None
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            _fail(message)
+        return value
+    return BeforeValidator(check)
+
+
+def _cap_windows(windows: Any) -> dict[int, int]:
+    """{window in days: most contacts}: whole numbers (or their text), positive windows, caps of 0 or more."""
+    try:
+        if not isinstance(windows, dict) or any(isinstance(v, bool | float) for v in (*windows, *windows.values())):
+            raise TypeError(windows)
+        caps = {int(d): int(n) for d, n in windows.items()}
+    except (TypeError, ValueError):
+        _fail("give whole numbers, like {7: 2, 30: 4}")
+    if any(d <= 0 or n < 0 for d, n in caps.items()):
+        _fail("windows must be positive days and caps at least 0")
+    return caps
+
+
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        _fail(f"{{loc}} '{value}' must be a number from 0 up to (not including) 1")
+    return float(value)
+
+
+_Text = Annotated[str, BeforeValidator(_text)]
+_Texts = Annotated[tuple[str, ...], BeforeValidator(_texts)]
+_Required = BeforeValidator(_required)  # put last: it runs before the other before-validators
+_Day = Annotated[date, BeforeValidator(_date)]
+_Clock = Annotated[time, BeforeValidator(_time)]
+_Channel = Annotated[str, _one_of(CHANNELS, lambda v: f"channel '{v}' is not one of {', '.join(CHANNELS)}")]
+_ChannelKey = Annotated[str, _key(CHANNELS, lambda v: f"unknown channel '{v}'")]
+_Purpose = Annotated[_Text, _one_of(PURPOSES, lambda v: f"{{loc}} '{v}' must be one of {', '.join(PURPOSES)}")]
+
+
+class _Model(BaseModel):
+    """A block of settings: unknown ones are refused, defaults go through the same rules as given values."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class _TriggerFile(_Model):
+    type: str
+    days_ahead: Annotated[int, _whole(minimum=0)] = 7
+    years: Annotated[tuple[Annotated[int, _whole(minimum=1)], ...],
+                     BeforeValidator(lambda v: v if isinstance(v, list) else [v] if v else [])] = ()
+    categories: _Texts = ()
+    steps: _Texts = ()
+    include_overdue: Annotated[bool, BeforeValidator(_must(lambda v: isinstance(v, bool),
+                                                           lambda v: f"{{loc}} '{v}' must be true or false"))] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed(cls, value: Any) -> dict:
+        """``trigger: birthday`` is short for ``trigger: {type: birthday}``; the type is what makes it a trigger."""
+        t = value if isinstance(value, dict) else {"type": value}
+        if not isinstance(t.get("type"), str) or t["type"] not in TRIGGERS:
+            _fail(f"{{loc}} type '{t.get('type')}' must be one of {', '.join(TRIGGERS)}")
+        return t
+
+    def trigger(self) -> Trigger:
+        return Trigger(type=self.type, days_ahead=self.days_ahead, years=self.years, categories=self.categories,
+                       steps=self.steps, include_overdue=self.include_overdue)
+
+
+_AFTER_DAYS = "must be a whole number of days, at least 1 after the first wave"
+
+
+class _WaveFile(_Model):
+    name: Annotated[_Text, _Required]
+    after_days: Annotated[int, BeforeValidator(_must(
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        lambda v: f"{{loc}} '{v}' {_AFTER_DAYS}"))] = 0
+    message: _Text = ""
+    purpose: _Purpose | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            _fail("{loc} must be a mapping like {name: reminder, after_days: 7}")
+        return value
+
+
+def _spaced_waves(waves: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Every wave after the first comes at least a day after the one before (after_days >= 1)."""
+    late = []
+    for i, w in enumerate(waves if isinstance(waves, list) else []):
+        days = w.get("after_days", 0) if isinstance(w, dict) else None
+        if i and type(days) is int and days == 0:  # other bad values are the wave's own error
+            late.append(((i, "after_days"), f"{{loc}} '{days}' {_AFTER_DAYS}", days))
+    return _with(waves, handler, late)
+
+
+_OFFER = "{loc} must be a mapping like {code: BDAY26, description: ...}"
+_WAVES = "{loc} must be a list like [{name: first}, {name: reminder, after_days: 7}]"
+
+
+class _CampaignFile(_Model):
+    """A campaign file as written. Fields are checked in this order: audience and rank_by see the trigger."""
+
+    id: Annotated[str, BeforeValidator(lambda v: str(v).strip()[:80]), AfterValidator(_must(
+        _ID.match, lambda v: "{loc} must be 2-64 lower-case letters, digits, '_' or '-'"))] = ""
+    name: Annotated[_Text, _Required]
+    objective: Annotated[_Text, _one_of(OBJECTIVES, lambda v: f"{{loc}} '{v}' must be one of {', '.join(OBJECTIVES)}"),
+                         _Required]
+    channels: Annotated[tuple[_Channel, ...], AfterValidator(_must(
+        lambda v: len(set(v)) == len(v), lambda v: f"a channel is listed twice in {list(v)}")),
+        BeforeValidator(_texts), _Required]
+    start: Annotated[_Day, _Required]
+    end: Annotated[_Day, _Required]
+    priority: Annotated[int, _whole(hint=" (higher goes first)"), _Required]
+    holdout_share: Annotated[float, BeforeValidator(_share)] = 0.0
+    max_list_size: Annotated[int | None, BeforeValidator(_must(
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+        lambda v: f"{{loc}} '{v}' must be a positive whole number"))] = None
+    trigger: _TriggerFile | None = None
+    waves: Annotated[tuple[_WaveFile, ...] | None, BeforeValidator(_must(
+        lambda v: v is None or (isinstance(v, list) and v), lambda v: _WAVES)), WrapValidator(_spaced_waves)] = None
+    reason: Annotated[_Text, AfterValidator(_must(
+        lambda v: not v or _REASON.match(v),
+        lambda v: f"{{loc}} '{v}' must be lower-case letters, digits and '_' (it becomes 'included:{v}')"))] = ""
+    audience: Annotated[_Text, _Required]
+    rank_by: Annotated[_Text, BeforeValidator(lambda v: v or "response_propensity")] = "response_propensity"
+    send_window: Annotated[tuple[_Clock, _Clock] | None, _pair(
+        "{loc} must be [start, end], like ['10:00', '12:00']", optional=True)] = None
+    # Without a purpose a campaign is marketing: the stricter class (it needs consent or a named basis).
+    purpose: Annotated[_Text, AfterValidator(_must(
+        lambda v: v in PURPOSES,
+        lambda v: f"{{loc}} '{v}' must be marketing or service (service: a message that serves a contract the "
+                  "customer has, like a service-plan step or a safety check; the rest is marketing)"))] = "marketing"
+    offer: Annotated[dict[str, JsonValue], _mapping(lambda v: _OFFER), BeforeValidator(lambda v: v or {})] = {}
+    description: Any = None  # for the reader of the file
+    owner: Any = None
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start and end < start:
+            _fail(f"{{loc}} {end} is before start {start}")
+        return end
+
+    @field_validator("audience", "rank_by")
+    @classmethod
+    def _vetted(cls, expr: str, info: ValidationInfo) -> str:
+        """The SQL vetting (parse, allowed functions, bind over the declared columns) of the expression."""
+        columns = {**AUDIENCE_COLUMNS, **(TRIGGER_COLUMNS if info.data.get("trigger") else {})}
+        problem = _sql_problem(expr, columns, info.field_name)
+        if problem:
+            _fail("{loc} " + problem)
+        return expr
+
+    @field_validator("send_window")
+    @classmethod
+    def _outside_quiet_hours(cls, window: tuple[time, time] | None, info: ValidationInfo) -> tuple[time, time] | None:
+        policy = (info.context or {}).get("policy")
+        if window is None or policy is None:
+            return window
+        a, b = window
+        quiet = [(ch, policy.quiet_hours[ch]) for ch in info.data.get("channels", ()) if ch in policy.quiet_hours]
+        problems = [((), f"{{loc}} {a:%H:%M}-{b:%H:%M} falls in {ch}'s quiet hours (allowed {q[0]:%H:%M}-{q[1]:%H:%M})",
+                     window) for ch, q in quiet if a < q[0] or b > q[1] or a >= b]
+        return _with(window, lambda w: w, problems)  # raises when there are problems
+
+    def campaign(self, source: str, digest: str) -> Campaign:
+        return Campaign(
+            id=self.id, name=self.name, objective=self.objective, audience=self.audience, channels=self.channels,
+            start=self.start, end=self.end, priority=self.priority, holdout_share=self.holdout_share,
+            max_list_size=self.max_list_size, trigger=self.trigger.trigger() if self.trigger else None,
+            waves=tuple(Wave(w.name, w.after_days, w.message, w.purpose) for w in self.waves) if self.waves
+            else (Wave("main"),),
+            offer=dict(self.offer), rank_by=self.rank_by, reason=self.reason, send_window=self.send_window,
+            source_file=source, definition_sha256=digest, purpose=self.purpose)
+
+
+def _window_in_order(window: tuple[time, time]) -> tuple[time, time]:
+    if window[0] >= window[1]:
+        _fail(f"the window start {window[0]} must be before its end {window[1]}")
+    return window
+
+
+_QuietWindow = Annotated[tuple[_Clock, _Clock], AfterValidator(_window_in_order), _pair(
+    "give the allowed send window as [start, end], like ['09:00', '20:00']")]
+# Every channel needs its allowed window: a missing one is reported like a malformed one.
+_QuietHours = create_model("_QuietHours", __base__=_Model, **{ch: (_QuietWindow, None) for ch in CHANNELS})
+
+
+class _LegacyConsent(_Model):
+    """default_consent opened channels for marketing on nobody's say-so: read only to be refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    customer: _Texts = ()
+    lead: _Texts = ()
+    prospect: _Texts = ()
+
+    @field_validator("customer", "lead", "prospect")
+    @classmethod
+    def _channels(cls, chans: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [c for c in chans if c not in CHANNELS]
+        if bad:
+            _fail(f"unknown channel(s) {bad}")
+        return chans
+
+
+def _refuse_default_consent(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Report what is wrong inside default_consent and, in any case, that it is no longer read (so this raises)."""
+    return _with(value, handler, [((), "{loc} is no longer read: marketing needs recorded consent; to open a "
+                                       "channel without it, name the legal basis under open_without_consent, e.g. "
+                                       "open_without_consent: {service: {customer: {sms: contract}}}", value)])
+
+
+_Basis = Annotated[str, BeforeValidator(_must(
+    lambda v: isinstance(v, str) and v.strip() in NON_CONSENT_BASES,
+    lambda v: f"basis {v!r:.40} must be one of {', '.join(NON_CONSENT_BASES)} (consent is recorded per person, "
+              "never assumed)")), AfterValidator(str.strip)]
+_BasisByChannel = Annotated[dict[_ChannelKey, _Basis], _mapping(
+    lambda v: "{loc} must map channels to a legal basis, like {sms: contract}")]
+_BasesByStatus = Annotated[
+    dict[Annotated[str, _key(STATUSES, lambda v: f"unknown status '{v}' (statuses: {', '.join(STATUSES)})")],
+         _BasisByChannel],
+    _mapping(lambda v: "{loc} must map a status to channels and bases, like {customer: {sms: contract}}")]
+_SIGNATURE = re.compile(r"^【[^【】\s]{2,16}】$")
+_INT_SETTING = {"hint": "", "sep": ": "}  # read as "send_day_offset: '1.5' must be a whole number"
+
+
+class _PolicyFile(_Model):
+    caps: Annotated[dict[Annotated[str, _key(("total", *CHANNELS), lambda v: f"unknown channel '{v}' (channels: "
+                                                                            f"total, {', '.join(CHANNELS)})")],
+                         Annotated[dict[int, int], BeforeValidator(_cap_windows)]], _mapping()] = {}
+    quiet_hours: Annotated[_QuietHours, _mapping()] = {}
+    blackout_dates: Annotated[dict[Annotated[str, _key(("all", *CHANNELS), lambda v: f"unknown channel '{v}'")],
+                                   Annotated[frozenset[_Day], BeforeValidator(_texts)]], _mapping()] = {}
+    default_consent: Annotated[_LegacyConsent, _mapping(), WrapValidator(_refuse_default_consent)] = Field(
+        None, validate_default=False)
+    open_without_consent: Annotated[dict[Annotated[str, _key(PURPOSES, lambda v: f"unknown purpose '{v}' (purposes: "
+                                                                                f"{', '.join(PURPOSES)})")],
+                                         _BasesByStatus], _mapping()] = {}
+    sms_signature: Annotated[_Text, AfterValidator(_must(
+        _SIGNATURE.match, lambda v: f"{{loc}} '{v}' must be the sender's name in 【】, like 【品牌】: every commercial "
+                                    "SMS names its sender"))] = ""
+    sms_opt_out_text: Annotated[_Text, AfterValidator(_must(
+        lambda v: "退订" in v, lambda v: f"{{loc}} '{v}' must tell how to refuse, like 回T退订"))] = ""
+    sms_opt_out_replies: _Texts = ContactPolicy.sms_opt_out_replies
+    list_licence_bases: _Texts = ContactPolicy.list_licence_bases
+    marketing_min_age: Annotated[int, _whole(14, " (PIPL Art. 28/31: under 14 needs a guardian's consent)")] = 14
+    marketing_unknown_age: Annotated[_Text, _one_of(("allow", "exclude"),
+                                                   lambda v: f"{{loc}} '{v}' must be allow or exclude")] = "allow"
+    max_campaigns_per_person_per_night: Annotated[int, _whole(1, **_INT_SETTING)] = 1
+    send_day_offset: Annotated[int, _whole(0, **_INT_SETTING)] = 1
+    ledger_match_days: Annotated[int, _whole(0, **_INT_SETTING)] = 3
+
+    def policy(self) -> ContactPolicy:
+        opened = {p: {s: dict(chans) for s, chans in self.open_without_consent.get(p, {}).items() if chans}
+                  for p in PURPOSES}
+        return ContactPolicy(
+            caps=dict(self.caps), quiet_hours={ch: getattr(self.quiet_hours, ch) for ch in CHANNELS},
+            blackout_dates=dict(self.blackout_dates), open_without_consent=opened,
+            sms_signature=self.sms_signature, sms_opt_out_text=self.sms_opt_out_text,
+            sms_opt_out_replies=tuple(sorted({r.upper() for r in self.sms_opt_out_replies if r})),
+            list_licence_bases=tuple(b.lower() for b in self.list_licence_bases),
+            marketing_min_age=self.marketing_min_age, marketing_unknown_age=self.marketing_unknown_age,
+            max_campaigns_per_person_per_night=self.max_campaigns_per_person_per_night,
+            send_day_offset=self.send_day_offset, ledger_match_days=self.ledger_match_days)
+
+
+def _problems(error: ValidationError, at: str) -> list[str]:
+    """Every error as ``at: path: message``, the path like ``waves[1].after_days`` (``{loc}`` in a message)."""
+    out = []
+    errors = error.errors(include_url=False)
+    # A value under a key that is itself refused (caps: {fax: ...}) is not judged as well.
+    refused = {e["loc"][:-1] for e in errors if e["loc"][-1:] == ("[key]",)}
+    for e in errors:
+        loc, message, ours = list(e["loc"]), e["msg"], e["type"] == _ERROR
+        own = tuple(loc[:-1]) if loc[-1:] == ["[key]"] else None
+        if any(tuple(loc[:i]) in refused - {own} for i in range(1, len(loc) + 1)):
+            continue
+        if e["type"] in ("extra_forbidden", "invalid_key"):
+            loc, message = loc[:-1], f"unknown setting '{loc[-1]}'"
+        elif e["type"] == "missing":
+            message = "{loc} is required"
+        if loc and loc[-1] == "[key]":  # a key's own rule names the key; pydantic's do not
+            loc = loc[:-2] if ours else loc[:-1]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        if message.startswith("{loc}"):
+            text = (path + message.removeprefix("{loc}")).strip()
+        else:
+            text = f"{path}: {message}" if path else message
+        out.append(f"{at}: {text}")
+    return out
 
 
 def parse_policy(raw: dict, where: str = POLICY_FILE) -> ContactPolicy:
     """Turn the policy YAML into a ContactPolicy, or raise CampaignError listing every problem."""
-    problems: list[str] = []
     if raw is not None and not isinstance(raw, dict):
         raise CampaignError(f"invalid contact policy:\n  - {where}: the file must be a mapping of settings "
                             "(caps, quiet_hours, ...)")
-    raw = raw or {}
-    known = {"caps", "quiet_hours", "blackout_dates", "open_without_consent", "sms_signature", "sms_opt_out_text",
-             "sms_opt_out_replies", "list_licence_bases", "marketing_min_age", "marketing_unknown_age",
-             "max_campaigns_per_person_per_night", "send_day_offset", "ledger_match_days"}
-    legacy = {"default_consent"}
-    problems += [f"{where}: unknown setting '{k}'" for k in raw if k not in known | legacy]
-    caps: dict[str, dict[int, int]] = {}
-    for ch, windows in _mapping(raw, "caps", where, problems).items():
-        if ch != "total" and ch not in CHANNELS:
-            problems.append(f"{where}: caps: unknown channel '{ch}' (channels: total, {', '.join(CHANNELS)})")
-            continue
-        try:
-            if not isinstance(windows, dict) or any(isinstance(v, bool | float) for v in (*windows, *windows.values())):
-                raise TypeError(windows)
-            caps[ch] = {int(d): int(n) for d, n in windows.items()}
-        except (TypeError, ValueError):
-            problems.append(f"{where}: caps.{ch}: give whole numbers, like {{7: 2, 30: 4}}")
-            continue
-        if any(d <= 0 or n < 0 for d, n in caps[ch].items()):
-            problems.append(f"{where}: caps.{ch}: windows must be positive days and caps at least 0")
-    quiet: dict[str, tuple[time, time]] = {}
-    quiet_raw = _mapping(raw, "quiet_hours", where, problems)
-    for ch in CHANNELS:
-        win = quiet_raw.get(ch)
-        if not isinstance(win, list) or len(win) != 2:
-            problems.append(f"{where}: quiet_hours.{ch}: give the allowed send window as [start, end], "
-                            "like ['09:00', '20:00']")
-            continue
-        a, b = _time(win[0], f"{where}: quiet_hours.{ch}", problems), _time(win[1], f"{where}: quiet_hours.{ch}",
-                                                                           problems)
-        if a and b:
-            if a >= b:
-                problems.append(f"{where}: quiet_hours.{ch}: the window start {a} must be before its end {b}")
-            quiet[ch] = (a, b)
-    blackout: dict[str, frozenset[date]] = {}
-    for ch, days in _mapping(raw, "blackout_dates", where, problems).items():
-        if ch != "all" and ch not in CHANNELS:
-            problems.append(f"{where}: blackout_dates: unknown channel '{ch}'")
-            continue
-        parsed = [_date(d, f"{where}: blackout_dates.{ch}", problems)
-                  for d in _texts(days, f"{where}: blackout_dates.{ch}", problems)]
-        blackout[ch] = frozenset(d for d in parsed if d)
-    if "default_consent" in raw:
-        _legacy_default_consent(raw, where, problems)
-    opened = _parse_open_without_consent(raw, where, problems)
-    sms = _parse_sms_settings(raw, where, problems)
-    bases = _texts(raw.get("list_licence_bases", ["consent_with_transfer"]), f"{where}: list_licence_bases", problems)
-    unknown_age = _text(raw.get("marketing_unknown_age", "allow"), f"{where}: marketing_unknown_age", problems)
-    if unknown_age not in ("allow", "exclude"):
-        problems.append(f"{where}: marketing_unknown_age '{unknown_age}' must be allow or exclude")
-    min_age = _whole(raw.get("marketing_min_age", 14), f"{where}: marketing_min_age", problems,
-                     " (PIPL Art. 28/31: under 14 needs a guardian's consent)", minimum=14)
-    ints = {}
-    for key, default in (("max_campaigns_per_person_per_night", 1), ("send_day_offset", 1),
-                         ("ledger_match_days", 3)):
-        value = _whole(raw.get(key, default), f"{where}: {key}:", problems,
-                       minimum=1 if key == "max_campaigns_per_person_per_night" else 0)
-        ints[key] = default if value is None else value
-    if problems:
-        raise CampaignError("invalid contact policy:\n" + "\n".join(f"  - {p}" for p in problems))
-    return ContactPolicy(caps=caps, quiet_hours=quiet, blackout_dates=blackout, open_without_consent=opened,
-                         list_licence_bases=tuple(b.lower() for b in bases), marketing_min_age=min_age or 14,
-                         marketing_unknown_age=unknown_age, **sms, **ints)
+    try:
+        return _PolicyFile.model_validate(raw or {}).policy()
+    except ValidationError as e:
+        raise CampaignError("invalid contact policy:\n" + "\n".join(f"  - {p}" for p in _problems(e, where))) from None
 
 
-def _legacy_default_consent(raw: dict, where: str, problems: list[str]) -> None:
-    """default_consent opened channels for marketing on nobody's say-so; it is refused with the way out."""
-    consent_raw = _mapping(raw, "default_consent", where, problems)
-    for status in STATUSES:
-        chans = _texts(consent_raw.get(status), f"{where}: default_consent.{status}", problems)
-        bad = [c for c in chans if c not in CHANNELS]
-        if bad:
-            problems.append(f"{where}: default_consent.{status}: unknown channel(s) {bad}")
-    problems.append(f"{where}: default_consent is no longer read: marketing needs recorded consent; to open a "
-                    "channel without it, name the legal basis under open_without_consent, e.g. "
-                    "open_without_consent: {service: {customer: {sms: contract}}}")
-
-
-def _parse_open_without_consent(raw: dict, where: str, problems: list[str]) -> dict[str, dict[str, dict[str, str]]]:
-    """purpose -> status -> channel -> basis; every key and basis checked against its enumeration."""
-    out: dict[str, dict[str, dict[str, str]]] = {p: {} for p in PURPOSES}
-    at = f"{where}: open_without_consent"
-    for purpose, by_status in _mapping(raw, "open_without_consent", where, problems).items():
-        if purpose not in PURPOSES:
-            problems.append(f"{at}: unknown purpose '{purpose}' (purposes: {', '.join(PURPOSES)})")
-            continue
-        if by_status is None:
-            continue
-        if not isinstance(by_status, dict):
-            problems.append(f"{at}.{purpose} must map a status to channels and bases, like "
-                            "{customer: {sms: contract}}")
-            continue
-        for status, chans in by_status.items():
-            if status not in STATUSES:
-                problems.append(f"{at}.{purpose}: unknown status '{status}' (statuses: {', '.join(STATUSES)})")
-                continue
-            if chans is None:
-                continue
-            if not isinstance(chans, dict):
-                problems.append(f"{at}.{purpose}.{status} must map channels to a legal basis, like "
-                                "{sms: contract}")
-                continue
-            for ch, basis in chans.items():
-                if ch not in CHANNELS:
-                    problems.append(f"{at}.{purpose}.{status}: unknown channel '{ch}'")
-                elif not isinstance(basis, str) or basis.strip() not in NON_CONSENT_BASES:
-                    problems.append(f"{at}.{purpose}.{status}.{ch}: basis {basis!r:.40} must be one of "
-                                    f"{', '.join(NON_CONSENT_BASES)} (consent is recorded per person, never "
-                                    "assumed)")
-                else:
-                    out[purpose].setdefault(status, {})[ch] = basis.strip()
-    return out
-
-
-_SIGNATURE = re.compile(r"^【[^【】\s]{2,16}】$")
-
-
-def _parse_sms_settings(raw: dict, where: str, problems: list[str]) -> dict:
-    """Signature (【品牌】) and refusal text every SMS carries, and the replies that are refusals."""
-    signature = _text(raw.get("sms_signature", ""), f"{where}: sms_signature", problems)
-    if not _SIGNATURE.match(signature):
-        problems.append(f"{where}: sms_signature '{signature}' must be the sender's name in 【】, like 【品牌】: "
-                        "every commercial SMS names its sender")
-    text = _text(raw.get("sms_opt_out_text", ""), f"{where}: sms_opt_out_text", problems)
-    if "退订" not in text:
-        problems.append(f"{where}: sms_opt_out_text '{text}' must tell how to refuse, like 回T退订")
-    replies = _texts(raw.get("sms_opt_out_replies", list(ContactPolicy.sms_opt_out_replies)),
-                     f"{where}: sms_opt_out_replies", problems)
-    return {"sms_signature": signature, "sms_opt_out_text": text,
-            "sms_opt_out_replies": tuple(sorted({r.strip().upper() for r in replies if r.strip()}))}
+def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = "") -> tuple[Campaign | None, list[str]]:
+    """One campaign from its YAML mapping; returns (campaign, problems). Problems name the file and campaign."""
+    if not isinstance(raw, dict):
+        return None, [f"{source}: a campaign file must be a mapping of settings (id, audience, channels ...)"]
+    cid = str(raw.get("id", "")).strip()[:80]
+    try:
+        model = _CampaignFile.model_validate(raw, context={"policy": policy})
+    except ValidationError as e:
+        return None, _problems(e, f"{source} (campaign '{cid or '?'}')")
+    digest = hashlib.sha256((text or json.dumps(raw, sort_keys=True, default=str)).encode("utf-8")).hexdigest()
+    return model.campaign(source, digest), []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,23 +817,30 @@ def _type_problem(expr: str, columns: dict[str, str], what: str, con) -> str | N
     return None
 
 
-def _check_sql(expr: str, columns: dict[str, str], what: str) -> str | None:
+def _sql_problem(expr: str, columns: dict[str, str], what: str) -> str | None:
     """Why ``expr`` may not be used as the campaign's ``what`` (audience or rank_by), or None when it may.
 
     The expression is parsed, never run, until it is known to be one plain expression; then it is
     bound (DESCRIBE, nothing evaluated) on a locked-down connection whose only data is an empty
-    row of ``columns``, to name unknown columns and check its type.
+    row of ``columns``, to name unknown columns and check its type. The answer reads after the
+    setting's name: "`x` does not work: ...".
     """
     if not expr.strip():
-        return f"{what} is empty"
+        return "is empty"
     if len(expr) > SQL_MAX_CHARS:
-        return f"{what} is {len(expr):,} characters long; at most {SQL_MAX_CHARS:,} are allowed"
+        return f"is {len(expr):,} characters long; at most {SQL_MAX_CHARS:,} are allowed"
     con = _safe_connection()
     try:
         problem = _token_problem(expr) or _parse_problem(expr, con) or _type_problem(expr, columns, what, con)
     finally:
         con.close()
-    return f"{what} `{expr}` does not work: {problem}" if problem else None
+    return f"`{expr}` does not work: {problem}" if problem else None
+
+
+def _check_sql(expr: str, columns: dict[str, str], what: str) -> str | None:
+    """``_sql_problem`` as a sentence that starts with the setting's name, or None when the expression may be used."""
+    problem = _sql_problem(expr, columns, what)
+    return f"{what} {problem}" if problem else None
 
 
 def vet_campaign_sql(c: Campaign) -> None:
@@ -540,194 +854,6 @@ def vet_campaign_sql(c: Campaign) -> None:
                 if p]
     if problems:
         raise CampaignError("\n".join(f"{c.source_file or '?'} (campaign '{c.id}'): {p}" for p in problems))
-
-
-_FIELDS = {"id", "name", "objective", "audience", "channels", "start", "end", "priority", "holdout_share",
-           "max_list_size", "trigger", "waves", "offer", "rank_by", "reason", "send_window", "description", "owner",
-           "purpose"}
-
-
-def _whole(value, where: str, problems: list[str], hint: str = "", minimum: int | None = None) -> int | None:
-    """A whole number (or a string of one); a bool, fraction, list or text is a problem naming ``where``."""
-    ok = isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
-        value, ok = int(value), True
-    if not ok or (minimum is not None and value < minimum):
-        floor = f" of at least {minimum}" if minimum is not None else ""
-        problems.append(f"{where} '{value}' must be a whole number{floor}{hint}")
-        return None
-    return value
-
-
-def _text(value, where: str, problems: list[str]) -> str:
-    """A setting that must be a single piece of text (a number or true/false reads as its text)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value).strip()
-    problems.append(f"{where} must be a single value, not {type(value).__name__} {value!r:.80}")
-    return ""
-
-
-def _texts(value, where: str, problems: list[str]) -> list[str]:
-    """A list of plain values (one value alone counts as a list of one)."""
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value]
-    bad = [v for v in items if isinstance(v, list | dict | bool) or v is None]
-    if bad:
-        problems.append(f"{where} must be a list of plain values, like [a, b]; {bad[0]!r:.80} is not one")
-        return []
-    return [str(v).strip() for v in items]
-
-
-def _parse_channels(raw: dict, at: str, problems: list[str]) -> list[str]:
-    channels = _texts(raw.get("channels"), f"{at}: channels", problems)
-    for ch in channels:
-        if ch not in CHANNELS:
-            problems.append(f"{at}: channel '{ch}' is not one of {', '.join(CHANNELS)}")
-    if len(set(channels)) != len(channels):
-        problems.append(f"{at}: a channel is listed twice in {channels}")
-    return channels
-
-
-def _parse_trigger(value, at: str, problems: list[str]) -> Trigger | None:
-    t = value if isinstance(value, dict) else {"type": value}
-    unknown = set(map(str, t)) - {"type", "days_ahead", "years", "categories", "steps", "include_overdue"}
-    problems += [f"{at}: trigger: unknown setting '{k}'" for k in sorted(unknown)]
-    kind = t.get("type")
-    if not isinstance(kind, str) or kind not in TRIGGERS:
-        problems.append(f"{at}: trigger type '{kind}' must be one of {', '.join(TRIGGERS)}")
-        return None
-    n = len(problems)
-    days = _whole(t.get("days_ahead", 7), f"{at}: trigger.days_ahead", problems, minimum=0)
-    years = [_whole(y, f"{at}: trigger.years:", problems, minimum=1)
-             for y in (t["years"] if isinstance(t.get("years"), list) else [t["years"]] if t.get("years") else [])]
-    categories = _texts(t.get("categories"), f"{at}: trigger.categories", problems)
-    steps = _texts(t.get("steps"), f"{at}: trigger.steps", problems)
-    overdue = t.get("include_overdue", False)
-    if not isinstance(overdue, bool):
-        problems.append(f"{at}: trigger.include_overdue '{overdue}' must be true or false")
-    if len(problems) > n:
-        return None
-    return Trigger(type=kind, days_ahead=days, years=tuple(years), categories=tuple(categories), steps=tuple(steps),
-                   include_overdue=overdue)
-
-
-def _parse_waves(value, at: str, problems: list[str]) -> list[Wave]:
-    if value is None:
-        return [Wave("main")]
-    if not isinstance(value, list):
-        problems.append(f"{at}: waves must be a list like [{{name: first}}, {{name: reminder, after_days: 7}}]")
-        return []
-    waves = []
-    for i, w in enumerate(value):
-        if not isinstance(w, dict) or not w.get("name") or isinstance(w.get("name"), list | dict):
-            problems.append(f"{at}: wave {i + 1} needs a name")
-            continue
-        after = w.get("after_days", 0)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0 or (i > 0 and after < 1):
-            problems.append(f"{at}: wave '{w['name']}': after_days must be a whole number of days, at least 1 "
-                            "after the first wave")
-            after = 0
-        purpose = w.get("purpose")
-        if purpose is not None and purpose not in PURPOSES:
-            problems.append(f"{at}: wave '{w['name']}': purpose '{purpose}' must be one of {', '.join(PURPOSES)}")
-            purpose = None
-        waves.append(Wave(str(w["name"]), after, _text(w.get("message", ""), f"{at}: wave '{w['name']}': message",
-                                                        problems), purpose))
-    return waves
-
-
-def _parse_numbers(raw: dict, at: str, problems: list[str]) -> tuple[int, float, int | None]:
-    """priority, holdout_share and max_list_size, each checked for its type and range."""
-    priority = _whole(raw.get("priority", 0), f"{at}: priority", problems, " (higher goes first)")
-    holdout = raw.get("holdout_share", 0.0)
-    if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not 0 <= holdout < 1:
-        problems.append(f"{at}: holdout_share '{holdout}' must be a number from 0 up to (not including) 1")
-        holdout = 0.0
-    cap = raw.get("max_list_size")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0):
-        problems.append(f"{at}: max_list_size '{cap}' must be a positive whole number")
-        cap = None
-    return priority or 0, float(holdout), cap
-
-
-def _parse_window(value, channels: list[str], policy: ContactPolicy, at: str,
-                  problems: list[str]) -> tuple[time, time] | None:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        problems.append(f"{at}: send_window must be [start, end], like ['10:00', '12:00']")
-        return None
-    a, b = _time(value[0], f"{at}: send_window", problems), _time(value[1], f"{at}: send_window", problems)
-    if not (a and b):
-        return None
-    for ch in channels:
-        q = policy.quiet_hours.get(ch)
-        if q and (a < q[0] or b > q[1] or a >= b):
-            problems.append(f"{at}: send_window {a:%H:%M}-{b:%H:%M} falls in {ch}'s quiet hours "
-                            f"(allowed {q[0]:%H:%M}-{q[1]:%H:%M})")
-    return a, b
-
-
-def parse_campaign(raw: dict, source: str, policy: ContactPolicy, text: str = "") -> tuple[Campaign | None, list[str]]:
-    """One campaign from its YAML mapping; returns (campaign, problems). Problems name the file and campaign."""
-    if not isinstance(raw, dict):
-        return None, [f"{source}: a campaign file must be a mapping of settings (id, audience, channels ...)"]
-    cid = str(raw.get("id", "")).strip()[:80]
-    at = f"{source} (campaign '{cid or '?'}')"
-    problems: list[str] = []
-    problems += [f"{at}: unknown setting '{k}'" for k in raw if k not in _FIELDS]
-    if not _ID.match(cid):
-        problems.append(f"{at}: id must be 2-64 lower-case letters, digits, '_' or '-'")
-    for req in ("name", "objective", "audience", "channels", "start", "end", "priority"):
-        if raw.get(req) is None or raw.get(req) == "" or raw.get(req) == []:
-            problems.append(f"{at}: '{req}' is required")
-    name = _text(raw.get("name", ""), f"{at}: name", problems)
-    objective = _text(raw.get("objective", ""), f"{at}: objective", problems)
-    if objective and objective not in OBJECTIVES:
-        problems.append(f"{at}: objective '{objective}' must be one of {', '.join(OBJECTIVES)}")
-    channels = _parse_channels(raw, at, problems)
-    start = _date(raw.get("start"), f"{at}: start", problems) if raw.get("start") else None
-    end = _date(raw.get("end"), f"{at}: end", problems) if raw.get("end") else None
-    if start and end and end < start:
-        problems.append(f"{at}: end {end} is before start {start}")
-    priority, holdout, cap = _parse_numbers(raw, at, problems)
-    trigger = _parse_trigger(raw["trigger"], at, problems) if raw.get("trigger") is not None else None
-    waves = _parse_waves(raw.get("waves"), at, problems)
-    reason = _text(raw.get("reason", ""), f"{at}: reason", problems)
-    if reason and not _REASON.match(reason):
-        problems.append(f"{at}: reason '{reason}' must be lower-case letters, digits and '_' (it becomes "
-                        f"'included:{reason}')")
-    columns = {**AUDIENCE_COLUMNS, **(TRIGGER_COLUMNS if trigger else {})}
-    audience = _text(raw.get("audience", ""), f"{at}: audience", problems)
-    if audience:
-        problem = _check_sql(audience, columns, "audience")
-        if problem:
-            problems.append(f"{at}: {problem}")
-    rank_by = _text(raw.get("rank_by") or "response_propensity", f"{at}: rank_by", problems)
-    problem = _check_sql(rank_by, columns, "rank_by") if rank_by else None
-    if problem:
-        problems.append(f"{at}: {problem}")
-    window = _parse_window(raw["send_window"], channels, policy, at, problems) if raw.get("send_window") else None
-    # Without a purpose a campaign is marketing: the stricter class (it needs consent or a named basis).
-    purpose = _text(raw.get("purpose", "marketing"), f"{at}: purpose", problems)
-    if purpose not in PURPOSES:
-        problems.append(f"{at}: purpose '{purpose}' must be marketing or service (service: a message that serves a "
-                        "contract the customer has, like a service-plan step or a safety check; the rest is "
-                        "marketing)")
-    offer = raw.get("offer") or {}
-    if not isinstance(offer, dict):
-        problems.append(f"{at}: offer must be a mapping like {{code: BDAY26, description: ...}}")
-        offer = {}
-    if problems:
-        return None, problems
-    digest = hashlib.sha256((text or json.dumps(raw, sort_keys=True, default=str)).encode("utf-8")).hexdigest()
-    return Campaign(
-        id=cid, name=name, objective=objective, audience=audience, channels=tuple(channels),
-        start=start, end=end, priority=priority, holdout_share=holdout, max_list_size=cap,
-        trigger=trigger, waves=tuple(waves), offer=offer, rank_by=rank_by, reason=reason, send_window=window,
-        source_file=source, definition_sha256=digest, purpose=purpose,
-    ), []
 
 
 MAX_FILE_BYTES = 256 * 1024  # a campaign or policy file is a page of settings, never megabytes
@@ -869,3 +995,38 @@ def campaigns_folder(configured: str | Path | None = None) -> Path:
     from bullseye.config import PROJECT_ROOT
 
     return PROJECT_ROOT / "campaigns"
+
+
+# ---------------------------------------------------------------------------------------------
+# The night's settings, validated once: the campaigns and the policy as one JSON document.
+
+
+class _NightSettings(BaseModel):
+    """Every campaign and the contact policy of one night, exactly as parse_campaign and parse_policy made them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaigns: list[Campaign]
+    policy: ContactPolicy
+
+
+def settings_json(campaigns: list[Campaign], policy: ContactPolicy) -> str:
+    """The night's validated campaigns and policy as JSON, so later steps read them instead of the YAML again.
+
+    ``settings_from_json`` gives back equal objects (definition hashes and source files included).
+    """
+    return _NightSettings(campaigns=list(campaigns), policy=policy).model_dump_json(indent=1)
+
+
+def settings_from_json(text: str) -> tuple[list[Campaign], ContactPolicy]:
+    """The campaigns and policy stored by ``settings_json``; raises CampaignError when the text is not that.
+
+    The types are checked on the way back; the planner still vets each audience and rank_by
+    (vet_campaign_sql) before it pastes them into SQL.
+    """
+    try:
+        settings = _NightSettings.model_validate_json(text)
+    except ValidationError as e:
+        raise CampaignError("invalid night settings:\n" + "\n".join(
+            f"  - {p}" for p in _problems(e, "settings"))) from None
+    return settings.campaigns, settings.policy
