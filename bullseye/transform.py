@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,10 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
     cfg.logs.mkdir(parents=True, exist_ok=True)
     with _dbt_env(cfg):
         try:
-            res = dbtRunner().invoke(dbt_args(cfg, command, *extra))
+            # dbt's threads silence warnings with catch_warnings, which is not thread-safe: a blanket
+            # "ignore" can leak into the process; keep the process's filters as they were
+            with warnings.catch_warnings():
+                res = dbtRunner().invoke(dbt_args(cfg, command, *extra))
         finally:
             release_dbt_connection()
     nodes = []

@@ -88,7 +88,8 @@ class _Gen:
         with path.open("a", encoding=encoding, newline="") as fh:
             for line in lines:
                 fh.write(line + "\n")
-        n_lines = sum(1 for _ in path.open(encoding=encoding))
+        with path.open(encoding=encoding) as fh:
+            n_lines = sum(1 for _ in fh)
         for i, _ in enumerate(lines):
             self.planted.append((str(path.relative_to(self.out)), f"line {n_lines - len(lines) + i + 1}", problem))
 

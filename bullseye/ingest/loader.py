@@ -58,7 +58,7 @@ from bullseye.privacy.forget_filter import hold_forgotten
 
 log = logging.getLogger(__name__)
 
-# Parsing rules shared by the loader and the dbt models (they live in the warehouse).
+# Parsing rules the loader applies in SQL, as warehouse macros (no dbt model uses them).
 MACROS = r"""
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS meta;
