@@ -84,6 +84,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
+    if only is None or "load" in only:  # bad campaign files stop the night before it touches anything
+        from bullseye.pipeline import PipelineError, check_campaigns
+        try:
+            check_campaigns(cfg)  # validated once: the load step gets the same answer
+        except PipelineError as exc:
+            console.print(f"[red]✗ {exc}[/red]", soft_wrap=True)
+            return 1
     try:
         with night_lock(cfg, "run", wait=args.wait):
             code = _run_steps(cfg, summary, only)

@@ -80,6 +80,18 @@ def default_home() -> Path:
     return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()
 
 
+# The secret salt of ID-card hashes and forget-list keys; without it a public default is used (and said).
+ID_SALT_ENV = "BULLSEYE_ID_SALT"
+PUBLIC_ID_SALT = "bullseye-demo-salt"
+
+
+def id_salt() -> tuple[str, bool]:
+    """The salt for ID-card hashes and forget-list keys, and whether it is the public default (env unset
+    or empty). Only ever used as a bound parameter: never in SQL text, logs or dbt."""
+    salt = os.environ.get(ID_SALT_ENV, "")
+    return (salt, False) if salt else (PUBLIC_ID_SALT, True)
+
+
 def compiled_manifest() -> Path:
     """dbt's compiled manifest (``bullseye dbt-manifest``): what the Airflow DAG renders, and where a
     Python step finds dbt's relations when its run has no manifest of its own ($BULLSEYE_DBT_MANIFEST)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from bullseye import night
@@ -52,14 +53,30 @@ class NightSummary:
 
 
 def check_campaigns(cfg: RunConfig):
-    """Read and validate the campaign folder (bullseye.activation.campaigns): the one time a night does,
-    at load; invalid definitions stop the night before anything runs."""
-    from bullseye.activation.campaigns import CampaignError, load_campaigns
+    """Read and validate the campaign folder (bullseye.activation.campaigns): once a night, before the
+    load step begins it (``bullseye run`` asks before taking the warehouse's lock, the load step again:
+    the second answer comes from :func:`_validated` while the files are unchanged). Invalid definitions
+    stop the night before anything runs."""
+    from bullseye.activation.campaigns import CampaignError
 
     try:
-        return load_campaigns(cfg.campaigns)
+        return _validated(cfg.campaigns, _folder_state(cfg.campaigns))
     except CampaignError as e:
         raise PipelineError(f"campaigns in {cfg.campaigns}: {e}") from e
+
+
+def _folder_state(folder: Path) -> tuple:
+    """What a validation depends on: every file's name, size and modification time."""
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()))
+
+
+@lru_cache(maxsize=4)
+def _validated(folder: Path, state: tuple):
+    from bullseye.activation.campaigns import load_campaigns
+
+    return load_campaigns(folder)
 
 
 def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport:

@@ -136,10 +136,12 @@ def test_python_and_sql_hashes_agree():
 
 
 def test_a_night_with_the_default_salt_says_so_in_its_summary(tmp_path, monkeypatch):
-    from bullseye.config import RunConfig
+    from bullseye.activation.campaigns import load_policy
+    from bullseye.config import DEFAULT_CAMPAIGNS, RunConfig
     from bullseye.pipeline import NightSummary, step_load
 
-    monkeypatch.setattr("bullseye.pipeline.check_campaigns", lambda cfg: [])  # campaigns play no part here
+    shipped = load_policy(DEFAULT_CAMPAIGNS)
+    monkeypatch.setattr("bullseye.pipeline.check_campaigns", lambda cfg: ([], shipped))  # no campaign plays a part
     land = tmp_path / "land"
     write(land / "crm_customers" / "a.csv", MINIMAL_CRM)
     write(land / "orders" / "o.csv", MINIMAL_ORDERS)

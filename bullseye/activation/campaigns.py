@@ -985,17 +985,6 @@ def load_campaigns(folder: Path | str) -> tuple[list[Campaign], ContactPolicy]:
     return sorted(campaigns, key=lambda c: (-c.priority, c.id)), policy
 
 
-def campaigns_folder(configured: str | Path | None = None) -> Path:
-    """The campaign folder: the configured one (var campaigns_dir), else $BULLSEYE_CAMPAIGNS, else the repo's."""
-    import os
-
-    configured = configured if configured and str(configured).strip() else os.environ.get("BULLSEYE_CAMPAIGNS")
-    if configured and str(configured).strip():
-        return Path(configured).expanduser().resolve()
-    from bullseye.config import PROJECT_ROOT
-
-    return PROJECT_ROOT / "campaigns"
-
 
 # ---------------------------------------------------------------------------------------------
 # The night's settings, validated once: the campaigns and the policy as one JSON document.

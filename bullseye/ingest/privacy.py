@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 
 import duckdb
 
-SALT_ENV = "BULLSEYE_ID_SALT"
-DEFAULT_ID_SALT = "bullseye-demo-salt"
+from bullseye.config import ID_SALT_ENV, PUBLIC_ID_SALT, id_salt  # noqa: F401 - id_salt is used by importers
+
+SALT_ENV, DEFAULT_ID_SALT = ID_SALT_ENV, PUBLIC_ID_SALT
 DEFAULT_SALT_NOTE = (f"{SALT_ENV} is not set: ID-card numbers are hashed with the public default salt, so "
                      "anyone with a list of numbers can recompute the hashes; set a secret salt before loading "
                      "real data")
@@ -37,12 +37,6 @@ NORMALIZE_SQL = ("nullif(upper(regexp_replace(translate({x}, '０１２３４５
 _ID_IN_TEXT = re.compile(
     r"(?<![0-9A-Za-z])(?:[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]"
     r"|[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?![0-9A-Za-z])")
-
-
-def id_salt() -> tuple[str, bool]:
-    """The salt for ID-card hashes and whether it is the public default (unset or empty env)."""
-    salt = os.environ.get(SALT_ENV, "")
-    return (salt, False) if salt else (DEFAULT_ID_SALT, True)
 
 
 def normalize_id_card(number: str | None) -> str | None:

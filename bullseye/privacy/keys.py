@@ -21,26 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
 from bullseye import normalize
+from bullseye.config import id_salt as config_salt
 
-# The dbt project's default (dbt_project.yml, var id_salt): a public constant, for demos only.
-DEFAULT_ID_SALT = "bullseye-demo-salt"
 KINDS = ("phone", "email", "id_card", "wechat_unionid", "member_card", "record", "customer_id")
 
 
 def id_salt() -> str:
-    """The secret salt of ID-card hashes and forget-list keys (``BULLSEYE_ID_SALT``).
-
-    The loader owns ID hashing (``bullseye.ingest.privacy``); its salt is used whenever it is
-    there, so the two can never disagree."""
-    try:
-        from bullseye.ingest.privacy import id_salt as loader_salt
-    except ImportError:
-        return os.environ.get("BULLSEYE_ID_SALT") or DEFAULT_ID_SALT
-    salt = loader_salt()
-    return salt[0] if isinstance(salt, tuple) else salt  # (salt, is_the_public_default)
+    """The secret salt of ID-card hashes and forget-list keys (bullseye.config.id_salt): one setting, so
+    the loader's hashes and the forget-list can never disagree."""
+    return config_salt()[0]
 
 
 def id_card_hash(id_card_no: str | None) -> str | None:
