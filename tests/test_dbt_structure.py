@@ -323,7 +323,7 @@ def test_no_model_reads_a_relation_by_a_hand_written_name(manifest):
 
 def test_the_readmes_flow_is_true_of_the_graph(manifest):
     flow = readme_flow((PROJECT_ROOT / "README.md").read_text(encoding="utf-8"))
-    assert flow == ["staging", "intermediate", "marts"], f"README's flow is {flow}"
+    assert [w for w in flow if w in LAYERS] == list(LAYERS), f"the README's flow is {' → '.join(flow) or 'missing'}"
     _ok(edges_follow_the_flow(manifest, flow))
 
 

@@ -21,6 +21,9 @@ from bullseye.config import RunConfig, working_copy
 pytestmark = pytest.mark.slow
 AS_OF = "2026-11-24"
 _BUILT: dict[Path, Path] = {}
+# One unit test per rule the issue names (dbt_project/models/intermediate/*/_unit_tests.yml).
+RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rfm_quintiles_and_segment_boxes",
+         "identity_key_rules"}
 
 
 def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -48,5 +51,6 @@ def unit_results(demo_landing, tmp_path_factory):
 def test_unit_tests_ran_and_passed(unit_results):
     units = [n for n in unit_results if n.resource_type == "unit_test"]
     assert units, "no dbt unit test ran"
+    assert {n.name for n in units} >= RULES, f"missing: {RULES - {n.name for n in units}}"
     failed = [f"{n.name}: {n.status}: {n.message}" for n in units if n.status != "pass"]
     assert not failed, "\n".join(failed)
