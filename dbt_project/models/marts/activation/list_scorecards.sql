@@ -7,10 +7,8 @@ with manifests as (
     select list_id, vendor, acquired_at, cost from {{ ref('stg_lists__manifests') }}
 ),
 files as (
-    select delivery_id, lower(regexp_extract(path, '^[^/]+/([^/]+)/', 1)) as folder, rows_in, rows_loaded,
-           rows_quarantined
-    from {{ source('meta', 'load_ledger') }}
-    where lower(source) = 'lists' and outcome <> 'skipped_duplicate'
+    select delivery_id, folder, rows_in, rows_loaded, rows_quarantined
+    from {{ ref('stg_meta__list_deliveries') }}
 ),
 delivered as (
     select m.list_id, sum(f.rows_in)::bigint as rows_delivered, sum(f.rows_loaded)::bigint as rows_loaded,
@@ -22,7 +20,7 @@ reasons as (
     select m.list_id, q.reason, count(*) as n
     from manifests m
     join files f on f.folder = lower(m.list_id)
-    join {{ source('meta', 'quarantine') }} q on q.delivery_id = f.delivery_id
+    join {{ ref('stg_meta__quarantine_reasons') }} q on q.delivery_id = f.delivery_id
     group by 1, 2
 ),
 top_reasons as (
