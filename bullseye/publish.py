@@ -76,6 +76,19 @@ def create_masked_tables(con: duckdb.DuckDBPyConnection) -> None:
     create(con)
 
 
+def _copy_comments(con: duckdb.DuckDBPyConnection, alias: str, target: str, schema: str, table: str) -> None:
+    """Carry the table's and its columns' comments over: CREATE TABLE AS copies none, and they are the
+    descriptions of the marts' yml (dbt persist_docs) that BI tools show."""
+    key = [alias, schema, table]
+    for (comment,) in con.execute("""SELECT comment FROM duckdb_tables() WHERE database_name = ?
+                                     AND schema_name = ? AND table_name = ? AND comment IS NOT NULL""", key).fetchall():
+        con.execute(f"COMMENT ON TABLE {target} IS {sql_literal(comment)}")
+    for column, comment in con.execute("""SELECT column_name, comment FROM duckdb_columns() WHERE database_name = ?
+                                          AND schema_name = ? AND table_name = ? AND comment IS NOT NULL""",
+                                       key).fetchall():
+        con.execute(f"COMMENT ON COLUMN {target}.{sql_identifier(column)} IS {sql_literal(comment)}")
+
+
 def _copy_schemas(con: duckdb.DuckDBPyConnection, warehouse: Path, alias: str, run_id: str,
                   counts: dict[str, int]) -> None:
     # The publication's own database, named in full: a schema may share a database's name (marts.duckdb).
@@ -89,6 +102,7 @@ def _copy_schemas(con: duckdb.DuckDBPyConnection, warehouse: Path, alias: str, r
         for (table,) in tables:
             name = f"{sql_identifier(schema)}.{sql_identifier(table)}"
             con.execute(f"CREATE TABLE {own}.{name} AS SELECT * FROM {sql_identifier(alias)}.{name}")
+            _copy_comments(con, alias, f"{own}.{name}", schema, table)
             counts[f"{schema}.{table}"] = con.execute(f"SELECT count(*) FROM {own}.{name}").fetchall()[0][0]
     con.execute(f"CREATE TABLE {own}.main.publication AS SELECT ? AS run_id, now() AS published_at", [run_id])
     con.execute(f"DETACH {sql_identifier(alias)}")

@@ -16,7 +16,7 @@ import duckdb
 import jinja2
 import pytest
 
-from bullseye.config import DBT_PROJECT_DIR
+from bullseye.config import DBT_PROJECT_DIR, project_vars
 
 AS_OF = "2026-11-24"
 INTERESTS_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "customer_value" / "int_customer__interests.sql"
@@ -25,7 +25,7 @@ INTERESTS_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "customer_value"
 def _render(model: Path, refs: dict[str, str]) -> str:
     """The model's SQL with its refs pointed at the given tables (as the nightly build renders it)."""
     return jinja2.Template(model.read_text(encoding="utf-8")).render(
-        ref=refs.__getitem__, as_of_date=lambda: f"DATE '{AS_OF}'")
+        ref=refs.__getitem__, as_of_date=lambda: f"DATE '{AS_OF}'", var=project_vars().__getitem__)
 
 
 # P: 厨具 bought once (1 x 3 + 0 = 3) against 食品 viewed three times (0 x 3 + 3 = 3): more orders wins.

@@ -3,5 +3,15 @@
 -- int_identity__edges once dbt has built them, updates the identity schema (registry, journal, match model,
 -- runs) and writes identity.clusters, which this model reads. A test on that source fails the build when the
 -- clusters were resolved for another night (dbt run by hand without the identity step).
-select source, source_record_id, customer_id, match_rule, match_probability, linked_via, cluster_size
+-- Every column is cast to its type: the identity step writes the table from a data frame, and a column that
+-- is NULL on every row (linked_via on a night of singletons) would otherwise have no type, breaking the
+-- contract of marts.customer_identity_map.
+select
+    cast(source as varchar) as source,
+    cast(source_record_id as varchar) as source_record_id,
+    cast(customer_id as varchar) as customer_id,
+    cast(match_rule as varchar) as match_rule,
+    cast(match_probability as double) as match_probability,
+    cast(linked_via as varchar) as linked_via,
+    cast(cluster_size as bigint) as cluster_size
 from {{ source('identity', 'clusters') }}
