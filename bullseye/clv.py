@@ -14,7 +14,7 @@ maintained), so the formulas live in one well-kept place:
 - scoring uses ``expected_probability_alive``, ``expected_purchases``,
   ``expected_customer_spend`` and ``customer_lifetime_value`` of a model that holds the
   fitted parameters as its (one-point) posterior, so tonight's stored parameters
-  (marts.clv_model_params) score without refitting;
+  (int_customer__clv_params, published as marts.clv_model_params) score without refitting;
 - log-likelihoods are the library models' own log-densities at those parameters.
 
 What stays here is the nightly job's own definitions (a purchase day, the 52-week horizon

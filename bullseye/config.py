@@ -99,8 +99,26 @@ def compiled_manifest() -> Path:
 
 
 def default_warehouse(home: Path | None = None) -> Path:
-    """The warehouse a command uses when none is named: <home>/warehouse/bullseye.duckdb."""
-    return (home or default_home()) / "warehouse" / WAREHOUSE_NAME
+    """The warehouse a command uses when none is named: $BULLSEYE_WAREHOUSE (as the Airflow DAG and
+    docker-compose set it), else <home>/warehouse/bullseye.duckdb."""
+    env = os.environ.get("BULLSEYE_WAREHOUSE")
+    return Path(env).resolve() if env else (home or default_home()) / "warehouse" / WAREHOUSE_NAME
+
+
+def default_landing(home: Path | None = None) -> Path:
+    """The landing zone the Airflow DAG reads: $BULLSEYE_LANDING, else the demo's under <home>."""
+    env = os.environ.get("BULLSEYE_LANDING")
+    return Path(env).resolve() if env else (home or default_home()) / "demo_landing"
+
+
+def cosmos_mode() -> str:
+    """How Cosmos runs dbt in the DAG ($BULLSEYE_COSMOS_MODE): watcher (default) or local."""
+    return os.environ.get("BULLSEYE_COSMOS_MODE", "watcher")
+
+
+# What dbt builds before the identity step (dbt selection syntax; bullseye.identity.step), for
+# `bullseye run` and the DAG alike.
+IDENTITY_INPUTS = ("+int_identity__records", "+int_identity__edges", "identity_overrides")
 
 
 @cache
@@ -119,6 +137,19 @@ def dbt_vars(cfg: RunConfig) -> dict[str, str]:
     which has no default on purpose, and the run's choices that override the project's settings."""
     values = {"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode, "campaigns_dir": str(cfg.campaigns)}
     return {k: values[k] for k in DBT_RUN_VARS}
+
+
+AS_OF_MISSING = ("var as_of (the run date) is not set: run dbt with --vars '{as_of: YYYY-MM-DD}' "
+                 "(bullseye run and the Airflow DAG set it)")
+
+
+def run_date(value: object) -> date:
+    """The run date a dbt Python model was given (its ``as_of`` config, ``var('as_of', '')``), or the same
+    error the SQL models raise (macros/as_of.sql) when it was not: never some default night."""
+    text = "" if value is None else str(value).strip()
+    if not text or text == "None":
+        raise ValueError(AS_OF_MISSING)
+    return date.fromisoformat(text[:10])
 
 
 def setting(name: str, cfg: RunConfig | None = None) -> Any:

@@ -33,21 +33,24 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
 
 from bullseye.config import (  # noqa: E402 - light: no database or dbt import
+    DBT_PROJECT_DIR,
     DBT_RUN_VARS,
+    IDENTITY_INPUTS,
     compiled_manifest,
+    cosmos_mode,
     default_home,
+    default_landing,
     default_warehouse,
     working_copy,
 )
 
-PROJECT = Path(os.environ.get("BULLSEYE_PROJECT", Path(__file__).resolve().parents[1]))
-DBT_DIR = PROJECT / "dbt_project"
+DBT_DIR = DBT_PROJECT_DIR
 MANIFEST = compiled_manifest()
 HOME = default_home()
-WAREHOUSE = os.environ.get("BULLSEYE_WAREHOUSE") or str(default_warehouse(HOME))
-LANDING = os.environ.get("BULLSEYE_LANDING", str(HOME / "demo_landing"))
+WAREHOUSE = str(default_warehouse(HOME))
+LANDING = str(default_landing(HOME))
 os.environ.setdefault("BULLSEYE_WAREHOUSE", WAREHOUSE)  # read by dbt_project/profiles.yml
-EXECUTION_MODE = ExecutionMode(os.environ.get("BULLSEYE_COSMOS_MODE", "watcher"))
+EXECUTION_MODE = ExecutionMode(cosmos_mode())
 if not MANIFEST.exists():
     raise FileNotFoundError(f"dbt manifest {MANIFEST} is missing: run `make manifest` (bullseye dbt-manifest)")
 
@@ -56,7 +59,6 @@ if not MANIFEST.exists():
 PARAMS = {"identity_mode": "auto", "campaigns_dir": ""}
 # dbt vars, rendered per run by the same function `bullseye run` uses (bullseye.config.dbt_vars).
 DBT_VARS = {k: f"{{{{ bullseye_dbt_vars(ds, params)['{k}'] }}}}" for k in DBT_RUN_VARS}
-IDENTITY_INPUTS = ["+int_identity__records", "+int_identity__edges", "identity_overrides"]  # bullseye.identity.step
 
 
 def _config(ds: str, params: dict | None = None):
@@ -121,7 +123,7 @@ def bullseye_nightly():
         summary, _ = _step("load", ds, params)
         return {"rows_loaded": summary.rows_loaded, "rows_quarantined": summary.rows_quarantined}
 
-    identity_inputs = _dbt_group("identity_inputs", {"select": IDENTITY_INPUTS})
+    identity_inputs = _dbt_group("identity_inputs", {"select": list(IDENTITY_INPUTS)})
 
     @task
     def identity(ds: str | None = None, params: dict | None = None) -> dict:
@@ -134,7 +136,7 @@ def bullseye_nightly():
             run = step_identity(working_config(cfg), MANIFEST)
         return {k: str(v) for k, v in run.items() if k in ("mode", "records", "people", "merges", "matching")}
 
-    build = _dbt_group("build", {"exclude": IDENTITY_INPUTS})
+    build = _dbt_group("build", {"exclude": list(IDENTITY_INPUTS)})
 
     @task
     def built(ds: str | None = None, params: dict | None = None) -> dict:

@@ -9,7 +9,7 @@ blind.
 The layers, from the folder a model sits in:
   models/staging/       stg_* models; they read sources only.
   models/intermediate/  int_* models; they read staging, other int_ models, seeds, and the state sources
-                        the pipeline writes between nights (identity.*, history.*, campaigns.*).
+                        the pipeline writes between nights (identity.*, history.*, settings.*).
   models/marts/         what BI and the exports read; they read stg_ and int_ models (and seeds, and
                         snapshots of int_ models), never a source and never another mart.
 
@@ -37,8 +37,12 @@ PROJECT = "bullseye"
 LAYERS = ("staging", "intermediate", "marts")
 PREFIX = {"staging": "stg_", "intermediate": "int_"}
 # A relation named by hand: schema.table for the schemas dbt builds and the pipeline writes.
-HAND_NAME = re.compile(r"\b(raw|staging|intermediate|marts|identity|history|meta)\.[a-z_][a-z0-9_]*", re.IGNORECASE)
+HAND_NAME = re.compile(r"\b(raw|staging|intermediate|marts|identity|history|settings|meta)\.[a-z_][a-z0-9_]*",
+                       re.IGNORECASE)
 GRAIN = re.compile(r"\b[Oo]ne row per\b")
+# The domains of models/intermediate/, in build order (the README says the same): a model reads models of its
+# own domain or an earlier one, so the folder names alone tell which feed which.
+DOMAINS = ("identity", "sales", "contacts", "customer_value", "activation")
 KEY_TESTS = {"unique_combination_of_columns", "dbt_utils_free_unique_combination"}
 
 
@@ -230,6 +234,32 @@ def no_hand_written_relations(manifest: dict) -> list[str]:
     return offences
 
 
+def domain(node: dict) -> str | None:
+    """The folder under models/intermediate/ a model sits in."""
+    parts = PurePosixPath(node["original_file_path"]).parts
+    return parts[2] if layer(node) == "intermediate" and len(parts) > 3 else None
+
+
+def domains_follow_their_order(manifest: dict, order: tuple[str, ...] = DOMAINS) -> list[str]:
+    """Every int_ model sits in a domain folder of ``order`` and reads int_ models of its own domain or an
+    earlier one."""
+    rank = {name: i for i, name in enumerate(order)}
+    nodes, offences = manifest["nodes"], []
+    for n in models(manifest).values():
+        if layer(n) != "intermediate":
+            continue
+        if domain(n) not in rank:
+            offences.append(f"{n['name']} is not in a domain folder of models/intermediate/ ({', '.join(order)})")
+            continue
+        for p in parents(n):
+            q = nodes.get(p)
+            if q and q["resource_type"] == "model" and layer(q) == "intermediate" and domain(q) in rank \
+                    and rank[domain(q)] > rank[domain(n)]:
+                offences.append(f"{n['name']} ({domain(n)}) reads {q['name']} ({domain(q)}): against "
+                                f"{' → '.join(order)}")
+    return offences
+
+
 def readme_flow(readme: str) -> list[str]:
     """The README's picture of the flow: the first 'a → b → c' naming staging."""
     for line in readme.splitlines():
@@ -325,6 +355,25 @@ def test_the_readmes_flow_is_true_of_the_graph(manifest):
     flow = readme_flow((PROJECT_ROOT / "README.md").read_text(encoding="utf-8"))
     assert [w for w in flow if w in LAYERS] == list(LAYERS), f"the README's flow is {' → '.join(flow) or 'missing'}"
     _ok(edges_follow_the_flow(manifest, flow))
+
+
+def test_intermediate_domains_follow_their_order(manifest):
+    _ok(domains_follow_their_order(manifest))
+    assert " → ".join(DOMAINS) in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8"), \
+        "the README must state the order of the intermediate domains"
+
+
+def test_the_domain_rule_catches_its_offence():
+    def node(name: str, folder: str, reads: list[str]) -> dict:
+        return {"resource_type": "model", "name": name, "package_name": PROJECT, "unique_id": f"model.{PROJECT}.{name}",
+                "original_file_path": f"models/intermediate/{folder}/{name}.sql",
+                "depends_on": {"nodes": [f"model.{PROJECT}.{r}" for r in reads]}}
+    fake = {"nodes": {n["unique_id"]: n for n in (node("int_a", "identity", ["int_b"]), node("int_b", "sales", []),
+                                                  node("int_c", "misc", []))}}
+    assert domains_follow_their_order(fake) == [
+        "int_a (identity) reads int_b (sales): against identity → sales → contacts → customer_value → activation",
+        "int_c is not in a domain folder of models/intermediate/ (identity, sales, contacts, customer_value, "
+        "activation)"]
 
 
 @pytest.mark.slow

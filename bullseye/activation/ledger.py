@@ -1,7 +1,7 @@
 """The contact ledger: every contact that counts against frequency caps and wave progress.
 
 It joins two records of contact pressure: what was sent (``contacts/`` files coming back) and
-what bullseye planned on earlier nights (``marts.target_lists``). A plan counts from the
+what bullseye planned on earlier nights (the included rows of ``history.contact_decisions``). A plan counts from the
 night it was exported, before its send is reported back, so two campaigns on consecutive
 nights cannot both fill the same week. A sent contact that matches a plan (same campaign,
 person and channel, sent within ``match_days`` of the plan's send date) is that plan, not a

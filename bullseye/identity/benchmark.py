@@ -533,7 +533,7 @@ def _staging_notes(con) -> list[str]:
     for what, raw, stg, key in (
             ("CRM", "raw.crm_customers", "staging.stg_crm__customers",
              "(coalesce(trim(source_system), 'crm'), trim(source_customer_id))"),
-            ("list", "raw.lists", "staging.stg_lists__records", "(list_id, list_record_id)")):
+            ("list", "raw.lists", "intermediate.int_lists__records", "(list_id, list_record_id)")):
         n_raw, n_ids = con.execute(f"select count(*), count(distinct {key}) from {raw}").fetchall()[0]
         n_stg = con.execute(f"select count(*) from {stg}").fetchall()[0][0]
         if n_raw > n_ids:
@@ -550,7 +550,7 @@ def _id_map(con):
     return con.execute(f"""
         select trim(source_customer_id) as own_id, 'crm_customers' as source, source_record_id
         from staging.stg_crm__customers
-        union all select trim(list_record_id), 'lists', source_record_id from staging.stg_lists__records
+        union all select trim(list_record_id), 'lists', source_record_id from intermediate.int_lists__records
         union all select source_record_id, source, source_record_id from {RECORDS_TABLE} where source = 'events'
         """).df()
 

@@ -14,10 +14,11 @@ from datetime import date
 
 import duckdb
 
+from bullseye.config import IDENTITY_INPUTS
 from bullseye.identity.resolver import IdentityConfig, NightResult, resolve
 
 # What dbt builds before the identity step (dbt selection syntax), and the models the step reads.
-INPUTS_SELECTOR = ("+int_identity__records", "+int_identity__edges", "identity_overrides")
+INPUTS_SELECTOR = IDENTITY_INPUTS
 RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED = "int_identity__records", "int_identity__edges", "identity_overrides"
 
 

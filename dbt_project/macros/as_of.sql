@@ -1,6 +1,7 @@
 {#- The run date. It has no default: a build run by hand without it would run some past night and
     roll the identity state of every later night back. Compiling without it fails here; parsing
-    (dbt parse, the manifest for Airflow) does not need it. -#}
+    (dbt parse, the manifest for Airflow) does not need it. The message is bullseye.config.AS_OF_MISSING's,
+    which the Python models raise. -#}
 {% macro as_of_value() -%}
     {%- set v = var("as_of", none) -%}
     {%- if v is none or v == "" -%}
@@ -9,8 +10,9 @@
         {%- else -%}
             1900-01-01
         {%- endif -%}
+    {%- else -%}
+        {{ v }}
     {%- endif -%}
-    {{ v }}
 {%- endmacro %}
 
 {#- The first instant after the run date: data at or after it does not exist yet for this run. -#}

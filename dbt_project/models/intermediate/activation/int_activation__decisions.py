@@ -8,12 +8,12 @@ model only, and the planner is told their names (PlanInputs).
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from datetime import date
 
     from bullseye.activation.night_settings import from_relation
     from bullseye.activation.policy import PlanInputs, plan_night
+    from bullseye.config import run_date
 
-    campaigns, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
+    campaigns, policy = from_relation(dbt.source("settings", "campaigns"), run_date(dbt.config.get("as_of")))
     inputs = {"audience": dbt.ref("int_activation__audience"), "triggers": dbt.ref("int_activation__triggers"),
               "consents": dbt.ref("int_contact__consent_events"), "list_terms": dbt.ref("int_contact__list_terms"),
               "ledger": dbt.ref("int_contact__ledger")}
@@ -21,7 +21,7 @@ def model(dbt, session):
     for key, relation in inputs.items():
         relation.create_view(names[key], replace=True)
     try:
-        decisions = plan_night(session, campaigns, policy, date.fromisoformat(str(dbt.config.get("as_of"))),
+        decisions = plan_night(session, campaigns, policy, run_date(dbt.config.get("as_of")),
                                PlanInputs(**names))
     finally:
         for name in names.values():

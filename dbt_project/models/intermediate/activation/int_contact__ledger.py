@@ -14,11 +14,12 @@ See bullseye.activation.ledger for the matching rules.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from bullseye.activation.night_settings import from_relation
     from bullseye.activation.ledger import build_ledger
+    from bullseye.activation.night_settings import from_relation
+    from bullseye.config import run_date
 
-    as_of = str(dbt.config.get("as_of"))
-    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
+    as_of = str(run_date(dbt.config.get("as_of")))
+    _, policy = from_relation(dbt.source("settings", "campaigns"), run_date(dbt.config.get("as_of")))
     contacts = dbt.ref("int_campaign__contacts")
     contacts.create_view("_ledger_contacts", replace=True)
     dbt.ref("int_identity__id_lineage").create_view("_ledger_lineage", replace=True)
@@ -31,4 +32,9 @@ def model(dbt, session):
                    f"WHERE sent_at < DATE '{as_of}' + INTERVAL 1 DAY)"
     dbt.ref("int_customer__profile").create_view("_ledger_people", replace=True)
     carriers = "(SELECT customer_id, phone, email FROM _ledger_people)"
-    return build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers).df()
+    try:
+        ledger = build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers).df()
+    finally:
+        for view in ("_ledger_contacts", "_ledger_lineage", "_ledger_plans", "_ledger_people"):
+            session.execute(f"DROP VIEW IF EXISTS {view}")
+    return ledger

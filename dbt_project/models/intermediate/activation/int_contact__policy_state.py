@@ -18,14 +18,15 @@ STATE_COLUMNS = ["customer_id", "channel", "consent_status", "consent_at", "do_n
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from bullseye.activation.campaigns import CHANNELS
     from bullseye.activation.night_settings import from_relation
     from bullseye.activation.policy import contact_state_sql
+    from bullseye.config import run_date
 
-    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
-    send_date = date.fromisoformat(str(dbt.config.get("as_of"))) + timedelta(days=policy.send_day_offset)
+    _, policy = from_relation(dbt.source("settings", "campaigns"), run_date(dbt.config.get("as_of")))
+    send_date = run_date(dbt.config.get("as_of")) + timedelta(days=policy.send_day_offset)
     inputs = {"_ccp_audience": dbt.ref("int_activation__audience"),
               "_ccp_consents": dbt.ref("int_contact__consent_events"),
               "_ccp_list_terms": dbt.ref("int_contact__list_terms")}

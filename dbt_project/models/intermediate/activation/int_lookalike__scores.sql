@@ -20,7 +20,7 @@ people as (
         coalesce(la.industry, '?') as industry,
         s.value_tier is not null as is_buyer,
         s.value_tier = 'MVC' as is_mvc,
-        hash('lookalike' || d.customer_id) % 10 < 3 as in_validation
+        hash('lookalike' || d.customer_id) % 10 < {{ (var('lookalike_validation_share') * 10) | round | int }} as in_validation
     from {{ ref('int_customer__profile') }} d
     left join {{ ref('int_customer__segments') }} s using (customer_id)
     left join list_attrs la using (customer_id)

@@ -10,6 +10,7 @@ import pandas as pd
 def model(dbt, session):
     dbt.config(materialized="table")
     from bullseye.clv import BgNbdParams, GammaGammaParams, score
+    from bullseye.config import run_date
 
     s = dbt.ref("int_customer__clv_summary").df().set_index("customer_id")
     params = dbt.ref("int_customer__clv_params").df()
@@ -26,5 +27,5 @@ def model(dbt, session):
                     float(dbt.config.get("annual_discount_rate"))).reset_index()
     out = out.merge(s[["x", "t_x", "T", "margin_rate"]].reset_index(), on="customer_id", how="left")
     out = out.rename(columns={"x": "repeat_purchases", "t_x": "t_x_weeks", "T": "t_weeks"})
-    out["as_of_date"] = pd.Timestamp(str(dbt.config.get("as_of"))).date()
+    out["as_of_date"] = pd.Timestamp(str(run_date(dbt.config.get("as_of")))).date()
     return out

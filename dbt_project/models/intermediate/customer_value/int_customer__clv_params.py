@@ -10,9 +10,10 @@ import pandas as pd
 def model(dbt, session):
     dbt.config(materialized="table")
     from bullseye.clv import ClvFitError, fit_bgnbd, fit_gamma_gamma
+    from bullseye.config import run_date
 
     s = dbt.ref("int_customer__clv_summary").df()
-    as_of = str(dbt.config.get("as_of"))
+    as_of = str(run_date(dbt.config.get("as_of")))
     min_customers = int(dbt.config.get("min_customers"))
     rows = []
     try:

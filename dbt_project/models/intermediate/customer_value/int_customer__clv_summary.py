@@ -6,9 +6,10 @@ import numpy as np
 def model(dbt, session):
     dbt.config(materialized="table")
     from bullseye.clv import summarize
+    from bullseye.config import run_date
 
     days = dbt.ref("int_customer__purchase_days").df().sort_values(["customer_id", "order_date"], ignore_index=True)
-    out = summarize(days, str(dbt.config.get("as_of")), value_col="amount")
+    out = summarize(days, str(run_date(dbt.config.get("as_of"))), value_col="amount")
     margin = days.groupby("customer_id")[["margin", "amount_with_margin"]].sum(min_count=1)
     rate = (margin.margin / margin.amount_with_margin.where(margin.amount_with_margin > 0)).reindex(out.index)
     # Customers whose lines carry no cost take the margin rate of everyone else.

@@ -4,7 +4,7 @@
 --   style_led        at least style_led_premium_share of their lines above the category's median price, and
 --                    fewer than style_led_max_discount_share of orders discounted
 --   balanced         otherwise
--- top_category: the highest orders x 3 + views; a tie goes to more orders, then more views, then the
+-- top_category: the highest orders x interest_order_weight + views; a tie goes to more orders, then more views, then the
 -- category name, so the same night gives the same answer.
 with sku_category as (  -- a SKU's category: the one most of its lines carry (a tie: the first by name)
     select sku, mode(category order by category) as category
@@ -46,7 +46,7 @@ per_customer as (
     select customer_id,
         list(category order by orders desc, views desc, category) filter (where orders > 0) as bought_categories,
         list(category order by views desc, category) filter (where views > 0 and orders = 0) as browsed_only_categories,
-        first(category order by orders * 3 + views desc, orders desc, views desc, category) as top_category,
+        first(category order by orders * {{ var('interest_order_weight') }} + views desc, orders desc, views desc, category) as top_category,
         sum(premium_lines) / nullif(sum(lines), 0) as premium_share
     from interest group by customer_id
 )

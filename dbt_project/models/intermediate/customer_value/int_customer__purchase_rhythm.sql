@@ -29,12 +29,12 @@ months as (
 ),
 season as (
     select customer_id,
-        count(*) filter (where years >= 2) as recurring_months,
-        sum(n) filter (where years >= 2) / sum(n) as share_in_recurring_months
+        count(*) filter (where years >= {{ var('seasonal_min_years') }}) as recurring_months,
+        sum(n) filter (where years >= {{ var('seasonal_min_years') }}) / sum(n) as share_in_recurring_months
     from months group by customer_id
 ),
 population as (
-    select coalesce(median(usual_gap_days), 90) as population_gap_days from gaps where purchase_days >= 2
+    select coalesce(median(usual_gap_days), {{ var('rhythm_default_gap_days') }}) as population_gap_days from gaps where purchase_days >= 2
 )
 select
     g.*,
@@ -48,8 +48,8 @@ select
     coalesce(s.recurring_months, 0) as recurring_months,
     coalesce(s.share_in_recurring_months, 0) as share_in_recurring_months,
     g.purchase_days >= {{ var('steady_min_purchase_days') }} and g.gap_cv <= {{ var('steady_max_gap_cv') }} as is_steady,
-    g.purchase_days >= 3 and year(g.last_purchase) > year(g.first_purchase)
-        and coalesce(s.recurring_months, 0) between 1 and 3
+    g.purchase_days >= {{ var('seasonal_min_purchase_days') }} and year(g.last_purchase) > year(g.first_purchase)
+        and coalesce(s.recurring_months, 0) between 1 and {{ var('seasonal_max_months') }}
         and coalesce(s.share_in_recurring_months, 0) >= {{ var('seasonal_min_share') }} as is_seasonal
 from gaps g
 cross join population p

@@ -11,9 +11,10 @@ import pandas as pd
 def model(dbt, session):
     dbt.config(materialized="table")
     from bullseye.clv import holdout_check
+    from bullseye.config import run_date
 
     days = dbt.ref("int_customer__purchase_days").df()
-    as_of = str(dbt.config.get("as_of"))
+    as_of = str(run_date(dbt.config.get("as_of")))
     res = holdout_check(days, as_of, float(dbt.config.get("holdout_weeks")),
                         int(dbt.config.get("min_customers"))) if len(days) else None
     cols = ["holdout_calibration_end", "holdout_weeks", "holdout_customers", "holdout_predicted_purchases",

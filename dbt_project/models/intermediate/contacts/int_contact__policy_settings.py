@@ -13,8 +13,9 @@ def model(dbt, session):
     import pandas as pd
 
     from bullseye.activation.night_settings import from_relation
+    from bullseye.config import run_date
 
-    _, policy = from_relation(dbt.source("settings", "campaigns"), dbt.config.get("as_of"))
+    _, policy = from_relation(dbt.source("settings", "campaigns"), run_date(dbt.config.get("as_of")))
     return pd.DataFrame([{
         "ledger_match_days": int(policy.ledger_match_days),
         "send_day_offset": int(policy.send_day_offset),

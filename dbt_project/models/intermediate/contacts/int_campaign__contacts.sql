@@ -7,29 +7,17 @@
 -- address_key is the number or email the contact went to (E.164 / lower-case), when the file names it.
 -- A gateway reply that is a refusal (reply column: T, TD, N, 退订 ... as the policy's
 -- sms_opt_out_replies) is an opt-out: opt_out is true, and the number is bound for everyone who carries it.
-{% set reply_expr = "json_extract_string(r._extra, '$.reply')" %}
-{% if execute %}
-    {% set cols = adapter.get_columns_in_relation(source('campaigns', 'contacts')) | map(attribute='name') | map('lower') | list %}
-    {% if 'reply' in cols %}{% set reply_expr = "coalesce(r.reply, json_extract_string(r._extra, '$.reply'))" %}{% endif %}
-{% endif %}
 with keys as (select * from {{ ref('int_customer__key_owners') }}),
 people as (select customer_id, current_customer_id from {{ ref('int_identity__id_lineage') }}),
-settings as (select sms_opt_out_replies from {{ ref('int_contact__policy_settings') }}),
--- the same row per contact_id as stg_campaigns__contacts keeps (the latest delivery's)
-replies as (
-    select r.contact_id, nullif(trim({{ reply_expr }}), '') as reply
-    from {{ source('campaigns', 'contacts') }} r
-    where r.sent_at < {{ as_of_end() }}
-    qualify row_number() over (partition by r.contact_id order by r._delivery_id desc, r._line desc) = 1
-)
+settings as (select sms_opt_out_replies from {{ ref('int_contact__policy_settings') }})
 select
     c.contact_id, c.campaign_id, c.channel, c.sent_at, cast(c.sent_at as date) as sent_date,
     coalesce(p.current_customer_id, kp.customer_id, ke.customer_id) as customer_id,
     c.delivered, c.opened, c.clicked, c.responded_at, c.coupon_code, c.converted_order_id,
-    c.opt_out or coalesce(list_contains((select sms_opt_out_replies from settings), upper(rp.reply)), false)
+    c.opt_out or coalesce(list_contains((select sms_opt_out_replies from settings), upper(c.reply)), false)
         as opt_out,
     c.complaint,
-    rp.reply,
+    c.reply,
     c.phone_key, c.email_key,
     case when c.channel in ('sms', 'phone') then c.phone_key when c.channel = 'email' then c.email_key end
         as address_key,
@@ -38,4 +26,3 @@ from {{ ref('stg_campaigns__contacts') }} c
 left join people p on p.customer_id = c.customer_id
 left join keys kp on kp.key_type = 'phone' and kp.key_value = c.phone_key
 left join keys ke on ke.key_type = 'email' and ke.key_value = c.email_key
-left join replies rp using (contact_id)
