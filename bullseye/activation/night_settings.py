@@ -16,13 +16,16 @@ import duckdb
 
 from bullseye.activation.campaigns import Campaign, ContactPolicy, settings_from_json, settings_json
 
-TABLE = "settings.campaigns"
+# The declared table this module owns (a dbt source): only the load step writes it, only the export reads it
+# here; models get it from dbt as source("settings", "campaigns").
+SCHEMA, NAME = "settings", "campaigns"
+TABLE = f"{SCHEMA}.{NAME}"
 
 
 def store(con: duckdb.DuckDBPyConnection, as_of: date, folder: Path, campaigns: list[Campaign],
           policy: ContactPolicy) -> None:
     """Replace the stored settings with tonight's."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS settings")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute(f"CREATE OR REPLACE TABLE {TABLE} (as_of DATE, folder VARCHAR, settings_json VARCHAR)")
     con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?)", [as_of, str(folder), settings_json(campaigns, policy)])
 
@@ -45,8 +48,8 @@ def from_rows(rows: list[tuple], as_of: date | str) -> tuple[list[Campaign], Con
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'settings' "
-                       "AND table_name = 'campaigns'").fetchall()[0][0] > 0
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [SCHEMA, NAME]).fetchall()[0][0] > 0
 
 
 def from_relation(relation, as_of: date | str) -> tuple[list[Campaign], ContactPolicy]:
