@@ -51,6 +51,11 @@ def _setup_logging(logdir: Path) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)  # warnings go to the log file, never to the console
+    captured = logging.getLogger("py.warnings")  # a library may have silenced it: warnings must reach the log
+    captured.disabled, captured.propagate = False, True
+    captured.setLevel(logging.NOTSET)
+    for h in list(captured.handlers):
+        captured.removeHandler(h)
     for category, module in KNOWN_NOISE:
         warnings.filterwarnings("ignore", category=category, module=module)
 

@@ -168,23 +168,32 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 
 
 def test_dbt_full_refresh_by_hand_keeps_the_history(night, tmp_path):
-    """A habitual `dbt build --full-refresh`, even for another date, rebuilds the marts from the declared
-    history (history.*) and never erases it: caps, waves and the lifecycle hysteresis still see every night."""
+    """A habitual `dbt build --full-refresh` rebuilds the marts from the declared history (history.*) and
+    never erases it: caps, waves and the lifecycle hysteresis still see every earlier night. (With the
+    incremental models of before, a full refresh kept tonight's rows only.)"""
     from bullseye.transform import run_dbt
 
-    cfg = _copy_night(night, tmp_path, "2026-11-25")
+    cfg = _copy_night(night, tmp_path, AS_OF)
     db = cfg.warehouse
+    con = duckdb.connect(str(db))
+    try:  # an earlier night in the history: the rows a full refresh must not lose
+        con.execute("INSERT INTO history.contact_decisions SELECT * REPLACE (DATE '2026-11-20' AS run_date) "
+                    f"FROM history.contact_decisions WHERE run_date = DATE '{AS_OF}'")
+        con.execute("INSERT INTO history.lifecycle_stages SELECT * REPLACE (DATE '2026-11-20' AS as_of_date) "
+                    f"FROM history.lifecycle_stages WHERE as_of_date = DATE '{AS_OF}'")
+    finally:
+        con.close()
     history_before = _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL")
     stages_before = _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL")
-    lists_before = _rows(db, f"SELECT * FROM marts.target_lists WHERE run_date = DATE '{AS_OF}' ORDER BY ALL")
-    assert history_before and stages_before and lists_before
+    earlier = [r for r in history_before if str(r[0]) == "2026-11-20"]
+    assert earlier and stages_before
     run_dbt(cfg, "build", "--full-refresh", "--select", "int_activation__decision_history",
             "int_activation__list_history", "contact_decisions", "target_lists", "int_customer__lifecycle")
     assert _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL") == history_before
     assert _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL") == stages_before
-    assert _rows(db, f"SELECT * FROM marts.target_lists WHERE run_date = DATE '{AS_OF}' ORDER BY ALL") == lists_before
-    kept = _rows(db, f"SELECT count(*) FROM intermediate.int_customer__lifecycle WHERE as_of_date = DATE '{AS_OF}'")
-    assert kept[0][0] == len(stages_before)
+    assert _rows(db, "SELECT * FROM marts.contact_decisions WHERE run_date = DATE '2026-11-20' ORDER BY ALL") == earlier
+    assert _rows(db, "SELECT count(*) FROM intermediate.int_customer__lifecycle WHERE as_of_date = DATE '2026-11-20'"
+                 )[0][0] == len(stages_before) // 2
 
 
 def test_dbt_without_the_identity_step_fails_on_stale_clusters(night, tmp_path):
@@ -195,7 +204,7 @@ def test_dbt_without_the_identity_step_fails_on_stale_clusters(night, tmp_path):
     for sub in ("same", "other"):
         (tmp_path / sub).mkdir()
     run_dbt(_copy_night(night, tmp_path / "same", AS_OF), "test", "--select", "source:identity.clusters")
-    with pytest.raises(TransformError, match="source_identity_clusters"):
+    with pytest.raises(TransformError, match="identity_clusters_are_tonights"):
         run_dbt(_copy_night(night, tmp_path / "other", "2026-11-25"), "test", "--select", "source:identity.clusters")
 
 
