@@ -1,6 +1,9 @@
 -- Dated occasions that start a campaign, one row per person and occasion, within
--- trigger_lookback_days before and trigger_horizon_days after the run date:
---   birthday / wedding_anniversary: the next one (wedding_date from the CRM's extra column);
+-- trigger_lookback_days before and trigger_horizon_days after the run date. days_until counts from
+-- the send date (the run date + the policy's send_day_offset: tonight's lists go out then), so a
+-- greeting "7 days ahead" arrives at most 7 days before the occasion and never after it:
+--   birthday / wedding_anniversary: the next one on or after the send date (wedding_date from the CRM's
+--       extra column);
 --   purchase_anniversary: each whole year since a purchase, per order and category
 --       (a campaign picks the years and categories, e.g. large appliances at 3, 5, 8 years);
 --   service_step: each step of the service plan (seed service_plans) not yet done;
@@ -8,6 +11,7 @@
 -- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time; an
 -- order's occasions name its order_key (source_system:order_id), as order ids repeat across systems.
 {% set run = as_of_date() %}
+{% set send = "(" ~ as_of_date() ~ " + to_days((select send_day_offset from " ~ ref('int_contact__policy_settings') ~ ")))" %}
 {% set lookback = var('trigger_lookback_days') %}
 {% set horizon = var('trigger_horizon_days') %}
 with people as (
@@ -26,16 +30,17 @@ dates as (
     union all
     select customer_id, 'wedding_anniversary', wedding_date from wedding
 ),
--- the occasion this year, or next year once it has passed (29 Feb falls on 28 Feb)
+-- the occasion in the send date's year, or the next year's once it has passed by the send date
+-- (29 Feb falls on 28 Feb)
 yearly as (
     select customer_id, trigger_type, d,
-        cast(d + to_years(cast(year({{ run }}) - year(d) as integer)) as date) as this_year
+        cast(d + to_years(cast(year({{ send }}) - year(d) as integer)) as date) as this_year
     from dates
 ),
 occasions as (
     select customer_id, trigger_type,
-        case when this_year < {{ run }}
-             then cast(d + to_years(cast(year({{ run }}) - year(d) + 1 as integer)) as date)
+        case when this_year < {{ send }}
+             then cast(d + to_years(cast(year({{ send }}) - year(d) + 1 as integer)) as date)
              else this_year end as event_date
     from yearly
 ),
@@ -72,17 +77,17 @@ steps as (
 )
 select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || cast(event_date as varchar)
         as occurrence_key,
-    event_date, datediff('day', {{ run }}, event_date) as days_until,
+    event_date, datediff('day', {{ send }}, event_date) as days_until,
     null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id,
     null::varchar as order_source_system
 from occasions
-where event_date <= {{ run }} + interval {{ horizon }} day
+where event_date <= {{ send }} + interval {{ horizon }} day
 union all
 select customer_id, 'purchase_anniversary', 'purchase_anniversary:' || order_key || ':' || category || ':' || years,
-    event_date, datediff('day', {{ run }}, event_date), category, years, null, order_id, order_source_system
+    event_date, datediff('day', {{ send }}, event_date), category, years, null, order_id, order_source_system
 from anniversaries
 union all
 select customer_id, 'service_step', 'service_step:' || order_key || ':' || step,
-    event_date, datediff('day', {{ run }}, event_date), category, null, step, order_id, order_source_system
+    event_date, datediff('day', {{ send }}, event_date), category, null, step, order_id, order_source_system
 from steps
 where not is_done
