@@ -130,12 +130,13 @@ def nights(tmp_path_factory):
     by_sms = sorted(w for w in sent[sent.channel == "sms"].who if w != "c10")  # c10 replies TD to another tool
     assert len(by_sms) >= 2, sent  # the fixture needs one sms person to opt out and one to convert
     opted_out, converter = by_sms[0], by_sms[1]
-    rows = ["contact_id,campaign_id,channel,sent_at,customer_id,delivered,coupon_code,opt_out,phone,reply"]
-    for i, r in enumerate(sent.itertuples(index=False)):
+    rows = ["contact_id,campaign_id,channel,sent_at,customer_id,delivered,coupon_code,opt_out,phone,reply,responded_at"]
+    for i, r in enumerate(sent.itertuples(index=False)):  # the converter responded before ordering
         rows.append(f"k{i},winback,{r.channel},2026-06-02 09:30:00,{r.customer_id},true,WB10,"
-                    f"{'true' if r.who == opted_out else 'false'},,")
+                    f"{'true' if r.who == opted_out else 'false'},,,"
+                    f"{'2026-06-02 14:00:00' if r.who == converter else ''}")
     # Another tool's sms to c10, who replied TD to the gateway: a refusal for that number (issue 13).
-    rows.append("kx,ext,sms,2026-06-01 20:00:00,,true,,false,139-2468-1360,TD")
+    rows.append("kx,ext,sms,2026-06-01 20:00:00,,true,,false,139-2468-1360,TD,")
     write(land / "contacts" / "night1.csv", "\n".join(rows) + "\n")
     write(land / "orders" / "orders_0602.csv", "order_id,source_customer_id,order_ts,amount,coupon_code\n"
           f"o99,{converter},2026-06-02 15:00:00,500,WB10\n")
@@ -291,3 +292,17 @@ def test_wedding_anniversary_trigger_from_the_crm_extra_column(nights):
         WHERE trigger_type = 'wedding_anniversary'""", warehouse=True)
     # c4 married on 2015-06-20; as of the last night (06-17) the next anniversary is 2026-06-20
     assert rows.to_dict("records") == [{"customer_id": ids["c4"], "d": "2026-06-20"}]
+
+
+def test_the_audience_knows_who_responded_so_a_person_can_follow_them_up(nights):
+    """The converter responded to winback's sms on 06-02 (the others did not): on the last night (06-17) the
+    audience says when, to which campaign and channel, and how many days ago (15), so a follow-up campaign
+    (the shipped responder_followup: days_since_response between 0 and 7) can list them."""
+    home, ids, _, _, _, _, converter = nights
+    rows = _query(home, """SELECT customer_id, last_responded_at, last_response_campaign, last_response_channel,
+            days_since_response FROM intermediate.int_activation__audience WHERE last_responded_at IS NOT NULL""",
+                  warehouse=True)
+    assert rows.customer_id.tolist() == [ids[converter]]
+    row = rows.iloc[0]
+    assert str(row.last_responded_at) == "2026-06-02 14:00:00"
+    assert (row.last_response_campaign, row.last_response_channel, row.days_since_response) == ("winback", "sms", 15)

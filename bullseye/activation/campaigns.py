@@ -87,7 +87,8 @@ AUDIENCE_COLUMNS: dict[str, str] = {
     "interest_categories": "VARCHAR[]", "price_style": "VARCHAR", "next_best_category": "VARCHAR",
     "list_ids": "VARCHAR[]", "is_on_purchased_list": "BOOLEAN", "last_enquiry_at": "TIMESTAMP",
     "days_since_enquiry": "INTEGER", "home_store_id": "VARCHAR", "salesperson_id": "VARCHAR",
-    "response_propensity": "DOUBLE",
+    "response_propensity": "DOUBLE", "last_responded_at": "TIMESTAMP", "last_response_campaign": "VARCHAR",
+    "last_response_channel": "VARCHAR", "last_response_converted": "BOOLEAN", "days_since_response": "INTEGER",
 }
 # Columns a trigger adds (int_activation__triggers), usable when the campaign has a trigger.
 TRIGGER_COLUMNS: dict[str, str] = {

@@ -26,6 +26,16 @@ propensity as (
 prior as (
     select coalesce(max(prior_rate), 0) as prior_rate from {{ ref('int_contact__response_propensity') }}
     where channel = 'all'
+),
+-- the latest response to one of our contacts, so that a named person can follow each responder up
+responses as (
+    select customer_id, max(responded_at) as last_responded_at,
+        arg_max(campaign_id, responded_at) as last_response_campaign,
+        arg_max(channel, responded_at) as last_response_channel,
+        arg_max(converted_order_id is not null, responded_at) as last_response_converted
+    from {{ ref('int_campaign__contacts') }}
+    where customer_id is not null and responded_at is not null
+    group by 1
 )
 select
     d.customer_id, d.customer_status, d.is_customer, d.name, d.gender,
@@ -46,6 +56,8 @@ select
     cast(date_diff('day', cast(e.last_enquiry_at as date), {{ as_of_date() }}) as integer) as days_since_enquiry,
     s.home_store_id, s.salesperson_id,
     coalesce(p.response_propensity, (select prior_rate from prior)) as response_propensity,
+    rs.last_responded_at, rs.last_response_campaign, rs.last_response_channel, rs.last_response_converted,
+    cast(date_diff('day', cast(rs.last_responded_at as date), {{ as_of_date() }}) as integer) as days_since_response,
     -- contact fields
     d.phone, d.email, w.wechat_unionid, d.address,
     case when d.address is not null then
@@ -63,3 +75,4 @@ left join lists li using (customer_id)
 left join enquiries e using (customer_id)
 left join propensity p using (customer_id)
 left join wechat w using (customer_id)
+left join responses rs using (customer_id)
