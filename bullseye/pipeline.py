@@ -95,7 +95,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
                  if con.execute(f"SELECT count(*) FROM raw.{s}").fetchall()[0][0] == 0]
     finally:
         con.close()
-    prepare_state(work)
+    state_notes = prepare_state(work)
     if empty:
         raise PipelineError(f"no usable {' or '.join(empty)} rows: put deliveries in "
                             + ", ".join(str(cfg.landing / s) + "/" for s in empty))
@@ -107,6 +107,7 @@ def step_load(cfg: RunConfig, summary: NightSummary | None = None) -> LoadReport
         summary.rows_quarantined = report.total("rows_quarantined")
         summary.values_quarantined = report.total("values_quarantined")
         summary.notes.extend(report.notes)  # default ID salt, lists refused or never contacted, purges
+        summary.notes.extend(state_notes)
     night.mark(cfg, "load")
     return report
 
@@ -119,7 +120,9 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
 
     work = night.require(cfg, "build")
     wcfg = night.working_config(cfg)
-    prepare_state(work)
+    state_notes = prepare_state(work)
+    if summary is not None:
+        summary.notes.extend(state_notes)
     # dbt unit tests check SQL logic, not the night's data: CI runs them (tests/test_dbt_unit_tests.py)
     no_unit = ("--exclude-resource-type", "unit_test")
     nodes = run_dbt(wcfg, "build", "--select", *INPUTS_SELECTOR, "--indirect-selection", "cautious", *no_unit)
@@ -143,9 +146,10 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     return nodes
 
 
-def prepare_state(work) -> None:
+def prepare_state(work) -> list[str]:
     """Tables the build reads but the loader does not write: raw tables of sources never delivered, the
-    identity and history state (created empty on a first night)."""
+    identity and history state (created empty on a first night). Returns what the run summary must say:
+    the history a warehouse from before declared history had copied in."""
     from bullseye import history
     from bullseye.identity.step import ensure_clusters
 
@@ -153,23 +157,25 @@ def prepare_state(work) -> None:
     try:
         ensure_schema(con)
         ensure_clusters(con)
-        history.ensure(con)
+        copied = history.ensure(con)
     finally:
         con.close()
+    return [f"history: a warehouse from before declared history: copied {c} (once)" for c in copied]
 
 
 def step_identity(wcfg: RunConfig, manifest: Path | None = None) -> dict:
     """Resolve tonight's identities on the working copy (bullseye.identity.step); ``wcfg`` is the
     night's working configuration, whose last dbt command built the identity inputs (its manifest
     unless another is given: the DAG's)."""
-    from bullseye.config import dbt_vars, project_vars
-    from bullseye.identity.step import EDGES_MODEL, OVERRIDES_SEED, RECORDS_MODEL, identity_config, run_identity
+    from bullseye.identity.resolver import IdentityConfig
+    from bullseye.identity.step import EDGES_MODEL, OVERRIDES_SEED, RECORDS_MODEL, run_identity
     from bullseye.transform import manifest_path, relations
 
     rels = relations(manifest or manifest_path(wcfg), (RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED))
     con = connect(wcfg.warehouse)
     try:
-        result = run_identity(con, wcfg.as_of, identity_config({**project_vars(), **dbt_vars(wcfg)}), rels)
+        # threshold and drift limit: the project's settings (IdentityConfig's defaults); the mode: the run's
+        result = run_identity(con, wcfg.as_of, IdentityConfig(mode=wcfg.identity_mode), rels)
     finally:
         con.close()
     return result.run

@@ -22,13 +22,6 @@ INPUTS_SELECTOR = IDENTITY_INPUTS
 RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED = "int_identity__records", "int_identity__edges", "identity_overrides"
 
 
-def identity_config(settings: dict) -> IdentityConfig:
-    """The night's identity settings from the run's settings (bullseye.config.setting)."""
-    return IdentityConfig(match_threshold=float(settings["identity_match_threshold"]),
-                          mode=str(settings["identity_mode"]),
-                          max_changed_share=float(settings["identity_max_changed_share"]))
-
-
 def run_identity(con: duckdb.DuckDBPyConnection, as_of: date, config: IdentityConfig,
                  relations: dict[str, str]) -> NightResult:
     """Resolve tonight's identities and write ``identity.clusters`` (with the night it is for)."""
