@@ -138,6 +138,7 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
             summary.identity, notes = identity_run(con, cfg.as_of)
             summary.notes.extend(notes)
+            summary.notes.extend(rhythm_notes(con))
             summary.list_scorecards = con.execute(
                 "SELECT * FROM marts.list_scorecards ORDER BY list_id").df().to_dict("records")
         finally:
@@ -205,6 +206,25 @@ def identity_run(con, as_of) -> tuple[dict, list[str]]:
     row = run.iloc[0].to_dict() if len(run) else {}
     note = row.get("matching_note")
     return row, [f"identity: {note}"] if isinstance(note, str) and note.strip() else []
+
+
+def rhythm_notes(con) -> list[str]:
+    """What the summary must say when buyers with too few purchases of their own are judged on everyone's
+    usual gap because nothing they bought has a repurchase cycle (no row in seed category_cycles, too few
+    repeat buyers to learn one, or orders without lines): the lifecycle then treats a durable good like the
+    average purchase, which is what issue 16 found wrong, so it must not pass unseen."""
+    fallback, gap = con.execute("""
+        SELECT count(*) FILTER (WHERE rhythm_source = 'population'), any_value(population_gap_days)
+        FROM intermediate.int_customer__purchase_rhythm""").fetchall()[0]
+    if not fallback:
+        return []
+    cats = [c for (c,) in con.execute("""
+        SELECT category FROM intermediate.int_category__repurchase_cycles
+        WHERE cycle_source = 'none' AND buyers > 0 ORDER BY buyers DESC, category LIMIT 5""").fetchall()]
+    why = (f"bought categories without a cycle ({', '.join(cats)}: no row in seed category_cycles, too few "
+           "repeat buyers to learn one) or orders without a category" if cats else "orders without a category")
+    return [f"lifecycle: {fallback:,} buyers with too few purchases of their own are judged on everyone's usual "
+            f"gap ({gap:g} days), not on a repurchase cycle: {why}"]
 
 
 def step_check(cfg: RunConfig, summary: NightSummary | None = None):

@@ -3,8 +3,11 @@
 -- with its night), tonight's changes computed here; re-running a night replaces that night's rows,
 -- and --full-refresh rebuilds it from the history without losing any.
 -- Stages follow each customer's own rhythm: silence is counted in their usual gaps between purchases
--- (everyone's usual gap until they have two purchases), with BG/NBD p_alive as a second signal for
--- repeat buyers.
+-- (int_customer__purchase_rhythm.rhythm_days: with too few purchases of their own, the repurchase cycle of
+-- what they bought, else everyone's usual gap), with BG/NBD p_alive as a second signal for repeat buyers
+-- judged on their own rhythm or everyone's. Not for those judged on a category's cycle: BG/NBD fits one
+-- purchase process to all buyers, so it would call a refrigerator buyer who came back once for a TV dead
+-- after a few silent months, the very error the category cycle corrects.
 -- Hysteresis: entering dormant or lost needs the signal past its threshold; staying there
 -- only needs it past (1 - lifecycle_hysteresis) of it, so a customer near a threshold does
 -- not flip night after night. A purchase always ends dormancy. A backfill reads the stage
@@ -27,7 +30,8 @@ f as (
         r.rhythm_days,
         datediff('day', r.last_purchase, {{ as_of_date() }}) / r.rhythm_days as silence_gaps,
         r.last_gap_days / r.rhythm_before_last_days as last_gap_in_gaps,
-        case when c.repeat_purchases > 0 then c.p_alive end as p_alive,
+        case when c.repeat_purchases > 0 and r.rhythm_source in ('own', 'population') then c.p_alive end
+            as p_alive,
         p.prev_stage,
         -- no purchase since the previous stage was set: the stay thresholds apply
         p.prev_stage is not null and r.last_purchase is not distinct from p.prev_last_purchase as unchanged
