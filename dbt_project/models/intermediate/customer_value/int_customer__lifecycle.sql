@@ -6,8 +6,9 @@
 -- (int_customer__purchase_rhythm.rhythm_days: with too few purchases of their own, the repurchase cycle of
 -- what they bought, else everyone's usual gap), with BG/NBD p_alive as a second signal for repeat buyers
 -- judged on their own rhythm or everyone's. Not for those judged on a category's cycle: BG/NBD fits one
--- purchase process to all buyers, so it would call a refrigerator buyer who came back once for a TV dead
--- after a few silent months, the very error the category cycle corrects.
+-- purchase process to all buyers, so it calls a refrigerator buyer who came back once for a TV dormant or
+-- lost after one or two silent years (on the demo night of 2026-11-25, p_alive < 0.30 from 6 months of silence
+-- for buyers with two purchase days), well inside the category's cycle: the error the cycle corrects.
 -- Hysteresis: entering dormant or lost needs the signal past its threshold; staying there
 -- only needs it past (1 - lifecycle_hysteresis) of it, so a customer near a threshold does
 -- not flip night after night. A purchase always ends dormancy. A backfill reads the stage
