@@ -14,7 +14,7 @@ import pytest
 
 from bullseye import night as nights
 from bullseye.cli import main
-from bullseye.config import RunConfig
+from bullseye.config import RunConfig, setting
 from bullseye.evaluation import pairwise_scores
 from bullseye.pipeline import PipelineError, step_check, step_load
 from bullseye.quality import QualityError
@@ -94,6 +94,32 @@ def test_exported_people_are_contactable(night):
         ON p.customer_id = t.customer_id AND p.channel = t.channel
         WHERE p.do_not_contact OR p.consent_status = 'withdrawn'""").fetchall()[0][0]
     assert bad == 0
+
+
+def test_few_purchase_buyers_are_judged_on_what_they_bought(night):
+    """Issue 16: a one-time buyer was judged on everyone's usual gap (23 days), so a refrigerator buyer was lost
+    three months on. Now a buyer with fewer than rhythm_min_own_purchase_days purchase days is judged on the
+    longest cycle of what they bought; the demo's six categories all have a row in seed category_cycles, so
+    nobody falls back to everyone's gap. Such a buyer is lost only after lifecycle_lost_gaps of those cycles
+    (no BG/NBD p_alive for them, no hysteresis on a first night). On the night of 2026-11-25 the old rule had
+    66 of the 72 one-time buyers whose longest cycle is 大家电's lost; none is now (4 x 730 days is 8 years,
+    more than the demo's history)."""
+    home, _, _ = night
+    con = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    own, lost_gaps = setting("rhythm_min_own_purchase_days"), setting("lifecycle_lost_gaps")
+    sources = dict(con.execute(f"""SELECT rhythm_source, count(*) FROM intermediate.int_customer__purchase_rhythm
+        WHERE (purchase_days >= {own}) <> (rhythm_source = 'own') OR rhythm_source <> 'own' GROUP BY 1""").fetchall())
+    assert set(sources) == {"category_seed"} and sources["category_seed"] > 0, sources
+    lost_early = con.execute(f"""SELECT count(*) FROM marts.customer_segments s
+        JOIN intermediate.int_customer__purchase_rhythm r USING (customer_id)
+        WHERE r.rhythm_source = 'category_seed' AND s.lifecycle_stage = 'lost' AND s.silence_gaps < {lost_gaps}
+        """).fetchall()[0][0]
+    durable = con.execute("""SELECT count(*) FILTER (WHERE s.lifecycle_stage = 'lost'), count(*)
+        FROM marts.customer_segments s JOIN intermediate.int_customer__purchase_rhythm r USING (customer_id)
+        WHERE r.rhythm_category = '大家电'""").fetchall()[0]
+    con.close()
+    assert lost_early == 0
+    assert durable[0] == 0 and durable[1] > 0, durable
 
 
 def test_deterministic_matching_against_truth(night, demo_landing):
