@@ -162,11 +162,12 @@ def results_notes(con, as_of) -> list[str]:
                      "(store_targets/): their attainment is NULL")
     waves = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE incremental_margin IS NULL), "
-        "string_agg(DISTINCT regexp_replace(incremental_note, ': .*', ''), '; ') "
+        "string_agg(DISTINCT regexp_replace(incremental_note, ': .*', ''), '; ' "
+        "ORDER BY regexp_replace(incremental_note, ': .*', '')) "
         "FILTER (WHERE incremental_margin IS NULL) FROM marts.campaign_results").fetchall()[0]
     if waves[1]:
-        notes.append(f"campaign results: {waves[1]} of {waves[0]} campaign waves have no incremental margin or ROI "
-                     f"({waves[2]}: see incremental_note); their roi credits all attributed margin")
+        notes.append(f"campaign results: {waves[1]} of {waves[0]} rows (campaign and wave) have no incremental margin "
+                     f"or ROI ({waves[2]}: see incremental_note); their roi credits all attributed margin")
     return notes
 
 
