@@ -30,7 +30,7 @@ def test_stores_without_a_target_and_waves_without_an_estimate_are_said():
     con = _marts(
         [("S1", "2026-11-01", 1000), ("S2", "2026-11-01", None), ("S2", "2026-10-01", 500),
          ("none", "2026-11-01", None)],
-        [("a", 1, 12.5, None), ("b", 1, None, "holdout too small: 3 people, fewer than incremental_min_holdout (30)"),
+        [("a", 1, 12.5, None), ("b", 1, None, "holdout too small: 3 held out, fewer than incremental_min_holdout (30)"),
          ("c", None, None, "no holdout: contacts that no plan of ours explains (another tool's campaign)")])
     notes = results_notes(con, "2026-11-25")
     assert notes == [

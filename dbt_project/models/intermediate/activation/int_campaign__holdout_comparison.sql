@@ -77,7 +77,7 @@ compared as (
     select a.*, coalesce(c.treated_contact_cost, 0) as treated_contact_cost,
         case when a.holdout = 0 then 'no holdout: no one of this wave was held out (the campaign''s holdout_share)'
              when a.holdout < {{ min_holdout }} then 'holdout too small: ' || a.holdout
-                  || ' people, fewer than incremental_min_holdout ({{ min_holdout }})'
+                  || ' held out, fewer than incremental_min_holdout ({{ min_holdout }})'
              when a.treated < 2 then 'fewer than 2 treated people: no variance to judge them by'
         end as no_estimate,
         (a.treated_margin_per_person - a.holdout_margin_per_person) * a.treated as increment,
