@@ -141,10 +141,35 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.notes.extend(rhythm_notes(con))
             summary.list_scorecards = con.execute(
                 "SELECT * FROM marts.list_scorecards ORDER BY list_id").df().to_dict("records")
+            summary.notes.extend(results_notes(con, cfg.as_of))
         finally:
             con.close()
     night.mark(cfg, "build")
     return nodes
+
+
+def results_notes(con, as_of) -> list[str]:
+    """What tonight's results could not measure, for the run summary (no silent gaps): stores without a
+    revenue target this month (kpi_store_monthly: attainment NULL), and campaign waves without an incremental
+    margin (campaign_results: no holdout, too small a holdout ..., so only roi, which credits all attributed
+    margin, speaks for them)."""
+    notes = []
+    month = str(as_of)[:7]
+    stores, lacking = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE revenue_target IS NULL) FROM marts.kpi_store_monthly "
+        "WHERE store_id <> 'none' AND strftime(month, '%Y-%m') = ?", [month]).fetchall()[0]
+    if lacking:
+        notes.append(f"store KPIs: {lacking} of {stores} stores have no revenue target for {month} "
+                     "(store_targets/): their attainment is NULL")
+    waves = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE incremental_margin IS NULL), "
+        "string_agg(DISTINCT regexp_replace(incremental_note, ': .*', ''), '; ' "
+        "ORDER BY regexp_replace(incremental_note, ': .*', '')) "
+        "FILTER (WHERE incremental_margin IS NULL) FROM marts.campaign_results").fetchall()[0]
+    if waves[1]:
+        notes.append(f"campaign results: {waves[1]} of {waves[0]} rows (campaign and wave) have no incremental margin "
+                     f"or ROI ({waves[2]}: see incremental_note); their roi credits all attributed margin")
+    return notes
 
 
 def prepare_state(work) -> list[str]:

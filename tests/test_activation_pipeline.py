@@ -276,6 +276,9 @@ def test_uplift_over_the_holdout_once_the_window_has_closed(nights):
     assert (res.uplift_ci_low, res.uplift_ci_high) == (pytest.approx(p1 - p0 - half), pytest.approx(p1 - p0 + half))
     # the holdout order is nobody's campaign result: it had no coupon and no contact before it
     assert (res.converted, float(res.revenue)) == (1, 500.0)
+    # margin above the holdout's: a holdout under incremental_min_holdout (30) gives no estimate, and says so
+    assert holdout < 30 and pd.isna(res.incremental_margin) and pd.isna(res.incremental_roi)
+    assert res.incremental_note.startswith(f"holdout too small: {holdout} held out")
 
 
 def test_sql_models_see_the_policy_file_settings(nights):

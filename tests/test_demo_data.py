@@ -24,7 +24,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 def test_demo_has_every_source_and_planted_problems(demo_landing):
     for folder in ["crm_customers", "orders", "order_lines", "events", "lists", "contacts", "service",
-                   "consents", "stores"]:
+                   "consents", "stores", "store_targets"]:
         assert any((demo_landing / folder).rglob("*.*")), folder
     crm_sources = {p.stem for p in (demo_landing / "crm_customers").glob("*.csv")}
     assert len(crm_sources) >= 2

@@ -156,7 +156,7 @@ def test_every_demo_row_is_accounted_for(demo_landing, con):
     assert report.total("rows_in") == report.total("rows_loaded") + report.total("rows_quarantined")
     loaded = sum(q(con, f"SELECT count(*) FROM raw.{s}")[0][0] for s in
                  ["crm_customers", "orders", "order_lines", "events", "lists", "contacts", "service", "consents",
-                  "stores"])
+                  "stores", "store_targets"])
     held = q(con, "SELECT count(DISTINCT (path, line)) FROM meta.quarantine WHERE action = 'row_held'")[0][0]
     assert loaded == report.total("rows_loaded")
     assert held == report.total("rows_quarantined") > 0

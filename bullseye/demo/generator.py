@@ -558,6 +558,24 @@ class _Gen:
                 for i, (prov, city, dists) in enumerate(V.PLACES) for j, d in enumerate((dists * 4)[:4])]
         self.write_csv(pd.DataFrame(rows), "stores/stores.csv")
 
+    def store_targets(self, orders: pd.DataFrame) -> None:
+        """Monthly revenue targets per store, as a head office sets them: the same month's revenue a year
+        earlier plus 10%, rounded to 1,000 (at least 1,000), for the end date's year up to the month after it (set in
+        advance). Every eighth store has none, so the KPIs show stores without a target (NULL attainment).
+        Drawn from no random numbers: the rest of the demo stays byte for byte the same."""
+        amount = pd.to_numeric(orders.amount, errors="coerce")
+        paid = (orders.status == "paid").to_numpy() & orders.store_id.notna().to_numpy() & amount.notna().to_numpy()
+        sold = pd.DataFrame({"store_id": orders.store_id[paid], "month": orders._ts[paid].dt.to_period("M"),
+                             "amount": amount[paid]}).groupby(["store_id", "month"]).amount.sum()
+        end = pd.Period(pd.Timestamp(self.end), "M")
+        stores = sorted(orders.store_id[paid].unique())
+        rows = [{"store_id": st, "month": (m.start_time.date()).isoformat(),
+                 "revenue_target": f"{max(round(sold.get((st, m - 12), 0.0) * 1.1, -3), 1000.0):.2f}"}
+                for i, st in enumerate(stores) if i % 8 != 7
+                for m in pd.period_range(pd.Period(f"{end.year}-01", "M"), end + 1, freq="M")]
+        self.write_csv(pd.DataFrame(rows, columns=["store_id", "month", "revenue_target"]),
+                       f"store_targets/targets_{end.year}.csv")
+
     # ---------------------------------------------------------------- main
     def run(self, parts: frozenset[str] = PARTS) -> DemoSummary:
         people = self.people()
@@ -576,6 +594,8 @@ class _Gen:
                     "天河区体育西路,广州,extra,,,,2024-01-01,2024-01-01",
                     "store_pos,S999902,\"周敏"], "wrong_field_count")
         orders = self._orders(people, crm) if "orders" in parts else None
+        if orders is not None:
+            self.store_targets(orders)
         if "events" in parts:
             self.events(people, crm, truth)
         if "lists" in parts:

@@ -28,6 +28,7 @@ Thresholds (CNY; the demo's largest order is about 36,000):
 - ``order_lines``: unit price or cost below zero held; line amount over
   1,000,000 held; quantity 0 or below, or over 10,000, warns.
 - ``service.cost``: below zero held; over 100,000 warns.
+- ``store_targets.revenue_target``: below zero held.
 - dates: orders before 1990 held; birth dates outside 1900..today dropped;
   list ages outside 0..120 dropped.
 - an unreadable optional value is dropped (the row goes on without it), except
@@ -90,6 +91,9 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "service": (
         Rule("cost", "{cost} < 0", "negative service cost", "quarantine"),
         Rule("cost", "{cost} > 100000", "unusually large service cost (over 100,000)", "warn"),
+    ),
+    "store_targets": (
+        Rule("revenue_target", "{revenue_target} < 0", "negative revenue target", "quarantine"),
     ),
     "crm_customers": (
         Rule("birth_date", "NOT ({birth_date} BETWEEN DATE '1900-01-01' AND current_date)",

@@ -66,6 +66,8 @@ _SPECS = {
     "service": "interaction_id*, ts:ts*, type*, source_system, source_customer_id, phone, cost:decimal",
     "consents": "ts:ts*, channel*, status*, customer_id, phone, email, reason",
     "stores": "store_id*, store_name, province, city, district, opened_at:date",
+    # A store's revenue target for a month (user input): month is any date in it, e.g. 2026-11-01.
+    "store_targets": "store_id*, month:date*, revenue_target:decimal*",
 }
 
 SOURCES: dict[str, SourceSpec] = {

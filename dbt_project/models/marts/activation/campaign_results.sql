@@ -1,14 +1,16 @@
 -- Per campaign and wave: what was sent and what came back, and what the campaign changed.
 -- Sent, delivered, responded, converted, revenue and margin credited (fct_campaign_attribution),
 -- cost (contacts at contact_cost per channel + coupon discounts on credited orders) and ROI
--- = (margin - cost) / cost. Uplift compares everyone planned for contact with the campaign's
--- holdout: the share who ordered within attribution_window_days of the send date, for plans
--- whose window has closed by the run date, with a 95% confidence interval (normal
--- approximation for a difference of two proportions). A sent contact is matched to a plan as
--- the ledger matches it (same campaign, person and channel, within the policy's
--- ledger_match_days of the send date); contacts that no plan of ours explains (another
+-- = (margin - cost) / cost: all margin credited to contacts, also what the people would have bought
+-- anyway. What the campaign added is measured against its holdout (int_campaign__holdout_comparison):
+-- margin per person in each arm, incremental margin and incremental ROI with 95% intervals, or NULL
+-- with incremental_note saying why (no holdout, too small a holdout, window not closed ...).
+-- Uplift compares everyone planned for contact with the campaign's holdout: the share who ordered
+-- within attribution_window_days of the send date, for plans whose window has closed by the run date,
+-- with a 95% confidence interval (normal approximation for a difference of two proportions). A sent
+-- contact is matched to a plan as the ledger matches it (same campaign, person and channel, within the
+-- policy's ledger_match_days of the send date); contacts that no plan of ours explains (another
 -- tool's campaigns) are reported with wave NULL.
-{% set window = var('attribution_window_days') %}
 with plans as (  -- earlier plans' people as they are tonight (merges followed)
     select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
     from {{ ref('int_activation__list_history') }} t
@@ -44,24 +46,7 @@ sent as (
     from contacts c left join credit cr using (contact_id)
     group by 1, 2
 ),
-matured as (
-    select p.campaign_id, p.wave, min(p.wave_name) as wave_name, p.customer_id, p.is_holdout,
-        exists (select 1 from {{ ref('int_orders__enriched') }} o
-                where o.customer_id = p.customer_id and not o.is_refunded
-                  and o.order_date >= p.send_date
-                  and o.order_date < p.send_date + interval {{ window }} day) as ordered
-    from plans p
-    where p.send_date + interval {{ window }} day <= {{ as_of_date() }}
-    group by p.campaign_id, p.wave, p.customer_id, p.is_holdout, p.send_date
-),
-lift as (
-    select campaign_id, wave, min(wave_name) as wave_name,
-        count(*) filter (where not is_holdout) as treated,
-        avg(ordered::int) filter (where not is_holdout) as treated_order_rate,
-        count(*) filter (where is_holdout) as holdout,
-        avg(ordered::int) filter (where is_holdout) as holdout_order_rate
-    from matured group by 1, 2
-)
+lift as (select * from {{ ref('int_campaign__holdout_comparison') }})
 select
     coalesce(s.campaign_id, l.campaign_id) as campaign_id,
     coalesce(s.wave, l.wave) as wave,
@@ -80,6 +65,13 @@ select
         l.treated_order_rate - l.holdout_order_rate
         + 1.96 * sqrt(l.treated_order_rate * (1 - l.treated_order_rate) / l.treated
                       + l.holdout_order_rate * (1 - l.holdout_order_rate) / l.holdout) end as uplift_ci_high,
-    {{ as_of_date() }} as as_of_date
+    {{ as_of_date() }} as as_of_date,
+    l.treated_margin_per_person, l.holdout_margin_per_person, l.treated_contact_cost,
+    l.incremental_margin, l.incremental_margin_ci_low, l.incremental_margin_ci_high,
+    l.incremental_roi, l.incremental_roi_ci_low, l.incremental_roi_ci_high,
+    case when l.campaign_id is not null then l.incremental_note
+         when s.wave is null then 'no holdout: contacts that no plan of ours explains (another tool''s campaign)'
+         else 'no plan of this wave whose attribution window has closed by the run date'
+    end as incremental_note
 from sent s
 full join lift l on l.campaign_id = s.campaign_id and l.wave is not distinct from s.wave
