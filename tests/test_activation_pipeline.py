@@ -302,7 +302,7 @@ def test_calendar_triggers_from_the_libraries_and_the_crm_lunar_birthday(nights)
     (occurrence festival:shopping_618:2026); 中秋 (09-25) and 双11 lie beyond the horizon.
     Lunar birthdays: c5 gave 06-10 (六月初十), which lunardate puts on 2026-07-23 in lunar 2026; c6 gave
     1993-闰06-10, born in a leap sixth month: lunar 2026 has no leap month, so it is kept in the ordinary 六月,
-    the same 2026-07-23. Neither gets a solar birthday row; c10's solar birthday (08-08) is in the horizon."""
+    the same 2026-07-23. Neither gets a solar birthday row; c8's (07-14) and c10's (08-08) are in the horizon."""
     home, ids = nights[0], nights[1]
     rows = _query(home, """SELECT customer_id, trigger_type, occurrence_key, event_date::VARCHAR AS d, days_until,
             festival FROM intermediate.int_activation__triggers
@@ -316,7 +316,7 @@ def test_calendar_triggers_from_the_libraries_and_the_crm_lunar_birthday(nights)
     assert dict(zip(lunar.customer_id, lunar.d, strict=True)) == {ids["c5"]: "2026-07-23", ids["c6"]: "2026-07-23"}
     assert set(lunar.days_until) == {35}
     solar = rows[rows.trigger_type == "birthday"]
-    assert dict(zip(solar.customer_id, solar.d, strict=True)) == {ids["c10"]: "2026-08-08"}
+    assert dict(zip(solar.customer_id, solar.d, strict=True)) == {ids["c8"]: "2026-07-14", ids["c10"]: "2026-08-08"}
 
 
 def test_trigger_model_has_exactly_the_declared_columns(nights):
