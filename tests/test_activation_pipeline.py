@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bullseye.activation.campaigns import AUDIENCE_COLUMNS, load_policy
+from bullseye.activation.campaigns import AUDIENCE_COLUMNS, TRIGGER_COLUMNS, load_policy
 from bullseye.activation.policy import holdout_draw
 from bullseye.cli import main
 from bullseye.config import PROJECT_ROOT
@@ -36,17 +36,19 @@ from tests.conftest import write
 
 pytestmark = pytest.mark.slow
 
-CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at,wedding_date,gender
-c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01,,F
-c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01,,M
-c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01,,F
-c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01,2015-06-20,M
-c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01,,F
-c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01,,M
-c7,郑国栋,13924681357,zhengguodong@example.com,1958-11-23,S1,E1,2024-01-01,,M
-c8,林小红,13924681357,linxiaohong@example.com,2001-07-14,S1,E1,2024-01-01,,F
-c9,吴小宝,13924681359,,2015-03-03,S1,E1,2024-01-01,,M
-c10,许文,13924681360,,1988-08-08,S1,E1,2024-01-01,,M
+# c5 and c6 gave lunar birthdays (the lunar_birthday extra column): 六月初十, and 闰六月初十 for c6.
+CRM = """source_customer_id,name,phone,email,birth_date,store_id,employee_id,joined_at,wedding_date,gender,\
+lunar_birthday
+c1,王芳,13924681351,,1990-06-05,S1,E1,2024-01-01,,F,
+c2,刘洋,13924681352,liuyang@example.com,1985-01-20,S1,E1,2024-01-01,,M,
+c3,陈静,13924681353,,1982-02-02,S1,E1,2024-01-01,,F,
+c4,杨磊,13924681354,,1979-03-03,S1,E1,2024-01-01,2015-06-20,M,
+c5,赵敏,13924681355,,1991-04-04,S1,E1,2024-01-01,,F,06-10
+c6,黄强,13924681356,,1993-09-09,S1,E1,2024-01-01,,M,1993-闰06-10
+c7,郑国栋,13924681357,zhengguodong@example.com,1958-11-23,S1,E1,2024-01-01,,M,
+c8,林小红,13924681357,linxiaohong@example.com,2001-07-14,S1,E1,2024-01-01,,F,
+c9,吴小宝,13924681359,,2015-03-03,S1,E1,2024-01-01,,M,
+c10,许文,13924681360,,1988-08-08,S1,E1,2024-01-01,,M,
 """
 ORDERS = "order_id,source_customer_id,order_ts,amount\n" + "".join(
     f"o{i},c{i},2025-{min(i, 12):02d}-10 12:00:00,{100 * i}\n" for i in range(1, 11)) + (
@@ -295,6 +297,36 @@ def test_wedding_anniversary_trigger_from_the_crm_extra_column(nights):
         WHERE trigger_type = 'wedding_anniversary'""", warehouse=True)
     # c4 married on 2015-06-20; as of the last night (06-17) the next anniversary is 2026-06-20
     assert rows.to_dict("records") == [{"customer_id": ids["c4"], "d": "2026-06-20"}]
+
+
+def test_calendar_triggers_from_the_libraries_and_the_crm_lunar_birthday(nights):
+    """The last night is 2026-06-17, so lists go out on 06-18 and the horizon (60 days) ends on 08-17.
+    Festivals: 618 is the send date itself (days_until 0) for every person, customers and prospects alike
+    (occurrence festival:shopping_618:2026); 中秋 (09-25) and 双11 lie beyond the horizon.
+    Lunar birthdays: c5 gave 06-10 (六月初十), which lunardate puts on 2026-07-23 in lunar 2026; c6 gave
+    1993-闰06-10, born in a leap sixth month: lunar 2026 has no leap month, so it is kept in the ordinary 六月,
+    the same 2026-07-23. Neither gets a solar birthday row; c8's (07-14) and c10's (08-08) are in the horizon."""
+    home, ids = nights[0], nights[1]
+    rows = _query(home, """SELECT customer_id, trigger_type, occurrence_key, event_date::VARCHAR AS d, days_until,
+            festival FROM intermediate.int_activation__triggers
+        WHERE trigger_type IN ('festival', 'lunar_birthday', 'birthday')""", warehouse=True)
+    people = _query(home, "SELECT customer_id FROM marts.dim_customer")
+    fest = rows[rows.trigger_type == "festival"]
+    assert sorted(fest.customer_id) == sorted(people.customer_id)
+    assert set(zip(fest.festival, fest.occurrence_key, fest.d, fest.days_until, strict=True)) == {
+        ("shopping_618", "festival:shopping_618:2026", "2026-06-18", 0)}
+    lunar = rows[rows.trigger_type == "lunar_birthday"]
+    assert dict(zip(lunar.customer_id, lunar.d, strict=True)) == {ids["c5"]: "2026-07-23", ids["c6"]: "2026-07-23"}
+    assert set(lunar.days_until) == {35}
+    solar = rows[rows.trigger_type == "birthday"]
+    assert dict(zip(solar.customer_id, solar.d, strict=True)) == {ids["c8"]: "2026-07-14", ids["c10"]: "2026-08-08"}
+
+
+def test_trigger_model_has_exactly_the_declared_columns(nights):
+    home = nights[0]
+    cols = _query(home, """SELECT column_name FROM information_schema.columns
+        WHERE table_schema = 'intermediate' AND table_name = 'int_activation__triggers'""", warehouse=True)
+    assert set(cols.column_name) == {"customer_id", "order_source_system"} | set(TRIGGER_COLUMNS)
 
 
 def test_the_audience_knows_who_responded_so_a_person_can_follow_them_up(nights):

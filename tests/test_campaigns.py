@@ -25,7 +25,8 @@ priority: 50
 def test_shipped_campaigns_are_valid_and_cover_every_trigger():
     campaigns, pol = load_campaigns(PROJECT_ROOT / "campaigns")
     triggers = {c.trigger.type for c in campaigns if c.trigger}
-    assert triggers == {"birthday", "wedding_anniversary", "purchase_anniversary", "service_step"}
+    assert triggers == {"birthday", "wedding_anniversary", "purchase_anniversary", "service_step", "festival",
+                        "lunar_birthday"}
     audiences = " ".join(c.audience for c in campaigns)
     for needle in ("'dormant'", "'lost'", "'warm_lead'", "'prospect'"):
         assert needle in audiences
@@ -42,6 +43,8 @@ def test_shipped_campaigns_are_valid_and_cover_every_trigger():
     ("max_list_size: -3", "max_list_size '-3' must be a positive whole number"),
     ("rank_by: lookalike_scor", "rank_by `lookalike_scor` does not work"),
     ("trigger: {type: name_day}", "trigger type 'name_day' must be one of"),
+    ("trigger: {type: festival, festivals: [christmas]}", "festivals ['christmas'] must be among"),
+    ("trigger: {type: birthday, festivals: [double_11]}", "festivals are chosen only for a festival trigger"),
     ("send_window: ['07:00', '09:00']", "falls in sms's quiet hours"),
     ("colour: red", "unknown setting 'colour'"),
 ])

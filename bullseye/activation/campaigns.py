@@ -45,6 +45,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from bullseye.activation.calendar import FESTIVALS
+
 CHANNELS = ("sms", "phone", "email", "wechat", "mail")
 # What each channel's export file carries besides customer_id: only what the channel needs.
 CHANNEL_FIELDS = {
@@ -71,7 +73,7 @@ PURPOSES = ("marketing", "service")
 # recorded per person (consents/) or shown by a list's licence.
 NON_CONSENT_BASES = ("contract", "legal_duty", "public", "other_law")
 STATUSES = ("customer", "lead", "prospect")
-TRIGGERS = ("birthday", "wedding_anniversary", "purchase_anniversary", "service_step")
+TRIGGERS = ("birthday", "wedding_anniversary", "purchase_anniversary", "service_step", "festival", "lunar_birthday")
 POLICY_FILE = "contact_policy.yml"
 
 # Columns an audience condition or rank_by expression may use (int_activation__audience).
@@ -94,6 +96,10 @@ AUDIENCE_COLUMNS: dict[str, str] = {
 TRIGGER_COLUMNS: dict[str, str] = {
     "trigger_type": "VARCHAR", "occurrence_key": "VARCHAR", "event_date": "DATE", "days_until": "INTEGER",
     "category": "VARCHAR", "years": "INTEGER", "step": "VARCHAR", "order_id": "VARCHAR",
+    # festival: the festival id of a festival trigger (bullseye.activation.calendar.FESTIVALS);
+    # is_quiet_season: on rows with a category, the send date's month is that category's quiet season
+    # (int_sales__category_seasons; NULL: too little history to tell).
+    "festival": "VARCHAR", "is_quiet_season": "BOOLEAN",
 }
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
@@ -120,6 +126,7 @@ class Trigger:
     categories: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
     include_overdue: bool = False
+    festivals: tuple[str, ...] = ()  # festival triggers: the festivals chosen (empty: every festival)
 
     def condition(self) -> str:
         """SQL over int_activation__triggers (alias t) selecting this trigger's occurrences."""
@@ -132,6 +139,8 @@ class Trigger:
             parts.append("t.category IN (" + ", ".join(_sql_str(c) for c in self.categories) + ")")
         if self.steps:
             parts.append("t.step IN (" + ", ".join(_sql_str(s) for s in self.steps) + ")")
+        if self.festivals:
+            parts.append("t.festival IN (" + ", ".join(_sql_str(f) for f in self.festivals) + ")")
         return " AND ".join(parts)
 
 
@@ -395,6 +404,10 @@ class _TriggerFile(_Model):
     steps: _Texts = ()
     include_overdue: Annotated[bool, BeforeValidator(_must(lambda v: isinstance(v, bool),
                                                            lambda v: f"{{loc}} '{v}' must be true or false"))] = False
+    # festival triggers: which festivals (days_ahead is the lead time before each)
+    festivals: Annotated[_Texts, AfterValidator(_must(
+        lambda v: set(v) <= set(FESTIVALS),
+        lambda v: f"{{loc}} {sorted(set(v) - set(FESTIVALS))} must be among {', '.join(FESTIVALS)}"))] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -403,11 +416,13 @@ class _TriggerFile(_Model):
         t = value if isinstance(value, dict) else {"type": value}
         if not isinstance(t.get("type"), str) or t["type"] not in TRIGGERS:
             _fail(f"{{loc}} type '{t.get('type')}' must be one of {', '.join(TRIGGERS)}")
+        if t.get("festivals") and t["type"] != "festival":
+            _fail(f"{{loc}} festivals are chosen only for a festival trigger, not {t['type']}")
         return t
 
     def trigger(self) -> Trigger:
         return Trigger(type=self.type, days_ahead=self.days_ahead, years=self.years, categories=self.categories,
-                       steps=self.steps, include_overdue=self.include_overdue)
+                       steps=self.steps, include_overdue=self.include_overdue, festivals=self.festivals)
 
 
 _AFTER_DAYS = "must be a whole number of days, at least 1 after the first wave"

@@ -41,6 +41,30 @@ _SEC = np.timedelta64(1, "s")
 PARTS = frozenset({"orders", "events", "lists"})
 
 
+
+# Share of people (in %) who celebrate their lunar birthday and gave it to a store (crm_customers.lunar_birthday).
+LUNAR_BIRTHDAY_PERCENT = 15
+
+
+def lunar_birthdays(birth: pd.Series, pix: pd.Series, system: pd.Series) -> np.ndarray:
+    """The lunar birthday (MM-DD, with 闰 before a leap month) of the person's true birth date, on the store
+    records of LUNAR_BIRTHDAY_PERCENT% of people; None elsewhere (the web shop does not ask).
+
+    The people are chosen by a hash of their index, not drawn from the generator, so that adding the column
+    leaves every other value of a seed as it was.
+    """
+    from lunardate import LunarDate
+
+    chosen = (pix.to_numpy().astype(np.int64) * 2654435761 % 2**32) % 100 < LUNAR_BIRTHDAY_PERCENT
+    chosen &= (system.to_numpy() != "web_shop") & pd.notna(birth).to_numpy()
+    days = pd.to_datetime(birth.to_numpy())
+    out = np.full(len(birth), None, dtype=object)
+    for i in np.flatnonzero(chosen):
+        d = days[i]
+        ld = LunarDate.from_solar_date(d.year, d.month, d.day)
+        out[i] = f"{'闰' if ld.is_leap_month else ''}{ld.month:02d}-{ld.day:02d}"
+    return out
+
 @dataclass
 class DemoSummary:
     out: Path
@@ -265,6 +289,7 @@ class _Gen:
                               f"{'unreadable' if col == 'birth_date' else 'junk'}_{col}") for i in hit]
         self.planted += [("crm", f"{df.source_system[i]}:{df.source_customer_id[i]}", "wrong_phone_digit")
                          for i in np.flatnonzero(wrong & ~pd.isna(phone))]
+        df["lunar_birthday"] = lunar_birthdays(pp.birth, r.pix, df.source_system)
         df["_pix"] = r.pix.to_numpy()
         df["_kind"] = r.kind.to_numpy()
         return df

@@ -3,11 +3,18 @@
 -- the send date (the run date + the policy's send_day_offset: tonight's lists go out then), so a
 -- greeting "7 days ahead" arrives at most 7 days before the occasion and never after it:
 --   birthday / wedding_anniversary: the next one on or after the send date (wedding_date from the CRM's
---       extra column);
+--       extra column); a customer who gave a lunar birthday gets lunar_birthday instead of birthday;
+--   lunar_birthday: the next solar date, on or after the send date, of the lunar month/day the customer
+--       gave (the CRM's lunar_birthday column; leap-month and 30th-day rules in int_calendar__lunar_birthdays);
+--   festival: each festival or shopping day (int_calendar__festivals: 春节, 中秋节, 国庆节, 618, 双11) from the
+--       send date to the horizon, for every person (customers, leads and prospects: the audience chooses);
+--       occurrence_key festival:<festival>:<year>, the same for everyone, so each person gets it once a year;
 --   purchase_anniversary: each whole year since a purchase, per order and category
 --       (a campaign picks the years and categories, e.g. large appliances at 3, 5, 8 years);
 --   service_step: each step of the service plan (seed service_plans) not yet done;
 --       days_until < 0 means overdue.
+-- is_quiet_season (rows with a category): the send date's month is in that category's quiet season
+-- (int_sales__category_seasons); NULL when the history is too short to tell.
 -- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time; an
 -- order's occasions name its order_key (source_system:order_id), as order ids repeat across systems.
 {% set run = as_of_date() %}
@@ -16,6 +23,35 @@
 {% set horizon = var('trigger_horizon_days') %}
 with people as (
     select customer_id, birth_date from {{ ref('int_customer__profile') }} where is_customer
+),
+lunar as (  -- the lunar birthday on the customer's most recently updated CRM record that gives one
+    select m.customer_id,
+        arg_max(struct_pack(month := c.lunar_birth_month, day := c.lunar_birth_day, leap := c.lunar_birth_leap),
+                coalesce(c.updated_at, c.joined_at, timestamp '1900-01-01')) as lb
+    from {{ ref('stg_crm__customers') }} c
+    join {{ ref('int_identity__customer_map') }} m on m.source = 'crm_customers'
+        and m.source_record_id = c.source_record_id
+    where c.lunar_birth_month is not null
+    group by 1
+),
+lunar_occasions as (
+    select l.customer_id, min(d.solar_date) as event_date
+    from lunar l
+    join people p using (customer_id)
+    join {{ ref('int_calendar__lunar_birthdays') }} d
+        on d.lunar_month = l.lb.month and d.lunar_day = l.lb.day and d.is_leap_month = l.lb.leap
+    where d.solar_date >= {{ send }}
+    group by 1
+),
+festivals as (
+    select p.customer_id, f.festival, f.year, f.event_date
+    from {{ ref('int_customer__profile') }} p
+    cross join {{ ref('int_calendar__festivals') }} f
+    where f.event_date between {{ send }} and {{ send }} + interval {{ horizon }} day
+),
+quiet as (
+    select category, is_quiet from {{ ref('int_sales__category_seasons') }}
+    where month = month({{ send }})
 ),
 wedding as (
     select m.customer_id, max(c.wedding_date) as wedding_date
@@ -26,7 +62,8 @@ wedding as (
     group by 1
 ),
 dates as (
-    select customer_id, 'birthday' as trigger_type, birth_date as d from people where birth_date is not null
+    select customer_id, 'birthday' as trigger_type, birth_date as d from people
+    where birth_date is not null and customer_id not in (select customer_id from lunar)
     union all
     select customer_id, 'wedding_anniversary', wedding_date from wedding
 ),
@@ -79,15 +116,27 @@ select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || c
         as occurrence_key,
     event_date, datediff('day', {{ send }}, event_date) as days_until,
     null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id,
-    null::varchar as order_source_system
+    null::varchar as order_source_system, null::varchar as festival, null::boolean as is_quiet_season
 from occasions
 where event_date <= {{ send }} + interval {{ horizon }} day
 union all
-select customer_id, 'purchase_anniversary', 'purchase_anniversary:' || order_key || ':' || category || ':' || years,
-    event_date, datediff('day', {{ send }}, event_date), category, years, null, order_id, order_source_system
-from anniversaries
+select customer_id, 'lunar_birthday', 'lunar_birthday:' || customer_id || ':' || cast(event_date as varchar),
+    event_date, datediff('day', {{ send }}, event_date), null, null, null, null, null, null, null
+from lunar_occasions
+where event_date <= {{ send }} + interval {{ horizon }} day
 union all
-select customer_id, 'service_step', 'service_step:' || order_key || ':' || step,
-    event_date, datediff('day', {{ send }}, event_date), category, null, step, order_id, order_source_system
-from steps
-where not is_done
+select customer_id, 'festival', 'festival:' || festival || ':' || year,
+    event_date, datediff('day', {{ send }}, event_date), null, null, null, null, null, festival, null
+from festivals
+union all
+select a.customer_id, 'purchase_anniversary',
+    'purchase_anniversary:' || a.order_key || ':' || a.category || ':' || a.years,
+    a.event_date, datediff('day', {{ send }}, a.event_date), a.category, a.years, null, a.order_id,
+    a.order_source_system, null, q.is_quiet
+from anniversaries a left join quiet q using (category)
+union all
+select s.customer_id, 'service_step', 'service_step:' || s.order_key || ':' || s.step,
+    s.event_date, datediff('day', {{ send }}, s.event_date), s.category, null, s.step, s.order_id,
+    s.order_source_system, null, q.is_quiet
+from steps s left join quiet q using (category)
+where not s.is_done
