@@ -23,7 +23,21 @@ grant, a basis the policy names, or a list licence it accepts; service may also 
 contract), the contact field the channel needs, then frequency caps from the ledger including
 what tonight's higher-priority campaigns already took, for the person and for the address.
 Marketing never reaches a person under the policy's minimum age. The first channel that
-passes is used. Campaigns are served in priority order, each taking its best-ranked
+passes is used; with ``channel_choice: best`` the channel the person last responded on
+(``last_response_channel``) is tried first when the campaign lists it, and the row's detail says
+which rule gave the channel.
+
+Waves belong to an episode: a trigger's occasion, else the value of the campaign's ``episode_by``
+audience column (default ``stage_since``, the day the person entered their lifecycle stage), so a
+customer who falls dormant a second time starts wave 1 again while the first dormancy's waves stay
+complete. The occurrence key is ``<campaign>:<column>=<value>``.
+
+A phone call counts against a daily capacity in minutes (policy ``call_capacity``): the person's
+salesperson, else their home store's unassigned pool, else the default pool; its effort depends
+on the person's value tier. Calls are booked in the planner's order; the first one that does not
+fit closes its pool for the night, and it and every later call there are ``deferred``
+(``deferred:capacity``): not exported, not in the ledger, so they come back the next night. A
+deferred person gets nothing else that night. Campaigns are served in priority order, each taking its best-ranked
 people first; a person is given at most ``max_campaigns_per_person_per_night`` campaigns,
 one piece of mail goes to a household, and a list stops at its cap. Included people fall
 into a stable holdout by a hash of campaign and person, the same on every night.
