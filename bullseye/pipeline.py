@@ -305,8 +305,11 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     con = connect(work, read_only=True)
     try:
         campaigns, _ = night_settings.read(con, cfg.as_of)  # the definitions the night planned with
+        deferred = _deferred_calls(con, cfg)
     finally:
         con.close()
+    if summary is not None and deferred:
+        summary.notes.append(deferred)
     staged = night.staged_exports(cfg)
     contacts = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS])[LIST_CONTACTS]
     written = export_lists(work, cfg.as_of, staged, campaigns, contacts)
@@ -316,6 +319,17 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
         summary.lists = written
         summary.exports = str(cfg.exports)
     return written
+
+
+def _deferred_calls(con, cfg: RunConfig) -> str:
+    """The run summary's line on calls beyond capacity: they are not on tonight's lists (issue 16)."""
+    n, pools = con.execute("""SELECT count(*), count(DISTINCT split_part(split_part(detail, 'next night: ', 2),
+        ' has ', 1)) FROM marts.contact_decisions WHERE run_date = ? AND reason = 'deferred:capacity'""",
+                           [cfg.as_of]).fetchall()[0]
+    if not n:
+        return ""
+    return (f"call capacity: {n:,} phone calls in {pools:,} salesperson/store pools wait for the next night "
+            "(deferred:capacity in marts.contact_decisions; call_capacity in contact_policy.yml)")
 
 
 def step_commit(cfg: RunConfig, summary: NightSummary | None = None) -> str:

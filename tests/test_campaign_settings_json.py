@@ -66,16 +66,22 @@ def test_every_kind_of_setting_round_trips_and_plans_the_same_night():
                         {"name": "offer", "after_days": 7}],
                  offer={"code": "tradein", "tiers": [100, 200.5], "note": None, "vip": True},
                  send_window=["10:00", "12:00"], channels=["phone", "sms"], max_list_size=5, priority=30),
-        campaign("mk", channels=["sms", "email"], holdout_share=0.25, rank_by="coalesce(clv_52w, 0)"),
+        campaign("mk", channels=["sms", "email"], holdout_share=0.25, rank_by="coalesce(clv_52w, 0)",
+                 episode_by="last_enquiry_at", channel_choice="campaign_order"),
     ]
     pol = policy(blackout_dates={"sms": ["2026-06-09", "2026-06-03"], "all": ["2027-02-05"]},
-                 sms_opt_out_replies=["td", "退订"], max_campaigns_per_person_per_night=2)
+                 sms_opt_out_replies=["td", "退订"], max_campaigns_per_person_per_night=2,
+                 call_capacity={"minutes_per_day": 90, "minutes_per_call": {"MVC": 45}, "salespeople": {"S1": 0},
+                                "stores": {"ST1": 300}, "default_pool": "hq", "default_pool_minutes": 60})
     _, back, back_policy = _round_trip(camps, pol)
     assert back == camps and back_policy == pol
     assert back[0].trigger.condition() == camps[0].trigger.condition()
     assert back[0].offer == {"code": "tradein", "tiers": [100, 200.5], "note": None, "vip": True}
     assert back_policy.open_without_consent == pol.open_without_consent
     assert back_policy.sms_opt_out_replies == ("TD", "退订")
+    assert back_policy.call_capacity.pool(None, "ST1") == ("store ST1", 300)
+    assert (back[1].episode_by, back[1].channel_choice, back[0].episode_by) == ("last_enquiry_at", "campaign_order",
+                                                                              None)
 
     people = [person(f"C{i}", response_propensity=i / 10) for i in range(6)]
     trig = [{"customer_id": f"C{i}", "trigger_type": "purchase_anniversary", "occurrence_key": f"pa:o{i}:大家电:3",

@@ -47,6 +47,8 @@ def test_shipped_campaigns_are_valid_and_cover_every_trigger():
     ("trigger: {type: birthday, festivals: [double_11]}", "festivals are chosen only for a festival trigger"),
     ("send_window: ['07:00', '09:00']", "falls in sms's quiet hours"),
     ("colour: red", "unknown setting 'colour'"),
+    ("episode_by: stage_sinse", "episode_by 'stage_sinse' must be an audience column (like stage_since) or lifetime"),
+    ("channel_choice: cheapest", "channel_choice 'cheapest' must be best"),
 ])
 def test_invalid_definition_names_campaign_and_problem(change, message):
     key = change.split(":")[0]
@@ -147,3 +149,15 @@ def test_policy_problems_are_named_with_their_setting_path(tmp_path):
         "  - policy.yml: quiet_hours.sms[0]: '9am' is not a time of day like 09:00",
         "  - policy.yml: quiet_hours: unknown setting 'fax'",
     ])  # what sits under an unknown key (promo.customer, fax's basis) is not judged as well
+
+
+def test_a_trigger_campaign_names_no_other_episode():
+    """A trigger's occasion is the episode its waves belong to: an episode_by beside it would be ignored, so it
+    is refused; without a trigger the episode defaults to stage_since (this dormancy, this lapse)."""
+    import yaml
+
+    raw = yaml.safe_load(GOOD)
+    campaign, problems = parse_campaign({**raw, "trigger": "birthday", "episode_by": "stage_since"}, "s.yml", policy())
+    assert campaign is None and any("episode_by is for campaigns without a trigger" in p for p in problems), problems
+    campaign, _ = parse_campaign(raw, "s.yml", policy())
+    assert campaign.episode_by == "stage_since" and campaign.channel_choice == "best"

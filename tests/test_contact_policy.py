@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from bullseye.activation.campaigns import CampaignError
 from bullseye.activation.policy import holdout_draw
 from tests.activation_kit import campaign, decision, person, plan, policy, world
 
@@ -355,3 +356,112 @@ def test_sms_rows_carry_the_signature_and_opt_out_text():
     d1, d2 = decision(df, "C1"), decision(df, "C2")
     assert (d1["channel"], d1["sms_signature"], d1["sms_opt_out_text"]) == ("sms", "【靶心】", "回T退订")
     assert d2["channel"] == "email" and pd.isna(d2["sms_signature"]) and pd.isna(d2["sms_opt_out_text"])
+
+
+def test_a_second_dormancy_starts_the_waves_again_and_the_first_stays_complete():
+    """Waves belong to an episode: for a campaign without a trigger, the day the person entered their
+    lifecycle stage (stage_since). C1 got both waves in the dormancy that began 2026-01-10 and fell dormant
+    again on 2026-05-20: a new episode, so wave 1 again. C2 is still in the dormancy whose two waves were
+    sent: complete. Waves planned before episodes were keyed by the campaign id alone ("aa"): they count for
+    the episode they were sent in, so C3 (sent in February, before the dormancy of 2026-05-20) starts again,
+    and C4 (sent after that day) is complete: an upgrade never re-sends wave 1 within one dormancy."""
+    waves = [{"name": "brand"}, {"name": "product", "after_days": 7}]
+    first, second = date(2026, 1, 10), date(2026, 5, 20)
+    k1 = f"aa:stage_since={first}"
+    con = world([person("C1", stage_since=second), person("C2", stage_since=first),
+                 person("C3", stage_since=second), person("C4", stage_since=second)],
+                plans=[(date(2026, 1, 12), "aa", "C1", "sms", k1, 1, False),
+                       (date(2026, 1, 20), "aa", "C1", "sms", k1, 2, False),
+                       (date(2026, 1, 12), "aa", "C2", "sms", k1, 1, False),
+                       (date(2026, 1, 20), "aa", "C2", "sms", k1, 2, False),
+                       (date(2026, 2, 1), "aa", "C3", "sms", "aa", 1, False),
+                       (date(2026, 2, 9), "aa", "C3", "sms", "aa", 2, False),
+                       (date(2026, 5, 21), "aa", "C4", "sms", "aa", 1, False),
+                       (date(2026, 5, 29), "aa", "C4", "sms", "aa", 2, False)])
+    df = plan(con, [campaign("aa", waves=waves)])
+    d1 = decision(df, "C1")
+    assert (d1["reason"], d1["wave"], d1["occurrence_key"]) == ("included:aa", 1, f"aa:stage_since={second}")
+    assert f"episode stage_since={second}" in d1["detail"]
+    d2 = decision(df, "C2")
+    assert d2["reason"] == "excluded:waves_complete" and f"episode stage_since={first}" in d2["detail"]
+    assert (decision(df, "C3")["reason"], decision(df, "C3")["wave"]) == ("included:aa", 1)
+    assert decision(df, "C4")["reason"] == "excluded:waves_complete"
+    # With episode_by: lifetime the campaign keeps one episode per person, keyed by its id: C3's two waves
+    # of February complete it.
+    life = plan(world([person("C3", stage_since=second)], plans=[
+        (date(2026, 2, 1), "aa", "C3", "sms", "aa", 1, False), (date(2026, 2, 9), "aa", "C3", "sms", "aa", 2, False)]),
+        [campaign("aa", waves=waves, episode_by="lifetime")])
+    assert decision(life, "C3")["reason"] == "excluded:waves_complete"
+
+
+def _capacity_policy():
+    # 60 minutes a day per salesperson; an MVC call takes 30, any other 5. Store ST1's pool is closed (0).
+    return policy(call_capacity={"minutes_per_day": 60, "minutes_per_call": {"MVC": 30, "default": 5},
+                                 "stores": {"ST1": 0}, "default_pool": "hq", "default_pool_minutes": 5})
+
+
+def test_calls_beyond_capacity_wait_for_the_next_night_in_priority_order():
+    """Salesperson S1 has 60 minutes. Campaign hi (priority 90) is served first, best rank first: A (MVC,
+    30) and B (MVC, 30) fill the hour, so C (MGC, 5 minutes, lowest rank) waits, and so does D on the
+    lower-priority campaign lo: the first call that does not fit closes the pool, so what waits is the
+    lowest-priority end. S2's customer E has S2's own hour. F has no salesperson: her store ST1's pool has
+    0 minutes. G has neither: the default pool hq (5 minutes) takes her 5-minute call; H, ranked below G,
+    waits. The next night the ledger holds only what was included: A and B are done (one wave), and C and
+    D come back and fit."""
+    pol = _capacity_policy()
+    people = [person("A", salesperson_id="S1", value_tier="MVC", response_propensity=0.9),
+              person("B", salesperson_id="S1", value_tier="MVC", response_propensity=0.8),
+              person("C", salesperson_id="S1", value_tier="MGC", response_propensity=0.1),
+              person("D", salesperson_id="S1", value_tier="MGC", lifecycle_stage="lost"),
+              person("E", salesperson_id="S2", value_tier="MVC"),
+              person("F", home_store_id="ST1", value_tier="MGC"),
+              person("G", value_tier="MGC", response_propensity=0.5),
+              person("H", value_tier="MGC", response_propensity=0.4)]
+    hi = campaign("hi", priority=90, channels=["phone"], audience="lifecycle_stage = 'dormant'")
+    lo = campaign("lo", priority=10, channels=["phone"], audience="lifecycle_stage = 'lost'")
+    df = plan(world(people), [hi, lo], pol)
+    got = {r.customer_id: r.reason for r in df.itertuples()}
+    assert got == {"A": "included:hi", "B": "included:hi", "C": "deferred:capacity", "D": "deferred:capacity",
+                   "E": "included:hi", "F": "deferred:capacity", "G": "included:hi", "H": "deferred:capacity"}
+    assert (df[df.reason == "deferred:capacity"].decision == "deferred").all()
+    assert "salesperson S1 has 60 call minutes a day, 60 booked" in decision(df, "C")["detail"]
+    assert "store ST1 has 0 call minutes" in decision(df, "F")["detail"]
+    assert "pool hq has 5 call minutes" in decision(df, "H")["detail"]
+    # The next night: tonight's included rows are plans in the ledger, the deferred ones are not.
+    inc = df[df.decision == "included"]
+    plans = [(r.send_date, r.campaign_id, r.customer_id, r.channel, r.occurrence_key, int(r.wave), bool(r.is_holdout))
+             for r in inc.itertuples()]
+    nxt = plan(world(people, plans=plans), [hi, lo], pol, run_date=date(2026, 6, 2))
+    assert decision(nxt, "C")["reason"] == "included:hi"
+    assert decision(nxt, "D")["reason"] == "included:lo"
+    assert decision(nxt, "A")["reason"] == "excluded:waves_complete"
+
+
+def test_call_capacity_settings_are_checked():
+    """A call longer than the day never fits and would hold every call behind it; minutes are whole numbers."""
+    with pytest.raises(CampaignError, match="30-minute call does not fit in minutes_per_day 20"):
+        policy(call_capacity={"minutes_per_day": 20})
+    with pytest.raises(CampaignError, match=r"call_capacity\.salespeople\.S1 '-5' must be a whole number"):
+        policy(call_capacity={"salespeople": {"S1": -5}})
+
+
+def test_a_responder_on_wechat_is_reached_on_wechat_though_the_campaign_lists_sms_first():
+    """The best channel is the one the person responded on, when the campaign lists it and it is open.
+    W responded on wechat and consented to it: wechat, though sms comes first. V never responded, U
+    responded on email (not a channel of the campaign) and T's wechat consent is withdrawn: for them the
+    campaign's order gives sms. With channel_choice: campaign_order W gets sms too."""
+    people = [person(p, wechat_unionid=f"wx-{p}", last_response_channel=ch)
+              for p, ch in (("W", "wechat"), ("V", None), ("U", "email"), ("T", "wechat"))]
+    consents = [("W", "wechat", "granted", "2026-05-01"), ("T", "wechat", "withdrawn", "2026-05-01")]
+    df = plan(world(people, consents=consents), [campaign("aa", channels=["sms", "wechat"])])
+    w = decision(df, "W")
+    assert (w["reason"], w["channel"]) == ("included:aa", "wechat")
+    assert "channel: responded on wechat (campaign order would give sms)" in w["detail"]
+    for p in ("V", "U"):
+        d = decision(df, p)
+        assert (d["channel"], d["detail"].split("channel: ")[1].split(";")[0]) == ("sms", "campaign order"), p
+    t = decision(df, "T")
+    assert t["channel"] == "sms" and "campaign order (responded on wechat, which is closed tonight)" in t["detail"]
+    fixed = plan(world(people, consents=consents), [campaign("aa", channels=["sms", "wechat"],
+                                                              channel_choice="campaign_order")])
+    assert decision(fixed, "W")["channel"] == "sms"

@@ -7,7 +7,9 @@ keyed by an id a merge retired (read through the merge journal, as int_contact__
 does), opt-outs from contact files (booleans after loading, whatever text they were written in;
 they bind the person and the address), marketing and service campaigns under a policy that opens
 some channels on a named basis, purchased-list licences narrowed by a later manifest (the planner
-sees the terms in force; the wider original must never be relied on), and children.
+sees the terms in force; the wider original must never be relied on), and children. Calls fit
+each salesperson's or store's daily capacity (a pool defers only when it has no room left), and
+waves start again only in a new episode (stage_since).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ FIELD = {"sms": "phone", "phone": "phone", "email": "email", "wechat": "wechat_u
 PHONES = ["+8613800000001", "+8613800000002", "+8613800000003", None]  # few numbers: people share them
 EMAILS = ["a@x.cn", "b@x.cn", None]
 BASES = ["contract", "public"]
+EPISODES = [None, date(2026, 3, 1), date(2026, 5, 20)]  # stage_since: the day the current episode began
+TIERS = ["MVC", "MGC", None]
 
 day = st.integers(min_value=-40, max_value=0).map(lambda d: RUN + timedelta(days=d))
 stamp = st.tuples(day, st.integers(0, 23)).map(lambda t: datetime(t[0].year, t[0].month, t[0].day, t[1]))
@@ -42,7 +46,11 @@ def worlds(draw):
                              wechat_unionid=draw(st.sampled_from([f"wx{i}", None])),
                              household_key=draw(st.sampled_from(["h1", "h2", None])),
                              age=draw(st.sampled_from([None, 9, 13, 14, 40])),
-                             response_propensity=draw(st.floats(0, 1))))
+                             response_propensity=draw(st.floats(0, 1)),
+                             stage_since=draw(st.sampled_from(EPISODES)), value_tier=draw(st.sampled_from(TIERS)),
+                             salesperson_id=draw(st.sampled_from(["S1", "S2", None])),
+                             home_store_id=draw(st.sampled_from(["ST1", None])),
+                             last_response_channel=draw(st.sampled_from([None, *CHANNELS]))))
     ids = [p["customer_id"] for p in people]
     # ids a merge retired into tonight's people (the merge journal, as int_identity__id_lineage reads it)
     lineage = {f"R{k}": draw(st.sampled_from(ids)) for k in range(draw(st.integers(0, 3)))}
@@ -70,17 +78,26 @@ def worlds(draw):
         lists.append((pid, lid, wide, first_exp, narrow, now_exp, basis))
     contacts = draw(st.lists(st.tuples(st.sampled_from([*ids, None]), st.sampled_from(["ext1", "ext2"]),
                                        st.sampled_from(CHANNELS), stamp, st.booleans()), max_size=10))
-    plans = draw(st.lists(st.tuples(day, st.sampled_from(["c0", "c1"]), st.sampled_from(ids),
-                                    st.sampled_from(CHANNELS), st.just("x"), st.just(1), st.booleans()),
-                          max_size=8))
+    # earlier waves: keyed by an episode (one of the stage_since values) or, from before episodes, by the
+    # campaign id alone
+    plans = []
+    for _ in range(draw(st.integers(0, 8))):
+        cid = draw(st.sampled_from(["c0", "c1"]))
+        ep = draw(st.sampled_from([*EPISODES, "legacy"]))
+        key = cid if ep == "legacy" else f"{cid}:stage_since={ep or '-'}"
+        plans.append((draw(day), cid, draw(st.sampled_from(ids)), draw(st.sampled_from(CHANNELS)), key,
+                      draw(st.integers(1, 2)), draw(st.booleans())))
     camps = []
     pool = draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=3, unique=True))
+    pool = pool if "phone" in pool else ["phone", *pool][:3]  # calls in most worlds, so that capacity is tested
     for k in range(draw(st.integers(1, 3))):
         chans = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
         camps.append(campaign(f"c{k}", channels=chans, priority=draw(st.integers(0, 5)),
                               purpose=draw(st.sampled_from(["marketing", "service"])),
                               holdout_share=draw(st.sampled_from([0.0, 0.3])),
-                              max_list_size=draw(st.sampled_from([None, 1, 3]))))
+                              max_list_size=draw(st.sampled_from([None, 1, 3])),
+                              waves=draw(st.sampled_from([None, [{"name": "a"}, {"name": "b", "after_days": 3}]])),
+                              channel_choice=draw(st.sampled_from(["best", "campaign_order"]))))
     caps = {"total": {7: draw(st.integers(1, 4)), 30: draw(st.integers(2, 6))}}
     for ch in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)):
         caps[ch] = {7: draw(st.integers(0, 2))}
@@ -92,6 +109,10 @@ def worlds(draw):
     pol = policy(caps=caps, max_campaigns_per_person_per_night=draw(st.integers(1, 3)),
                  blackout_dates={draw(st.sampled_from(CHANNELS)): [SEND.isoformat()]},
                  open_without_consent=opened,
+                 call_capacity={"minutes_per_day": draw(st.sampled_from([10, 15])),
+                                "minutes_per_call": {"MVC": draw(st.sampled_from([5, 10])), "default": 5},
+                                "salespeople": {"S2": draw(st.sampled_from([0, 10]))},
+                                "default_pool_minutes": draw(st.sampled_from([0, 5]))},
                  list_licence_bases=draw(st.sampled_from([["consent_with_transfer"],
                                                           ["consent_with_transfer", "public"]])))
     return dict(people=people, lineage=lineage, consents=consents, address_consents=address_consents,
@@ -220,7 +241,8 @@ def test_no_included_row_breaks_consent_suppression_caps_or_list_terms(w):
     df = plan(con, w["camps"], w["pol"])
     by_id = {p["customer_id"]: p for p in w["people"]}
     # Every candidate has exactly one decision and a reason code.
-    assert df.reason.str.match(r"^(included|excluded):").all()
+    assert df.reason.str.match(r"^(included|excluded):|^deferred:capacity$").all()
+    assert ((df.decision == "deferred") == (df.reason == "deferred:capacity")).all()
     assert not df.duplicated(["campaign_id", "customer_id"]).any()
     inc = df[df.decision == "included"]
     assert inc.legal_basis.notna().all()
@@ -235,3 +257,49 @@ def test_no_included_row_breaks_consent_suppression_caps_or_list_terms(w):
     for c in w["camps"]:
         if c.max_list_size is not None:
             assert (inc.campaign_id == c.id).sum() <= c.max_list_size
+    _check_capacity(df, w)
+    _check_episodes(df, w)
+
+
+def _pool(p, cap) -> tuple[str, int]:
+    """The oracle's pool: the salesperson, else the home store, else the default pool."""
+    if p["salesperson_id"]:
+        return "S:" + p["salesperson_id"], cap.salespeople.get(p["salesperson_id"], cap.minutes_per_day)
+    if p["home_store_id"]:
+        return "H:" + p["home_store_id"], cap.stores.get(p["home_store_id"], cap.minutes_per_day)
+    return "default", cap.default_pool_minutes if cap.default_pool_minutes is not None else cap.minutes_per_day
+
+
+def _check_capacity(df, w):
+    """No pool books more call minutes than it has; a pool defers a call only when it had no room for it."""
+    cap, people = w["pol"].call_capacity, {p["customer_id"]: p for p in w["people"]}
+    used, minutes, deferred = Counter(), {}, {}
+    for r in df[(df.decision == "included") & (df.channel == "phone") & ~df.is_holdout.astype(bool)].itertuples():
+        pool, minutes[pool] = _pool(people[r.customer_id], cap)
+        used[pool] += cap.effort(people[r.customer_id]["value_tier"])
+    for pool, n in used.items():
+        assert n <= minutes[pool], f"{pool} booked {n} call minutes of {minutes[pool]}"
+    for r in df[df.decision == "deferred"].itertuples():
+        assert r.channel == "phone"
+        pool, minutes[pool] = _pool(people[r.customer_id], cap)
+        deferred[pool] = max(deferred.get(pool, 0), cap.effort(people[r.customer_id]["value_tier"]))
+    for pool, longest in deferred.items():
+        assert used[pool] + longest > minutes[pool], f"{pool} deferred calls it had room for"
+
+
+def _check_episodes(df, w):
+    """The waves of a person's episode are those planned under its key (or, before episodes, the campaign's own
+    key on or after the episode's first day): a new stage_since starts at wave 1, the same one carries on."""
+    people = {p["customer_id"]: p for p in w["people"]}
+    camps = {c.id: c for c in w["camps"]}
+    for r in df.itertuples():
+        since = people[r.customer_id]["stage_since"]
+        key = f"{r.campaign_id}:stage_since={since or '-'}"
+        assert r.occurrence_key == key
+        done = [pl for pl in w["plans"] if pl[1] == r.campaign_id and pl[2] == r.customer_id
+                and (pl[4] == key or (pl[4] == r.campaign_id and (since is None or pl[0] >= since)))]
+        if r.decision == "included":
+            assert r.wave == len(done) + 1, (r, done)
+            assert f"episode stage_since={since or '-'}" in r.detail
+        if r.reason == "excluded:waves_complete":
+            assert len(done) >= len(camps[r.campaign_id].waves), (r, done)

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 
 from bullseye import night as nights
+from bullseye.activation import night_settings
 from bullseye.cli import main
 from bullseye.config import RunConfig, setting
 from bullseye.evaluation import pairwise_scores
@@ -120,6 +122,38 @@ def test_few_purchase_buyers_are_judged_on_what_they_bought(night):
     con.close()
     assert lost_early == 0
     assert durable[0] == 0 and durable[1] > 0, durable
+
+
+def test_no_salesperson_or_store_is_over_its_call_capacity(night):
+    """Issue 16: each salesperson, store pool and the default pool books at most its call_capacity minutes of
+    calls a night (included, not holdout, by the policy the night stored), calls beyond it are deferred with
+    the pool named, and a deferred call is on no list and in no ledger (so it comes back the next night)."""
+    home, _, _ = night
+    con = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    try:
+        cap = night_settings.read(con, AS_OF)[1].call_capacity
+        rows = con.execute("""SELECT a.salesperson_id, a.home_store_id, a.value_tier, d.decision
+            FROM marts.contact_decisions d JOIN intermediate.int_activation__audience a USING (customer_id)
+            WHERE d.run_date = ? AND d.channel = 'phone' AND (d.decision = 'included' AND NOT d.is_holdout
+                                                              OR d.decision = 'deferred')""", [AS_OF]).fetchall()
+        leaked = con.execute("""SELECT count(*) FROM marts.contact_decisions d JOIN marts.target_lists t
+            USING (run_date, campaign_id, customer_id) WHERE d.run_date = ? AND d.decision = 'deferred'""",
+                             [AS_OF]).fetchall()[0][0]
+        unnamed = con.execute(r"""SELECT count(*) FROM marts.contact_decisions WHERE run_date = ?
+            AND reason = 'deferred:capacity'
+            AND NOT regexp_matches(detail, '(salesperson|store|pool) \S+ has \d+ call minutes')""",
+                              [AS_OF]).fetchall()[0][0]
+    finally:
+        con.close()
+    used: Counter = Counter()
+    minutes = {}
+    for salesperson, store, tier, decision in rows:
+        pool, minutes[pool] = cap.pool(salesperson, store)
+        used[pool] += cap.effort(tier) if decision == "included" else 0
+    assert sum(used.values()) > 0, "no calls on the demo night"
+    over = {p: (n, minutes[p]) for p, n in used.items() if n > minutes[p]}
+    assert not over, over
+    assert (leaked, unnamed) == (0, 0)
 
 
 def test_deterministic_matching_against_truth(night, demo_landing):

@@ -165,6 +165,13 @@ class Campaign:
     source_file: str = ""
     definition_sha256: str = ""
     purpose: str = "marketing"
+    # The audience column whose value names the episode (this dormancy, this lapse) a campaign without a
+    # trigger runs its waves in: a new value starts the waves again. None: the trigger's occasion is the
+    # episode; "lifetime": one episode per person and campaign.
+    episode_by: str | None = "stage_since"
+    # best: the channel the person last responded on, when the campaign lists it and it passes the checks,
+    # else the campaign's order; campaign_order: always the campaign's order.
+    channel_choice: str = "best"
 
     def wave_purpose(self, index: int) -> str:
         """The purpose of wave ``index`` (0-based): its own, else the campaign's."""
@@ -188,6 +195,45 @@ class Campaign:
 _DateSet = Annotated[frozenset[date], PlainSerializer(sorted, return_type=list[date], when_used="json")]
 
 
+# Effort of one phone call, in minutes, by the person's value tier. The ratio is the article's
+# (seeds/004: 我們獲得一個MGC的時間需要半小時, 獲得一個MVC的客戶需要三個小時: winning an MGC takes half an
+# hour, an MVC three hours, so MVC care costs 6 times an MGC's); those are totals per customer won over
+# several contacts, so one call is a sixth of them: MVC 30, MGC 5. A prospect or warm-lead call is kept
+# short and to the point (seeds/001: 話術的設計以簡單化為主, 不占用客戶太多的時間) and costs an MGC's 5;
+# so do standard and BZ customers. "default" is for any tier not named (and people without one).
+DEFAULT_MINUTES_PER_CALL = {"MVC": 30, "MGC": 5, "standard": 5, "BZ": 5, "default": 5}
+
+
+@dataclass(frozen=True)
+class CallCapacity:
+    """Daily phone-call capacity, in minutes, of each salesperson and each store's unassigned pool.
+
+    A customer's call counts against their salesperson; without one, against their home store's pool of
+    unassigned customers; without either, against ``default_pool``. Calls beyond a pool's minutes wait
+    for the next night (deferred:capacity), in priority order.
+    """
+
+    minutes_per_day: int = 240  # each salesperson, store pool and the default pool: half a day on the phone
+    minutes_per_call: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MINUTES_PER_CALL))
+    salespeople: dict[str, int] = field(default_factory=dict)  # salesperson_id -> minutes per day
+    stores: dict[str, int] = field(default_factory=dict)  # home_store_id -> minutes per day (its unassigned pool)
+    default_pool: str = "central"  # name of the pool for customers with neither salesperson nor store
+    default_pool_minutes: int | None = None  # None: minutes_per_day
+
+    def effort(self, tier: str | None) -> int:
+        """Minutes one call to a person of this value tier takes."""
+        return self.minutes_per_call.get(tier or "", self.minutes_per_call.get("default", 5))
+
+    def pool(self, salesperson_id: str | None, home_store_id: str | None) -> tuple[str, int]:
+        """The pool a person's call counts against, and that pool's minutes per day."""
+        if salesperson_id:
+            return f"salesperson {salesperson_id}", self.salespeople.get(salesperson_id, self.minutes_per_day)
+        if home_store_id:
+            return f"store {home_store_id}", self.stores.get(home_store_id, self.minutes_per_day)
+        minutes = self.default_pool_minutes if self.default_pool_minutes is not None else self.minutes_per_day
+        return f"pool {self.default_pool}", minutes
+
+
 @dataclass(frozen=True)
 class ContactPolicy:
     """Rules every list obeys, every night (see campaigns/contact_policy.yml)."""
@@ -209,6 +255,7 @@ class ContactPolicy:
     max_campaigns_per_person_per_night: int = 1
     send_day_offset: int = 1  # lists of run date D are sent on D + this many days
     ledger_match_days: int = 3  # a sent contact within this many days of a plan is that plan
+    call_capacity: CallCapacity = field(default_factory=CallCapacity)  # daily phone minutes per pool
 
     def basis_without_consent(self, purpose: str, status: str, channel: str) -> str | None:
         """The non-consent basis the policy names for this purpose, status and channel, if any."""
@@ -477,6 +524,12 @@ class _CampaignFile(_Model):
         lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
         lambda v: f"{{loc}} '{v}' must be a positive whole number"))] = None
     trigger: _TriggerFile | None = None
+    # The audience column naming the episode the waves belong to (default stage_since), or lifetime.
+    episode_by: Annotated[_Text | None, AfterValidator(_must(
+        lambda v: v is None or v == "lifetime" or v in AUDIENCE_COLUMNS,
+        lambda v: f"{{loc}} '{v}' must be an audience column (like stage_since) or lifetime"))] = None
+    channel_choice: Annotated[_Text, _one_of(("best", "campaign_order"), lambda v: f"{{loc}} '{v}' must be best "
+                                             "(the channel the person responded on) or campaign_order")] = "best"
     waves: Annotated[tuple[_WaveFile, ...] | None, BeforeValidator(_must(
         lambda v: v is None or (isinstance(v, list) and v), lambda v: _WAVES)), WrapValidator(_spaced_waves)] = None
     reason: Annotated[_Text, AfterValidator(_must(
@@ -533,7 +586,17 @@ class _CampaignFile(_Model):
             waves=tuple(Wave(w.name, w.after_days, w.message, w.purpose) for w in self.waves) if self.waves
             else (Wave("main"),),
             offer=dict(self.offer), rank_by=self.rank_by, reason=self.reason, send_window=self.send_window,
-            source_file=source, definition_sha256=digest, purpose=self.purpose)
+            source_file=source, definition_sha256=digest, purpose=self.purpose,
+            episode_by=None if self.trigger else (self.episode_by or "stage_since"),
+            channel_choice=self.channel_choice)
+
+    @field_validator("episode_by")
+    @classmethod
+    def _no_episode_with_trigger(cls, episode_by: str | None, info: ValidationInfo) -> str | None:
+        """A trigger's occasion is its episode: naming another one as well would be ignored, so it is refused."""
+        if episode_by is not None and info.data.get("trigger"):
+            _fail("{loc} is for campaigns without a trigger (a trigger's occasion is its episode)")
+        return episode_by
 
 
 def _window_in_order(window: tuple[time, time]) -> tuple[time, time]:
@@ -587,6 +650,39 @@ _SIGNATURE = re.compile(r"^【[^【】\s]{2,16}】$")
 _INT_SETTING = {"hint": "", "sep": ": "}  # read as "send_day_offset: '1.5' must be a whole number"
 
 
+_Minutes = Annotated[int, _whole(0, " (minutes)")]
+
+
+class _CallCapacityFile(_Model):
+    """call_capacity in contact_policy.yml (CallCapacity)."""
+
+    minutes_per_day: Annotated[int, _whole(1, " (minutes)")] = CallCapacity.minutes_per_day
+    minutes_per_call: Annotated[dict[_Text, Annotated[int, _whole(1, " (minutes)")]], _mapping(
+        lambda v: "{loc} must map value tiers to minutes, like {MVC: 30, default: 5}")] = {}
+    salespeople: Annotated[dict[_Text, _Minutes], _mapping(
+        lambda v: "{loc} must map salesperson ids to minutes per day, like {S001: 300}")] = {}
+    stores: Annotated[dict[_Text, _Minutes], _mapping(
+        lambda v: "{loc} must map store ids to minutes per day, like {ST01: 480}")] = {}
+    default_pool: Annotated[_Text, _Required] = CallCapacity.default_pool
+    default_pool_minutes: Annotated[int | None, BeforeValidator(
+        lambda v: v if v is None else _whole(0, " (minutes)").func(v))] = None
+
+    @model_validator(mode="after")
+    def _calls_fit(self) -> _CallCapacityFile:
+        """The longest call fits in a day: else it would wait forever and hold every call behind it."""
+        per_call = {**DEFAULT_MINUTES_PER_CALL, **self.minutes_per_call}
+        longest = max(per_call.values())
+        if longest > self.minutes_per_day:
+            _fail(f"call_capacity: a {longest}-minute call does not fit in minutes_per_day {self.minutes_per_day}")
+        return self
+
+    def capacity(self) -> CallCapacity:
+        return CallCapacity(minutes_per_day=self.minutes_per_day,
+                            minutes_per_call={**DEFAULT_MINUTES_PER_CALL, **self.minutes_per_call},
+                            salespeople=dict(self.salespeople), stores=dict(self.stores),
+                            default_pool=self.default_pool, default_pool_minutes=self.default_pool_minutes)
+
+
 class _PolicyFile(_Model):
     caps: Annotated[dict[Annotated[str, _key(("total", *CHANNELS), lambda v: f"unknown channel '{v}' (channels: "
                                                                             f"total, {', '.join(CHANNELS)})")],
@@ -612,6 +708,7 @@ class _PolicyFile(_Model):
     max_campaigns_per_person_per_night: Annotated[int, _whole(1, **_INT_SETTING)] = 1
     send_day_offset: Annotated[int, _whole(0, **_INT_SETTING)] = 1
     ledger_match_days: Annotated[int, _whole(0, **_INT_SETTING)] = 3
+    call_capacity: Annotated[_CallCapacityFile, _mapping()] = {}
 
     def policy(self) -> ContactPolicy:
         opened = {p: {s: dict(chans) for s, chans in self.open_without_consent.get(p, {}).items() if chans}
@@ -624,7 +721,8 @@ class _PolicyFile(_Model):
             list_licence_bases=tuple(b.lower() for b in self.list_licence_bases),
             marketing_min_age=self.marketing_min_age, marketing_unknown_age=self.marketing_unknown_age,
             max_campaigns_per_person_per_night=self.max_campaigns_per_person_per_night,
-            send_day_offset=self.send_day_offset, ledger_match_days=self.ledger_match_days)
+            send_day_offset=self.send_day_offset, ledger_match_days=self.ledger_match_days,
+            call_capacity=self.call_capacity.capacity())
 
 
 def _problems(error: ValidationError, at: str) -> list[str]:

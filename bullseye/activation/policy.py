@@ -23,7 +23,21 @@ grant, a basis the policy names, or a list licence it accepts; service may also 
 contract), the contact field the channel needs, then frequency caps from the ledger including
 what tonight's higher-priority campaigns already took, for the person and for the address.
 Marketing never reaches a person under the policy's minimum age. The first channel that
-passes is used. Campaigns are served in priority order, each taking its best-ranked
+passes is used; with ``channel_choice: best`` the channel the person last responded on
+(``last_response_channel``) is tried first when the campaign lists it, and the row's detail says
+which rule gave the channel.
+
+Waves belong to an episode: a trigger's occasion, else the value of the campaign's ``episode_by``
+audience column (default ``stage_since``, the day the person entered their lifecycle stage), so a
+customer who falls dormant a second time starts wave 1 again while the first dormancy's waves stay
+complete. The occurrence key is ``<campaign>:<column>=<value>``.
+
+A phone call counts against a daily capacity in minutes (policy ``call_capacity``): the person's
+salesperson, else their home store's unassigned pool, else the default pool; its effort depends
+on the person's value tier. Calls are booked in the planner's order; the first one that does not
+fit closes its pool for the night, and it and every later call there are ``deferred``
+(``deferred:capacity``): not exported, not in the ledger, so they come back the next night. A
+deferred person gets nothing else that night. Campaigns are served in priority order, each taking its best-ranked
 people first; a person is given at most ``max_campaigns_per_person_per_night`` campaigns,
 one piece of mail goes to a household, and a list stops at its cap. Included people fall
 into a stable holdout by a hash of campaign and person, the same on every night.
@@ -39,14 +53,17 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 
 from bullseye.activation.campaigns import (
     ADDRESS_FIELD,
+    AUDIENCE_COLUMNS,
     CHANNEL_FIELDS,
     CONTACT_FIELD,
     Campaign,
+    CampaignError,
     ContactPolicy,
     vet_campaign_sql,
 )
@@ -80,21 +97,46 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]::VARCHAR[]"
 
 
+def _episode_sql(c: Campaign) -> tuple[str, str]:
+    """SQL for the occurrence key and the episode value of a candidate (alias a: audience, t: trigger).
+
+    A trigger's occasion is its episode. Otherwise the episode is the value of the campaign's
+    ``episode_by`` audience column (stage_since: the day the person entered their current lifecycle
+    stage, so a second dormancy is a new episode), keyed ``<campaign>:<column>=<value>``; with
+    ``lifetime`` the key is the campaign id, one episode per person.
+    """
+    if c.trigger:
+        return "t.occurrence_key", "NULL::VARCHAR"
+    if c.episode_by in (None, "lifetime"):
+        return f"'{c.id}'", "NULL::VARCHAR"
+    if c.episode_by not in AUDIENCE_COLUMNS:  # settings read back from JSON are not re-validated
+        raise CampaignError(f"campaign '{c.id}': episode_by '{c.episode_by}' is not an audience column")
+    value = f"CAST(a.{c.episode_by} AS VARCHAR)"
+    return f"'{c.id}:{c.episode_by}=' || coalesce({value}, '-')", value
+
+
+# Audience columns the allocation needs besides the rank: the best channel and the call's capacity pool.
+_CARRIED = ("last_response_channel", "salesperson_id", "home_store_id", "value_tier")
+
+
 def _candidates_sql(c: Campaign, inp: PlanInputs) -> str:
     vet_campaign_sql(c)  # the last gate before audience and rank_by are pasted into warehouse SQL
     trig = f"JOIN {inp.triggers} t ON t.customer_id = a.customer_id AND {c.trigger.condition()}" if c.trigger else ""
-    occ = "t.occurrence_key" if c.trigger else f"'{c.id}'"
+    occ, episode = _episode_sql(c)
     event = "t.event_date" if c.trigger else "NULL::DATE"
     # The audience and rank expressions see the audience columns and, with a trigger, t's columns.
     cols = "a.*, t.* EXCLUDE (customer_id)" if c.trigger else "a.*"
+    carried = ", ".join(_CARRIED)
     return f"""
-    SELECT '{c.id}' AS campaign_id, customer_id, occurrence_key, rank_score, age FROM (
-        SELECT customer_id, occurrence_key, rank_score, age,
+    SELECT '{c.id}' AS campaign_id, customer_id, occurrence_key, rank_score, age, episode, {carried} FROM (
+        SELECT customer_id, occurrence_key, rank_score, age, episode, {carried},
             row_number() OVER (PARTITION BY customer_id ORDER BY event_date NULLS LAST, occurrence_key) AS k
         FROM (
-            SELECT x.customer_id, x._occ AS occurrence_key, x._event AS event_date, x.age,
+            SELECT x.customer_id, x._occ AS occurrence_key, x._event AS event_date, x.age, x._episode AS episode,
+                   {", ".join("x." + col for col in _CARRIED)},
                    CAST(({c.rank_by}) AS DOUBLE) AS rank_score
-            FROM (SELECT {cols}, {occ} AS _occ, {event} AS _event FROM {inp.audience} a {trig}) AS x
+            FROM (SELECT {cols}, {occ} AS _occ, {event} AS _event, {episode} AS _episode
+                  FROM {inp.audience} a {trig}) AS x
             WHERE ({c.audience})
         )
     ) WHERE k = 1"""
@@ -338,6 +380,13 @@ def _waves_sql(inp: PlanInputs) -> str:
     GROUP BY ALL"""
 
 
+def _legacy_waves_sql(inp: PlanInputs) -> str:
+    """Waves planned before episodes: a campaign without a trigger keyed them by its own id."""
+    return f"""
+    SELECT customer_id, campaign_id, contact_date FROM {inp.ledger}
+    WHERE occurrence_key = campaign_id AND customer_id IS NOT NULL"""
+
+
 def _at(d: date, t) -> datetime:
     return datetime.combine(d, t)
 
@@ -362,10 +411,13 @@ def plan_night(con, campaigns: list[Campaign], policy: ContactPolicy, run_date: 
         counts = con.sql(_ledger_counts_sql(policy, send_date, inputs)).df()
         addr_counts = con.sql(_address_counts_sql(policy, send_date, inputs)).df()
         waves = con.sql(_waves_sql(inputs)).df()
+        legacy = con.sql(_legacy_waves_sql(inputs)).df()
     finally:
         con.unregister(inputs.candidates)
-    return _allocate(cand, checks, _Pressure(policy, counts, addr_counts), waves, active, policy, run_date,
-                     send_date)
+    for col in ("episode", *_CARRIED):  # pandas 3 strings: NaN -> None
+        cand[col] = cand[col].astype(object).where(cand[col].notna(), None)
+    return _allocate(cand, checks, _Pressure(policy, counts, addr_counts), _WaveHistory(waves, legacy), active,
+                     policy, run_date, send_date)
 
 
 class _Pressure:
@@ -423,15 +475,81 @@ def _channel_reason(o, purpose: str) -> str | None:
             or (f"excluded:no_{CONTACT_FIELD[o.channel]}" if o.missing_field else None))
 
 
-def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date, send_date) -> pd.DataFrame:
-    wave_state = {(r.customer_id, r.campaign_id, r.occurrence_key): (int(r.waves_done), r.last_wave_date)
-                  for r in waves.itertuples(index=False)}
+class _WaveHistory:
+    """Waves sent so far per person, campaign and episode (occurrence key), from the ledger.
+
+    Waves planned before episodes were keyed by the campaign id alone. They count toward the current
+    episode when they were sent on or after its first day (an episode named by a date column such as
+    stage_since); with an episode that is not a date they all count, so an upgrade never sends a
+    first wave again to someone in the middle of their waves.
+    """
+
+    def __init__(self, waves: pd.DataFrame, legacy: pd.DataFrame) -> None:
+        self.state = {(r.customer_id, r.campaign_id, r.occurrence_key): (int(r.waves_done), r.last_wave_date)
+                      for r in waves.itertuples(index=False)}
+        self.legacy: dict[tuple[str, str], list[date]] = defaultdict(list)
+        for r in legacy.itertuples(index=False):
+            self.legacy[(r.customer_id, r.campaign_id)].append(pd.Timestamp(r.contact_date).date())
+
+    def done(self, c: Campaign, pid: str, occurrence_key: str, episode: str | None) -> tuple[int, object]:
+        """(waves sent in this episode, the date of the last one)."""
+        if (pid, c.id, occurrence_key) in self.state or c.trigger or c.episode_by in (None, "lifetime"):
+            return self.state.get((pid, c.id, occurrence_key), (0, None))
+        since = _as_date(episode) if AUDIENCE_COLUMNS.get(c.episode_by) in ("DATE", "TIMESTAMP") else None
+        sent = [d for d in self.legacy.get((pid, c.id), []) if since is None or d >= since]
+        return (len(sent), max(sent)) if sent else (0, None)
+
+
+def _as_date(value: str | None) -> date | None:
+    return pd.Timestamp(value).date() if value else None
+
+
+class _Capacity:
+    """Phone minutes left tonight per pool (a salesperson, a store's unassigned customers, the default pool).
+
+    Calls are booked in the planner's order (campaign priority, then rank). The first call that does
+    not fit closes its pool for the night: every later call to it waits too, so what waits is always the
+    lowest-priority end of the pool's calls.
+    """
+
+    def __init__(self, policy: ContactPolicy) -> None:
+        self.cap = policy.call_capacity
+        self.used: dict[str, int] = defaultdict(int)
+        self.closed: set[str] = set()
+
+    def book(self, r) -> str | None:
+        """Book the call of candidate ``r``; None when it fits, else the deferral's detail."""
+        pool, minutes = self.cap.pool(r.salesperson_id, r.home_store_id)
+        effort = self.cap.effort(r.value_tier)
+        if pool in self.closed or self.used[pool] + effort > minutes:
+            self.closed.add(pool)
+            return (f"phone call ({effort} min, tier {r.value_tier or 'none'}) waits for the next night: {pool} "
+                    f"has {minutes} call minutes a day, {self.used[pool]} booked tonight by higher-priority calls")
+        self.used[pool] += effort
+        return None
+
+
+def _channel_order(c: Campaign, r, opts: list) -> tuple[list, str | None]:
+    """The channels to try, and the best channel moved first (None: the campaign's order).
+
+    The best channel is the one the person last responded on (last_response_channel), when the
+    campaign lists it and chooses channels that way (channel_choice: best).
+    """
+    best = r.last_response_channel
+    if c.channel_choice != "best" or not best or best not in c.channels:
+        return opts, None
+    return sorted(opts, key=lambda o: o.channel != best), best
+
+
+def _allocate(cand, checks, pressure: _Pressure, history: _WaveHistory, active, policy, run_date,
+              send_date) -> pd.DataFrame:
     options: dict[tuple[str, str], list] = defaultdict(list)
     for r in checks.sort_values("pref").itertuples(index=False):
         options[(r.campaign_id, r.customer_id)].append(r)
 
-    tonight_person: dict[str, list[str]] = defaultdict(list)  # person -> campaigns given tonight
+    tonight_person: dict[str, list[str]] = defaultdict(list)  # person -> campaigns given (or held for) tonight
     households_mailed: set[str] = set()
+    capacity = _Capacity(policy)
     out = []
     cand = cand.assign(_neg=-cand.rank_score.fillna(float("-inf")))
     for c in active:
@@ -443,19 +561,21 @@ def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date
                         occurrence_key=r.occurrence_key, rank_score=r.rank_score, priority=c.priority,
                         is_holdout=False, send_after=None, send_before=None, legal_basis=None,
                         sms_signature=None, sms_opt_out_text=None)
-            done, last = wave_state.get((pid, c.id, r.occurrence_key), (0, None))
+            done, last = history.done(c, pid, r.occurrence_key, r.episode)
             wave_no = done + 1
             purpose = c.wave_purpose(done)
+            episode = "" if c.trigger or c.episode_by in (None, "lifetime") else \
+                f" in episode {c.episode_by}={r.episode or '-'}"
             base.update(wave=wave_no, wave_name=c.waves[min(done, len(c.waves) - 1)].name, purpose=purpose)
             if done >= len(c.waves):
                 out.append({**base, "channel": c.channels[0], "decision": "excluded",
-                            "reason": "excluded:waves_complete", "detail": f"all {len(c.waves)} waves sent"})
+                            "reason": "excluded:waves_complete", "detail": f"all {len(c.waves)} waves sent{episode}"})
                 continue
             if done and last is not None and (send_date - pd.Timestamp(last).date()).days < c.waves[done].after_days:
                 out.append({**base, "channel": c.channels[0], "decision": "excluded",
                             "reason": "excluded:wave_not_due",
                             "detail": f"wave {wave_no} '{c.waves[done].name}' is due "
-                                      f"{c.waves[done].after_days} days after {pd.Timestamp(last).date()}"})
+                                      f"{c.waves[done].after_days} days after {pd.Timestamp(last).date()}{episode}"})
                 continue
             age_reason = _age_reason(policy, r.age) if purpose == "marketing" else None
             if age_reason:
@@ -473,13 +593,11 @@ def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date
                             "reason": "excluded:over_list_cap",
                             "detail": f"list is full at {c.max_list_size} better-ranked people"})
                 continue
+            stop = partial(_stop, purpose=purpose, pid=pid, pressure=pressure, households_mailed=households_mailed)
+            ordered, best = _channel_order(c, r, options[(c.id, pid)])
             chosen, why = None, []
-            for o in options[(c.id, pid)]:
-                reason = _channel_reason(o, purpose) or pressure.reason(pid, o.address_id, o.channel)
-                if reason is None and o.channel == "mail":
-                    hh = o.household_key if isinstance(o.household_key, str) else f"person:{pid}"
-                    if hh in households_mailed:
-                        reason = "excluded:household_mail"
+            for o in ordered:
+                reason = stop(o)
                 if reason is None:
                     chosen = o
                     break
@@ -488,6 +606,14 @@ def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date
                 first = why[0].split(": ", 1)[1] if why else "excluded:no_channel"
                 out.append({**base, "channel": c.channels[0], "decision": "excluded", "reason": first,
                             "detail": "; ".join(why)})
+                continue
+            rule = _channel_rule(best, chosen, options[(c.id, pid)], stop)
+            is_holdout = holdout_draw(c.id, pid) < c.holdout_share
+            late = capacity.book(r) if chosen.channel == "phone" and not is_holdout else None
+            if late:  # the call waits: the person is held for this campaign, nothing else is sent tonight
+                tonight_person[pid].append(f"{c.id} (deferred)")
+                out.append({**base, "channel": "phone", "decision": "deferred", "reason": "deferred:capacity",
+                            "detail": f"wave {wave_no}/{len(c.waves)}{episode}: {late}"})
                 continue
             included += 1
             tonight_person[pid].append(c.id)
@@ -499,17 +625,40 @@ def _allocate(cand, checks, pressure: _Pressure, waves, active, policy, run_date
             if c.send_window:
                 lo, hi = max(lo, c.send_window[0]), min(hi, c.send_window[1])
             basis = chosen.marketing_basis if purpose == "marketing" else chosen.service_basis
-            detail = f"wave {wave_no}/{len(c.waves)} '{base['wave_name']}' ({purpose}) by {chosen.channel} ({basis})"
+            detail = (f"wave {wave_no}/{len(c.waves)} '{base['wave_name']}'{episode} ({purpose}) by "
+                      f"{chosen.channel} ({basis}); channel: {rule}")
             if why:
                 detail += "; passed over " + "; ".join(why)
             sms = chosen.channel == "sms"
             out.append({**base, "channel": chosen.channel, "decision": "included", "reason": c.reason_code,
-                        "detail": detail, "is_holdout": holdout_draw(c.id, pid) < c.holdout_share,
+                        "detail": detail, "is_holdout": is_holdout,
                         "send_after": _at(send_date, lo), "send_before": _at(send_date, hi), "legal_basis": basis,
                         "sms_signature": policy.sms_signature if sms else None,
                         "sms_opt_out_text": policy.sms_opt_out_text if sms else None})
     df = pd.DataFrame(out, columns=DECISION_COLUMNS)
     return df.sort_values(["campaign_id", "customer_id"], ignore_index=True)
+
+
+def _stop(o, purpose: str, pid: str, pressure: _Pressure, households_mailed: set[str]) -> str | None:
+    """The rule that stops channel option ``o`` for this candidate tonight (None: open)."""
+    reason = _channel_reason(o, purpose) or pressure.reason(pid, o.address_id, o.channel)
+    if reason is None and o.channel == "mail":
+        hh = o.household_key if isinstance(o.household_key, str) else f"person:{pid}"
+        if hh in households_mailed:
+            reason = "excluded:household_mail"
+    return reason
+
+
+def _channel_rule(best: str | None, chosen, in_order: list, stop) -> str:
+    """The channel rule the row used, for its detail: the person's response channel or the campaign's order."""
+    if best is None:
+        return "campaign order"
+    if chosen.channel != best:
+        return f"campaign order (responded on {best}, which is closed tonight)"
+    by_order = next((o.channel for o in in_order if stop(o) is None), None)
+    if by_order == best:
+        return f"responded on {best} (also first open in campaign order)"
+    return f"responded on {best} (campaign order would give {by_order})"
 
 
 def _cap_reason(policy: ContactPolicy, channel: str, ch_n: dict | None, tot_n: dict | None,
