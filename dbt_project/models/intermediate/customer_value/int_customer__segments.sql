@@ -1,8 +1,8 @@
 -- Contract table: each person's segments at the run date.
 -- A buyer in the window: a customer with an order in the trailing value_window_days (orders_12m > 0,
--- refunded orders included, cancelled ones not). Value is what the customer caused: customer_profit_12m (margin - service,
--- giveaways, return handling; our own contact costs are our marketing spend and do not count), or
--- clv_52w when var value_basis is clv.
+-- refunded orders included, cancelled ones not). Value is what the customer caused: customer_profit_12m
+-- (margin - service, giveaways, return handling; our own contact costs are our marketing spend and do
+-- not count), or clv_52w when var value_basis is clv.
 --   value_tier: NULL for people who never bought; for customers:
 --     BZ (below zero): a buyer in the window whose customer_profit_12m is negative (they take the gifts,
 --       use up service, send goods back), with at least bz_min_tenure_days of history;

@@ -32,7 +32,8 @@ sales as (
         round(coalesce(list_sum(list(margin_est order by order_key)
             filter (where not is_refunded and order_date > {{ window_start }})), 0), 2) as margin_12m,
         count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m,
-        count(*) filter (where order_date > {{ window_start }} and status not in ('cancelled', 'canceled')) as orders_12m
+        count(*) filter (where order_date > {{ window_start }}
+                         and status not in ('cancelled', 'canceled')) as orders_12m
     from orders group by customer_id
 ),
 service as (
