@@ -156,6 +156,34 @@ def test_no_salesperson_or_store_is_over_its_call_capacity(night):
     assert (leaked, unnamed) == (0, 0)
 
 
+def test_value_tiers_rest_on_purchases_in_the_window(night):
+    """The articles' BZ buys and still costs more than they bring, and their MGC buys from us with a small
+    share of a large wallet: so no BZ or MGC without an order in the trailing year (counted here from
+    fct_orders, not from the segments' own columns), and every MGC kept goods. Grades rank the buyers of
+    the window; nobody else has one. A share of wallet of 1.0 needs a real budget the spend fits in."""
+    home, _, _ = night
+    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    rows = con.execute(f"""
+        WITH bought AS (
+            SELECT customer_id, count(*) AS orders, sum(amount) FILTER (WHERE NOT is_refunded) AS kept
+            FROM marts.fct_orders
+            WHERE order_date > DATE '{AS_OF}' - INTERVAL 365 DAY AND status NOT IN ('cancelled', 'canceled')
+            GROUP BY ALL)
+        SELECT
+            count(*) FILTER (WHERE s.value_tier = 'BZ' AND b.orders IS NULL),
+            count(*) FILTER (WHERE s.value_tier = 'MGC' AND coalesce(b.kept, 0) <= 0),
+            count(*) FILTER (WHERE (s.grade IS NULL) <> (b.orders IS NULL) AND s.value_tier IS NOT NULL),
+            count(*) FILTER (WHERE s.share_of_wallet = 1.0 AND s.budget_source LIKE 'unknown%'),
+            count(*) FILTER (WHERE s.share_of_wallet > 1.0 OR s.annual_budget < s.revenue_12m),
+            count(*) FILTER (WHERE s.value_tier IN ('MVC', 'MGC')),
+            count(*) FILTER (WHERE b.kept > 0 AND s.value_tier IS NULL)
+        FROM marts.customer_segments s LEFT JOIN bought b USING (customer_id)""").fetchall()[0]
+    con.close()
+    bz_idle, mgc_idle, grade_off, share_unknown, share_over, mvc_mgc, untiered = rows
+    assert (bz_idle, mgc_idle, grade_off, share_unknown, share_over, untiered) == (0, 0, 0, 0, 0, 0), rows
+    assert mvc_mgc > 0
+
+
 def test_deterministic_matching_against_truth(night, demo_landing):
     home, _, _ = night
     con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)

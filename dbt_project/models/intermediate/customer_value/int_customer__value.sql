@@ -1,11 +1,21 @@
--- Each buyer's value over the trailing year (value_window_days) and their potential:
---   profit = margin on orders - cost to serve (service, giveaways redeemed, return handling)
---            - contact costs.
+-- Each customer's value over the trailing year (value_window_days) and their potential.
+--   orders_12m: orders placed in the window, refunded ones included, cancelled ones not: a purchase in
+--     the window (a customer who bought and sent it back did buy, and cost us the return).
+--   customer_profit_12m = margin on kept orders - cost the customer caused (service and advice,
+--     giveaways redeemed, return handling). Tiers and grades rank on it.
+--   profit_12m = customer_profit_12m - our contact costs: reported, but our contacts are our marketing
+--     spend, not a cost the customer caused, so they never make a customer below zero.
 -- Coupons are already in the margin: an order's amount is net of its discount.
 -- An order line without a unit cost takes the customer's margin rate (int_customer__clv_summary).
--- Budget: a stated yearly budget (survey or list column annual_budget) where given; otherwise the
--- budget_percentile of yearly spend among similar buyers (province, gender, age band), never
--- below what the customer already spends with us.
+-- Budget (the customer's yearly wallet for our categories):
+--   a stated yearly budget (survey or list column annual_budget) where given; otherwise the
+--   budget_percentile of yearly spend among similar buyers (province, gender, age band; with fewer
+--   than budget_min_peers of them: province; then all buyers). The budget is never raised to the
+--   customer's own spend: a customer who already spends more than the estimate shows the estimate
+--   does not hold for them, so their wallet is unknown (annual_budget and share_of_wallet NULL,
+--   budget_source 'unknown: spend above the estimate (<source>)' says which estimate their spend
+--   exceeded). A share of 1.0 then only
+--   comes from a real estimate the customer's spend reaches.
 -- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
 -- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
 {% set window_start %}({{ as_of_date() }} - interval {{ var('value_window_days') }} day){% endset %}
@@ -21,7 +31,9 @@ sales as (
         round(coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as revenue_12m,
         round(coalesce(list_sum(list(margin_est order by order_key)
             filter (where not is_refunded and order_date > {{ window_start }})), 0), 2) as margin_12m,
-        count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m
+        count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m,
+        count(*) filter (where order_date > {{ window_start }}
+                         and status not in ('cancelled', 'canceled')) as orders_12m
     from orders group by customer_id
 ),
 service as (
@@ -59,6 +71,7 @@ base as (
         cast(floor(datediff('year', d.birth_date, {{ as_of_date() }}) / 10) * 10 as integer) as age_band,
         r.first_purchase, r.last_purchase, r.purchase_days,
         datediff('day', r.first_purchase, {{ as_of_date() }}) as tenure_days,
+        coalesce(s.orders_12m, 0) as orders_12m,
         s.revenue_12m, s.margin_12m, s.refunded_orders_12m,
         coalesce(sv.service_cost, 0) as service_cost_12m,
         coalesce(sv.giveaway_cost, 0) as giveaway_cost_12m,
@@ -88,29 +101,38 @@ prov as (
     from spenders group by all
 ),
 everyone as (select quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget from spenders),
-budgeted as (
+estimated as (
     select b.*,
-        round(b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m - b.contact_cost_12m, 2)
-            as profit_12m,
+        round(b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m, 2) as customer_profit_12m,
         case
             when b.stated_annual_budget is not null then 'stated'
             when c.peers >= {{ var('budget_min_peers') }} then 'peers: province, gender, age band'
             when p.peers >= {{ var('budget_min_peers') }} then 'peers: province'
             else 'peers: all buyers'
-        end as budget_source,
-        greatest(coalesce(b.stated_annual_budget,
-                          case when c.peers >= {{ var('budget_min_peers') }} then c.budget
-                               when p.peers >= {{ var('budget_min_peers') }} then p.budget
-                               else e.budget end, 0), b.revenue_12m) as annual_budget
+        end as estimate_source,
+        coalesce(b.stated_annual_budget,
+                 case when c.peers >= {{ var('budget_min_peers') }} then c.budget
+                      when p.peers >= {{ var('budget_min_peers') }} then p.budget
+                      else e.budget end) as budget_estimate
     from base b
     left join cell c on c.province is not distinct from b.province and c.gender is not distinct from b.gender
         and c.age_band is not distinct from b.age_band
     left join prov p on p.province is not distinct from b.province
     cross join everyone e
+),
+budgeted as (
+    select * exclude (estimate_source, budget_estimate),
+        round(customer_profit_12m - contact_cost_12m, 2) as profit_12m,
+        -- the estimate holds only when the customer's own spend fits in it
+        case when coalesce(revenue_12m, 0) <= budget_estimate then estimate_source
+             else 'unknown: spend above the estimate (' || estimate_source || ')' end as budget_source,
+        case when coalesce(revenue_12m, 0) <= budget_estimate then budget_estimate end as annual_budget
+    from estimated
 )
 select *,
-    case when annual_budget > 0 then least(1.0, revenue_12m / annual_budget) end as share_of_wallet,
-    -- what is left in the customer's wallet, at their margin, plus the growth CLV expects
-    round(greatest(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
+    case when annual_budget > 0 then revenue_12m / annual_budget end as share_of_wallet,
+    -- what is left in the customer's wallet, at their margin (nothing when the wallet is unknown), plus
+    -- the growth CLV expects
+    round(coalesce(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
           + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2) as potential_gap
 from budgeted
