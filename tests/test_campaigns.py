@@ -45,6 +45,8 @@ def test_shipped_campaigns_are_valid_and_cover_every_trigger():
     ("trigger: {type: name_day}", "trigger type 'name_day' must be one of"),
     ("trigger: {type: festival, festivals: [christmas]}", "festivals ['christmas'] must be among"),
     ("trigger: {type: birthday, festivals: [double_11]}", "festivals are chosen only for a festival trigger"),
+    # the trigger model looks trigger_horizon_days (60) ahead: a 90-day lead would silently find nobody
+    ("trigger: {type: birthday, days_ahead: 90}", "beyond the trigger horizon"),
     ("send_window: ['07:00', '09:00']", "falls in sms's quiet hours"),
     ("colour: red", "unknown setting 'colour'"),
     ("episode_by: stage_sinse", "episode_by 'stage_sinse' must be an audience column (like stage_since) or lifetime"),

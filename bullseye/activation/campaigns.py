@@ -46,6 +46,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bullseye.activation.calendar import FESTIVALS
+from bullseye.config import setting
 
 CHANNELS = ("sms", "phone", "email", "wechat", "mail")
 # What each channel's export file carries besides customer_id: only what the channel needs.
@@ -444,7 +445,11 @@ class _Model(BaseModel):
 
 class _TriggerFile(_Model):
     type: str
-    days_ahead: Annotated[int, _whole(minimum=0)] = 7
+    # the trigger model looks trigger_horizon_days ahead of the send date: a longer lead would find nothing
+    days_ahead: Annotated[int, _whole(minimum=0), AfterValidator(_must(
+        lambda v: v <= setting("trigger_horizon_days"),
+        lambda v: f"{{loc}} {v} is beyond the trigger horizon: triggers are found only "
+                  f"trigger_horizon_days ({setting('trigger_horizon_days')}) ahead (dbt_project.yml vars)"))] = 7
     years: Annotated[tuple[Annotated[int, _whole(minimum=1)], ...],
                      BeforeValidator(lambda v: v if isinstance(v, list) else [v] if v else [])] = ()
     categories: _Texts = ()
