@@ -18,8 +18,8 @@ columns to fill in: ``outcome``, ``called_at``, ``order_id``, ``note``.
 A filled-in sheet is a ``contacts/`` delivery as it stands: contact_id, campaign_id, channel (phone),
 sent_at (the planned call time, so the ledger matches the call to tonight's plan and counts it once),
 customer_id and phone lead each row; the loader reads the outcome (bullseye.ingest.call_outcomes). The
-sheets are written with the exports' Excel-safe CSV writer (UTF-8 with BOM, no formula cell, domestic
-phones as 11-digit national numbers).
+sheets are made safe with the exports' Excel rules (UTF-8 with BOM, every field quoted, no formula cell,
+domestic phones as 11-digit national numbers).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from bullseye.activation.campaigns import Campaign
+from bullseye.activation.exports import _sha256, for_excel, write_csv_cells
 from bullseye.ingest.call_outcomes import FILL_IN_COLUMNS, OUTCOMES
 
 # The dbt model of tonight's call rows with their context (its relation comes from dbt's manifest).
@@ -136,25 +137,28 @@ count as a call that did not reach them.
 """
 
 
-def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], relation: str,
-                      write_csv, sha256) -> dict:
+def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], relation: str) -> dict:
     """Write tonight's sheets under ``out_dir/call_sheets``; returns their manifest entry.
 
-    ``write_csv`` and ``sha256`` are the exports' Excel-safe writer and checksum (bullseye.activation.exports)."""
+    The rows are made safe for Excel once (bullseye.activation.exports.for_excel, as every export) and each
+    sheet written with the exports' CSV format: thousands of one-row files, so no per-file DataFrame work."""
     rows = sheet_rows(con, run_date, campaigns, relation)
     folder = Path(out_dir) / FOLDER
     folder.mkdir()
     (folder / "README.md").write_text(readme(), encoding="utf-8")
-    rows["_sheet"] = [sheet_path(s, p) for s, p in zip(rows.store_id, rows.salesperson_id, strict=True)]
+    safe = for_excel(rows)
+    cells = safe.astype(object).where(safe.notna(), "").to_numpy().tolist()
+    header = list(safe.columns)
+    where = [sheet_path(s, p) for s, p in zip(rows.store_id, rows.salesperson_id, strict=True)]
     sheets = []
-    for rel, df in rows.groupby("_sheet", sort=True):
+    for rel, idx in sorted(pd.Series(range(len(rows))).groupby(where).groups.items()):
         path = folder / rel
         path.parent.mkdir(exist_ok=True)
-        write_csv(df.drop(columns="_sheet"), path)
-        first = df.iloc[0]
+        write_csv_cells(path, header, [cells[i] for i in idx])
+        first = rows.iloc[idx[0]]
         sheets.append({"file": f"{FOLDER}/{rel}", "store_id": None if pd.isna(first.store_id) else first.store_id,
                        "salesperson_id": None if pd.isna(first.salesperson_id) else first.salesperson_id,
-                       "rows": len(df), "sha256": sha256(path)})
+                       "rows": len(idx), "sha256": _sha256(path)})
     missing = {col: int(rows[col].isna().sum()) for col in REQUIRED_CONTEXT if rows[col].isna().any()}
     return {"folder": FOLDER, "calls": len(rows), "sheets": sheets, "rows_missing_context": missing,
             "outcome_values": list(OUTCOMES)}
