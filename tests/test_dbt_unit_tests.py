@@ -23,7 +23,7 @@ AS_OF = "2026-11-24"
 _BUILT: dict[Path, Path] = {}
 # One unit test per rule issues 15 and 16 name (dbt_project/models/intermediate/*/_unit_tests.yml).
 RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rfm_quintiles_and_segment_boxes",
-         "identity_key_rules", "date_triggers_count_from_the_send_date"}
+         "identity_key_rules", "date_triggers_count_from_the_send_date", "call_sheet_rows_carry_the_calls_context"}
 
 
 def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
