@@ -45,10 +45,10 @@ CONTACT_COLUMNS = ("contact_id", "campaign_id", "channel", "sent_at", "customer_
 CONTEXT_COLUMNS = (
     "campaign_name", "reason", "detail", "trigger_type", "trigger_date", "wave", "wave_name", "message",
     "offer_code", "offer", "trigger_category", "trigger_products", "trigger_purchase_date", "trigger_order_id",
-    "trigger_years", "trigger_step", "last_purchase_date", "last_purchase_amount", "last_purchase_categories",
-    "last_purchase_products", "value_tier", "mvc_subtype", "grade", "lifecycle_stage", "next_best_category",
-    "last_contact_at", "last_contact_campaign", "last_contact_channel", "last_contact_outcome", "send_before",
-    "store_id", "salesperson_id",
+    "trigger_years", "trigger_step", "trigger_action", "last_purchase_date", "last_purchase_amount",
+    "last_purchase_categories", "last_purchase_products", "value_tier", "mvc_subtype", "grade", "lifecycle_stage",
+    "next_best_category", "last_contact_at", "last_contact_campaign", "last_contact_channel",
+    "last_contact_outcome", "send_before", "store_id", "salesperson_id",
 )
 SHEET_COLUMNS = (*CONTACT_COLUMNS, *CONTEXT_COLUMNS, *FILL_IN_COLUMNS)
 # Context every row must have (a call cannot be made or explained without it); the run summary says when not.

@@ -1,8 +1,8 @@
 -- Tonight's phone calls as the salesperson's call sheet needs them (bullseye.activation.call_sheets writes one
 -- file per salesperson, one per store for its unassigned customers): every included, non-holdout phone row of
--- tonight's lists, with who to call, why (reason, trigger, wave), what they bought and when (last purchase; for a
--- purchase or service trigger the order, its date and products), their tier, grade and stage, the next best
--- category, and the last contact reported back with its outcome. One row per list row; the campaign's name,
+-- tonight's lists, with who to call, why (reason, trigger, wave; for a service step what to do), what they bought
+-- and when (last purchase; for a purchase or service trigger the order, its date and products), their tier, grade
+-- and stage, the next best category, and the last contact reported back with its outcome. One row per list row; the campaign's name,
 -- wave message and offer come from the campaign definitions (Python).
 with calls as (
     select * from {{ ref('int_activation__list_history') }}
@@ -63,7 +63,7 @@ select
     a.home_store_id as store_id, a.salesperson_id,
     a.name, a.phone,
     t.trigger_type, t.event_date as trigger_date, t.days_until as trigger_days_until,
-    t.category as trigger_category, t.years as trigger_years, t.step as trigger_step,
+    t.category as trigger_category, t.years as trigger_years, t.step as trigger_step, sp.action as trigger_action,
     t.order_id as trigger_order_id, tro.order_date as trigger_purchase_date, tro.skus as trigger_products,
     lo.order_date as last_purchase_date, cast(lo.amount as double) as last_purchase_amount,
     lol.categories as last_purchase_categories, lol.skus as last_purchase_products,
@@ -75,6 +75,7 @@ from calls c
 join {{ ref('int_activation__audience') }} a using (customer_id)
 left join {{ ref('int_activation__triggers') }} t on t.customer_id = c.customer_id
     and t.occurrence_key = c.occurrence_key
+left join {{ ref('service_plans') }} sp on sp.category = t.category and sp.step = t.step
 left join trigger_order tro on tro.customer_id = c.customer_id and tro.occurrence_key = c.occurrence_key
 left join last_order lo on lo.customer_id = c.customer_id
 left join last_order_lines lol on lol.customer_id = c.customer_id
