@@ -298,6 +298,7 @@ def step_publish(cfg: RunConfig, summary: NightSummary | None = None) -> dict[st
 
 def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str, int]:
     from bullseye.activation import night_settings
+    from bullseye.activation.call_sheets import CALL_SHEET_ROWS
     from bullseye.activation.exports import LIST_CONTACTS, export_lists
     from bullseye.transform import manifest_path, relations
 
@@ -311,8 +312,8 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     if summary is not None and deferred:
         summary.notes.append(deferred)
     staged = night.staged_exports(cfg)
-    contacts = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS])[LIST_CONTACTS]
-    written = export_lists(work, cfg.as_of, staged, campaigns, contacts)
+    rel = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS, CALL_SHEET_ROWS])
+    written = export_lists(work, cfg.as_of, staged, campaigns, rel[LIST_CONTACTS], rel[CALL_SHEET_ROWS])
     night.failpoint("export")
     night.mark(cfg, "export")
     if summary is not None:

@@ -5,8 +5,12 @@ until 2026-12-31) with two prospects. Campaign folder (tmp): the repo's contact 
   bday     priority 90, birthday 7 days ahead, sms (c1's birthday is 06-05);
   winback  priority 50, every customer, sms then email, one wave, holdout 30%;
   later    priority 10, every customer, sms;
-  acq      priority 20, prospects, phone then sms (the list permits only sms).
-c2 withdrew sms consent on 05-01, so winback reaches her by email.
+  acq      priority 20, prospects, phone then sms (the list permits only sms);
+  call     priority 70, the first anniversary of an oven (厨电) bought 14 days ahead, phone.
+c2 withdrew sms consent on 05-01, so winback reaches her by email. c11..c14 consented to phone calls only
+and bought an oven in June 2025 and accessories in March 2026: night 1's call sheets have c11 on salesperson
+E2's sheet (store S2), c12 on S2's unassigned sheet, c14 on E3's (S3) and c13 (no store) on no_store.csv.
+The sheets come back filled in: c11 interested, c12 退订 (opt-out), c13 an outcome no one knows, c14 not called.
 
 Night 1 (2026-06-01, lists for 06-02). Contacts come back for winback's sends (the holdout, fixed by
 a hash, is not sent): the first person sent an sms opts out; the second orders on 06-02 with the
@@ -19,6 +23,7 @@ winback's uplift is 1/treated - 1/holdout.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
@@ -49,13 +54,22 @@ c7,郑国栋,13924681357,zhengguodong@example.com,1958-11-23,S1,E1,2024-01-01,,M
 c8,林小红,13924681357,linxiaohong@example.com,2001-07-14,S1,E1,2024-01-01,,F,
 c9,吴小宝,13924681359,,2015-03-03,S1,E1,2024-01-01,,M,
 c10,许文,13924681360,,1988-08-08,S1,E1,2024-01-01,,M,
+c11,孙伟,13924681361,,1980-10-10,S2,E2,2024-01-01,,M,
+c12,钱芳,13924681362,,1981-10-10,S2,,2024-01-01,,F,
+c13,周敏,13924681363,,1982-10-10,,,2024-01-01,,F,
+c14,何刚,13924681364,,1983-10-10,S3,E3,2024-01-01,,M,
 """
 ORDERS = "order_id,source_customer_id,order_ts,amount\n" + "".join(
     f"o{i},c{i},2025-{min(i, 12):02d}-10 12:00:00,{100 * i}\n" for i in range(1, 11)) + (
-    "o71,c7,2026-04-01 12:00:00,3000\no11,c1,2026-04-01 12:00:00,3000\n")
+    "o71,c7,2026-04-01 12:00:00,3000\no11,c1,2026-04-01 12:00:00,3000\n") + "".join(
+    f"o{n}a,c{n},2025-06-0{n - 6} 12:00:00,{n * 300}\no{n}b,c{n},2026-03-0{n - 10} 12:00:00,{n * 10}\n"
+    for n in (11, 12, 13, 14))
 # Large appliances bought 04-01: the one-month install follow-up (grace 14 days) is overdue on every night.
+# c11..c14 bought an oven (厨电) in June 2025 and accessories (配件) in March 2026: the oven's first anniversary
+# puts them on the `call` campaign's phone list on night 1.
 ORDER_LINES = ("order_id,sku,category,quantity,unit_price,amount\n"
-               "o71,SKU1,大家电,1,3000,3000\no11,SKU1,大家电,1,3000,3000\n")
+               "o71,SKU1,大家电,1,3000,3000\no11,SKU1,大家电,1,3000,3000\n") + "".join(
+    f"o{n}a,OVEN-{n},厨电,1,{n * 300},{n * 300}\no{n}b,ACC-{n},配件,1,{n * 10},{n * 10}\n" for n in (11, 12, 13, 14))
 LIST = """list_record_id,name,phone,province
 R1,孙丽,13712345671,广东
 R2,周杰,13787654322,广东
@@ -67,6 +81,7 @@ MANIFEST = {"list_id": "fair", "vendor": "博览会", "acquired_at": "2026-05-01
 # for the number c7 and c8 share (issue 13 case 1: it binds the number for both).
 CONSENTS = ("ts,channel,status,phone,email\n"
             + "".join(f"2026-01-01 10:00:00,all,granted,139246813{n},\n" for n in (51, 52, 53, 54, 55, 56, 59, 60))
+            + "".join(f"2026-01-01 10:00:00,phone,granted,139246813{n},\n" for n in (61, 62, 63, 64))
             + "2026-01-01 10:00:00,all,granted,,zhengguodong@example.com\n"
             + "2026-01-01 10:00:00,all,granted,,linxiaohong@example.com\n"
             + "2026-05-01 10:00:00,sms,withdrawn,13924681352,\n"
@@ -77,6 +92,10 @@ CAMPAIGNS = {
                "offer: {code: WB10}\n",
     "later": "audience: is_customer\nchannels: [sms]\npriority: 10\n",
     "acq": "audience: customer_status = 'prospect'\nchannels: [phone, sms]\npriority: 20\nobjective: acquire\n",
+    "call": "trigger: {type: purchase_anniversary, years: [1], categories: [厨电], days_ahead: 14}\n"
+            "audience: is_customer\nchannels: [phone]\npriority: 70\n"
+            "waves: [{name: first_call, message: 周年回访 烤箱保养}]\n"
+            "offer: {code: OVEN1, description: 免费保养一次}\n",
 }
 NIGHTS = ["2026-06-01", "2026-06-02", "2026-06-17"]
 
@@ -106,6 +125,22 @@ def _decisions(home, run_date):
         WHERE d.run_date = DATE '{run_date}'""")
     df["who"] = df.source_record_id.str.split(":").str[-1]
     return {(r.campaign_id, r.who): r for r in df.itertuples(index=False)}
+
+
+# What the callers wrote on night 1's sheets: (outcome, called_at) per sheet.
+CALLED = {"S2/E2.csv": ("有意向", "2026-06-02 11:30"), "S2/unassigned.csv": ("退订", "2026-06-02 10:15"),
+          "no_store.csv": ("回头再说", "2026-06-02 10:20"), "S3/E3.csv": ("", "")}
+
+
+def _return_call_sheets(sheets, contacts):
+    """Fill in each sheet as a caller would in Excel (outcome and called_at) and drop it, as it is, into
+    contacts/ (Excel saves the sheet as UTF-8 with BOM, every field quoted)."""
+    for rel, (outcome, at) in CALLED.items():
+        sheet = pd.read_csv(sheets / rel, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        sheet["outcome"], sheet["called_at"] = outcome, at
+        contacts.mkdir(parents=True, exist_ok=True)
+        sheet.to_csv(contacts / f"calls_{rel.replace('/', '_')}", index=False, encoding="utf-8-sig",
+                     quoting=csv.QUOTE_ALL)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +175,7 @@ def nights(tmp_path_factory):
     # Another tool's sms to c10, who replied TD to the gateway: a refusal for that number (issue 13).
     rows.append("kx,ext,sms,2026-06-01 20:00:00,,true,,false,139-2468-1360,TD,")
     write(land / "contacts" / "night1.csv", "\n".join(rows) + "\n")
+    _return_call_sheets(home / "exports" / NIGHTS[0] / "call_sheets", land / "contacts")
     write(land / "orders" / "orders_0602.csv", "order_id,source_customer_id,order_ts,amount,coupon_code\n"
           f"o99,{converter},2026-06-02 15:00:00,500,WB10\n")
     assert main([*args, "--as-of", NIGHTS[1]]) == 0
@@ -230,7 +266,8 @@ def test_exports_carry_channel_fields_manifest_and_diff(nights):
     later = next(c for c in manifest["campaigns"] if c["campaign_id"] == "later")
     assert later["definition_sha256"] == hashlib.sha256(
         (home.parent / "campaigns" / "later.yml").read_bytes()).hexdigest()
-    assert later["counts_by_reason"]["excluded:do_not_contact"] == 2  # the opt-out and c10's TD reply
+    # the sms opt-out, c10's TD reply and c12's 退订 on her call sheet
+    assert later["counts_by_reason"]["excluded:do_not_contact"] == 3
     winback = next(c for c in manifest["campaigns"] if c["campaign_id"] == "winback")
     assert winback["included"] == 0
     # night 1's winback list is gone tonight: every person removed, with tonight's reason
@@ -330,14 +367,88 @@ def test_trigger_model_has_exactly_the_declared_columns(nights):
 
 
 def test_the_audience_knows_who_responded_so_a_person_can_follow_them_up(nights):
-    """The converter responded to winback's sms on 06-02 (the others did not): on the last night (06-17) the
-    audience says when, to which campaign and channel, and how many days ago (15), so a follow-up campaign
-    (the shipped responder_followup: days_since_response between 0 and 7) can list them."""
+    """The converter responded to winback's sms on 06-02 (of winback's people, only they did; c11 said he was
+    interested on her call): on the last night (06-17) the audience says when, to which campaign and channel,
+    and how many days ago (15), so a follow-up campaign (the shipped responder_followup: days_since_response
+    between 0 and 7) can list them."""
     home, ids, _, _, _, _, converter = nights
     rows = _query(home, """SELECT customer_id, last_responded_at, last_response_campaign, last_response_channel,
-            days_since_response FROM intermediate.int_activation__audience WHERE last_responded_at IS NOT NULL""",
-                  warehouse=True)
-    assert rows.customer_id.tolist() == [ids[converter]]
+            days_since_response FROM intermediate.int_activation__audience WHERE last_responded_at IS NOT NULL
+            ORDER BY last_responded_at DESC""", warehouse=True)
+    assert sorted(rows.customer_id) == sorted([ids[converter], ids["c11"]])
     row = rows.iloc[0]
     assert str(row.last_responded_at) == "2026-06-02 14:00:00"
     assert (row.last_response_campaign, row.last_response_channel, row.days_since_response) == ("winback", "sms", 15)
+
+
+def _sheets(home, run_date):
+    folder = home / "exports" / run_date / "call_sheets"
+    return folder, {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+
+
+def test_call_sheets_are_split_per_salesperson_and_store_and_carry_the_calls_context(nights):
+    """Night 1's phone calls are the `call` campaign's four oven anniversaries (everyone else is reached by sms or
+    email, or not at all). Each lands on the sheet of its home store and salesperson from the CRM: c11 (S2, E2),
+    c12 (S2, nobody), c14 (S3, E3), c13 (no store) on no_store.csv. c11's row carries what the call needs:
+    name and number (national, as dialled), why (campaign name, reason, trigger, wave and its message, offer),
+    the oven bought on 2025-06-05 the anniversary is about, the last purchase (accessories on 2026-03-01), his
+    segments, and empty columns to fill in. The manifest lists each sheet with its
+    rows and checksum."""
+    home, ids = nights[0], nights[1]
+    folder, files = _sheets(home, NIGHTS[0])
+    assert set(files) == {"README.md", *CALLED}
+    people = {rel: pd.read_csv(p, encoding="utf-8-sig", dtype=str).customer_id.tolist()
+              for rel, p in files.items() if rel.endswith(".csv")}
+    assert people == {"S2/E2.csv": [ids["c11"]], "S2/unassigned.csv": [ids["c12"]], "S3/E3.csv": [ids["c14"]],
+                      "no_store.csv": [ids["c13"]]}
+    row = pd.read_csv(files["S2/E2.csv"], encoding="utf-8-sig", dtype=str).iloc[0]
+    assert (row["name"], row.phone, row.channel, row.campaign_id, row.campaign_name) == (
+        "孙伟", "13924681361", "phone", "call", "call")
+    assert (row.reason, row.trigger_type, row.trigger_date, row.wave, row.wave_name, row.message, row.offer_code) == (
+        "included:call", "purchase_anniversary", "2026-06-05", "1", "first_call", "周年回访 烤箱保养", "OVEN1")
+    assert (row.trigger_category, row.trigger_products, row.trigger_purchase_date, row.trigger_order_id) == (
+        "厨电", "OVEN-11", "2025-06-05", "o11a")
+    assert (row.last_purchase_date, row.last_purchase_categories, row.last_purchase_products) == (
+        "2026-03-01", "配件", "ACC-11")
+    # the segments of night 1 (the warehouse now holds night 3's): a customer has a tier, a grade and a stage
+    assert pd.notna(row.value_tier) and row.grade in ("A", "B", "C", "D")
+    assert row.lifecycle_stage in ("new", "active", "dormant", "lost", "won_back")
+    assert pd.isna(row.last_contact_at)  # nobody had contacted him before
+    assert row[["outcome", "called_at", "order_id", "note"]].isna().all()
+    manifest = json.loads((home / "exports" / NIGHTS[0] / "manifest.json").read_text(encoding="utf-8"))
+    listed = {s["file"]: s for s in manifest["call_sheets"]["sheets"]}
+    assert set(listed) == {f"call_sheets/{rel}" for rel in CALLED}
+    for rel in CALLED:
+        assert listed[f"call_sheets/{rel}"]["rows"] == 1
+        assert listed[f"call_sheets/{rel}"]["sha256"] == hashlib.sha256(files[rel].read_bytes()).hexdigest()
+    assert manifest["call_sheets"]["calls"] == 4 and manifest["call_sheets"]["rows_missing_context"] == {}
+
+
+def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
+    """The sheets came back into contacts/ after night 1. c12 said 退订: a do-not-contact for her and her number,
+    so night 2's `later` leaves her out (excluded:do_not_contact, not just no_sms_consent). c11 was interested:
+    the call counts in `call`'s results as sent, delivered and responded (c12's call was delivered too), and in
+    the contact ledger once (the plan of night 1, which the reported call matches), not twice. c13's sheet has
+    an outcome no one knows: held in the quarantine with its file, line and value, not a contact. c14 was not
+    called: held as "not called", not a contact either. The night's summary says both."""
+    home, ids, _, second = nights[:4]
+    assert second[("later", "c12")].reason == "excluded:do_not_contact"
+    assert second[("later", "c11")].reason == "excluded:no_sms_consent"
+    bound = _query(home, """SELECT address_key FROM intermediate.int_contact__consent_events
+        WHERE status = 'do_not_contact' AND address_key IS NOT NULL""", warehouse=True)
+    assert "+8613924681362" in set(bound.address_key)
+    res = _query(home, "SELECT * FROM marts.campaign_results WHERE campaign_id = 'call'").iloc[0]
+    assert (res.sent, res.delivered, res.responded) == (2, 2, 1)
+    ledger = _query(home, """SELECT customer_id, source FROM intermediate.int_contact__ledger
+        WHERE campaign_id = 'call' ORDER BY customer_id""", warehouse=True)
+    assert sorted(ledger.customer_id) == sorted(ids[w] for w in ("c11", "c12", "c13", "c14"))  # one row each
+    assert set(ledger.source) == {"planned"}
+    held = _query(home, """SELECT path, line, value, reason FROM meta.quarantine
+        WHERE source = 'contacts' AND action = 'row_held' ORDER BY path""", warehouse=True)
+    assert held.path.tolist() == ["contacts/calls_S3_E3.csv", "contacts/calls_no_store.csv"]
+    assert held.line.tolist() == [2, 2] and pd.isna(held.value.iloc[0]) and held.value.iloc[1] == "回头再说"
+    assert held.reason.iloc[0].startswith("not called") and held.reason.iloc[1].startswith("unknown call outcome")
+    summary = _query(home, f"SELECT summary FROM meta.nights WHERE as_of = DATE '{NIGHTS[1]}'", warehouse=True)
+    notes = json.loads(summary.summary.iloc[0])["notes"]
+    assert "call sheet contacts/calls_S3_E3.csv: 1 row(s) not called (outcome empty; not counted as contacts)" in notes
+    assert any(n.startswith("call sheet contacts/calls_no_store.csv: 1 row(s) with an unknown outcome") for n in notes)

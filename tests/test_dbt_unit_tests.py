@@ -27,7 +27,8 @@ RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rf
          "category_cycles_seed_then_learned", "rhythm_from_what_was_bought",
          "durable_buyer_stays_consumables_buyer_goes",
          "incremental_margin_against_the_holdout", "store_kpis_count_at_the_selling_store",
-         "calendar_triggers_count_from_the_send_date", "quiet_season_from_sales_history"}
+         "calendar_triggers_count_from_the_send_date", "quiet_season_from_sales_history",
+         "call_sheet_rows_carry_the_calls_context"}
 
 
 def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -89,6 +89,40 @@ def test_export_files_and_manifest(night):
                 assert header[:2] == ["customer_id", "phone"] and "address" not in header
 
 
+def test_every_call_sheet_row_has_its_context(night):
+    """Issue 16: every call on tonight's lists (phone, not holdout) is on exactly one sheet, and every row says who
+    to call (name where the person has one, a dialable number), why (campaign name, reason, wave) and who they
+    are to us (stage; tier and grade for customers). The manifest's counts and checksums are the files'."""
+    import pandas as pd
+
+    home, _, _ = night
+    out = home / "exports" / AS_OF
+    entry = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["call_sheets"]
+    sheets = []
+    for sheet in entry["sheets"]:
+        path = out / sheet["file"]
+        assert sheet["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+        assert len(df) == sheet["rows"]
+        sheets.append(df)
+    rows = pd.concat(sheets, ignore_index=True)
+    con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    calls = con.execute(f"""SELECT t.campaign_id, t.customer_id, d.name IS NOT NULL AS has_name, d.is_customer
+        FROM marts.target_lists t JOIN marts.dim_customer d USING (customer_id)
+        WHERE t.run_date = DATE '{AS_OF}' AND t.channel = 'phone' AND NOT t.is_holdout""").df()
+    con.close()
+    assert len(calls) and len(rows) == entry["calls"] == len(calls)
+    assert set(zip(rows.campaign_id, rows.customer_id, strict=True)) == set(
+        zip(calls.campaign_id, calls.customer_id, strict=True))
+    rows = rows.merge(calls, on=["campaign_id", "customer_id"])
+    for col in ("contact_id", "sent_at", "phone", "campaign_name", "reason", "wave_name", "lifecycle_stage"):
+        assert rows[col].notna().all(), col
+    assert rows.phone.str.fullmatch(r"1\d{10}").all()  # domestic numbers as dialled
+    assert rows.loc[rows.has_name, "name"].notna().all()
+    assert rows.loc[rows.is_customer, ["value_tier", "grade"]].notna().all().all()
+    assert (rows.channel == "phone").all() and rows[["outcome", "called_at", "order_id", "note"]].isna().all().all()
+
+
 def test_exported_people_are_contactable(night):
     home, _, _ = night
     con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)

@@ -15,6 +15,9 @@ single quote, and every field is quoted. Domestic phones are written as the 11-d
 number (``13812345678``, not ``+8613812345678``, which would also start with ``+``). The Parquet
 copies are read by programs, not spreadsheets: they keep the values exactly as stored.
 
+``call_sheets/`` holds tomorrow's phone calls as one sheet per salesperson and per store
+(bullseye.activation.call_sheets); a filled-in sheet comes back through ``contacts/``.
+
 Holdout members stay in ``marts.target_lists`` but are never written to a contact file.
 ``<campaign>__changes.csv`` lists who was added and removed against the previous night and
 why. ``manifest.json`` ties every file to the definition that produced it (its SHA-256), the
@@ -114,6 +117,17 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     _save(path, lambda p: for_excel(df).to_csv(p, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL))
 
 
+def write_csv_cells(path: Path, header: list[str], rows: list[list]) -> None:
+    """Rows already made safe by :func:`for_excel`, written as :func:`write_csv` writes them (BOM, every field
+    quoted, empty for no value): for many small files (call sheets), where pandas' per-file cost dominates."""
+    def write(p: Path) -> None:
+        with p.open("w", encoding="utf-8-sig", newline="") as fh:
+            out = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            out.writerow(header)
+            out.writerows(rows)
+    _save(path, write)
+
+
 def _write(df, base: Path) -> dict:
     csv_path, parquet_path = base.with_suffix(".csv"), base.with_suffix(".parquet")
     write_csv(df, csv_path)
@@ -182,11 +196,13 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
 
 
 def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign],
-                 contacts: str) -> dict[str, int]:
+                 contacts: str, call_rows: str | None = None) -> dict[str, int]:
     """Write the run date's files and manifest; returns rows exported (holdout excluded) per campaign.
 
     ``contacts`` is the relation of the night's list rows with their contact fields (the dbt model
-    int_activation__list_contacts, found through dbt's manifest by the caller).
+    int_activation__list_contacts, found through dbt's manifest by the caller). ``call_rows``, the
+    relation of tonight's phone calls with their context (int_activation__call_sheet_rows), adds the
+    call sheets per store and salesperson (bullseye.activation.call_sheets), listed in the manifest.
 
     ``out_dir`` is replaced whole: it holds either the previous export or tonight's complete one.
     """
@@ -196,7 +212,7 @@ def export_lists(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
     work = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     work.mkdir()
     try:
-        written, manifest = _write_night(warehouse, run_date, work, campaigns, contacts)
+        written, manifest = _write_night(warehouse, run_date, work, campaigns, contacts, call_rows)
         text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
         _save(work / "manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
         _swap_in(work, out_dir)
@@ -235,8 +251,8 @@ def _swap_in(work: Path, out_dir: Path) -> None:
         shutil.rmtree(old)
 
 
-def _write_night(warehouse: Path, run_date: date, out_dir: Path,
-                 campaigns: list[Campaign], contacts: str) -> tuple[dict[str, int], dict]:
+def _write_night(warehouse: Path, run_date: date, out_dir: Path, campaigns: list[Campaign], contacts: str,
+                 call_rows: str | None = None) -> tuple[dict[str, int], dict]:
     """Every campaign's files into ``out_dir``; returns rows exported per campaign and the manifest."""
     con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
@@ -260,6 +276,10 @@ def _write_night(warehouse: Path, run_date: date, out_dir: Path,
             })
             if included:
                 written[c.id] = exported
+        if call_rows:
+            from bullseye.activation.call_sheets import write_call_sheets  # it writes with this module's writer
+
+            manifest["call_sheets"] = write_call_sheets(con, run_date, out_dir, campaigns, call_rows)
     finally:
         con.close()
     return written, manifest

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import duckdb
 
+from bullseye.ingest.call_outcomes import NOT_CALLED
+from bullseye.ingest.call_outcomes import macro_sql as call_outcome_macro
+from bullseye.ingest.call_outcomes import stage_sql as call_outcome_sql
 from bullseye.ingest.licences import (
     PURGE_DDL,
     Verdict,
@@ -150,6 +153,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     A warehouse loaded before ID numbers were hashed at load gets its clear column hashed
     in place and dropped here (bullseye.ingest.privacy.migrate_clear_ids)."""
     con.execute(MACROS)
+    con.execute(call_outcome_macro())
     con.execute(basis_macro_sql())
     con.execute(PURGE_DDL)
     for spec in SOURCES.values():
@@ -290,6 +294,7 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
         report.deliveries.append(_record_refused(con, path, landing, run_id, why))
         report.notes.append(f"{_rel(path, landing)} {why}")
     report.notes += _purge(con, run_id, as_of)
+    report.notes += _call_sheet_notes(con, run_id)
     return report
 
 
@@ -439,6 +444,8 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
         with tempfile.TemporaryDirectory(prefix="bullseye-load-") as scratch:
             staged, res.encoding = _stage(con, path, scan, declared, Path(scratch))
             staged.columns = hash_staged_ids(con, staged.columns, ID_CARD_INPUT_COLUMNS)
+            if spec.name == "contacts" and "outcome" in staged.columns:  # a call sheet coming back
+                staged.columns = _call_outcomes(con, staged.columns)
             if list_id is not None:
                 if "list_id" not in staged.columns:
                     con.execute("ALTER TABLE _stage ADD COLUMN list_id VARCHAR")
@@ -465,6 +472,29 @@ def load_delivery(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path, 
         log.warning("%s: %s (%s rows held, %s values dropped, %s rows warned) %s", rel, res.outcome,
                     res.rows_quarantined, res.values_quarantined, res.rows_warned, res.message)
     return res
+
+
+def _call_outcomes(con: duckdb.DuckDBPyConnection, columns: list[str]) -> list[str]:
+    """Fill a staged call sheet's contact fields from its outcome column (bullseye.ingest.call_outcomes)."""
+    statements, columns = call_outcome_sql(columns)
+    for sql in statements:
+        con.execute(sql)
+    return columns
+
+
+def _call_sheet_notes(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """What the summary says about call sheets that came back tonight: rows not called, unknown outcomes."""
+    rows = con.execute("""SELECT q.path, count(*) FILTER (WHERE q.reason = ?),
+            count(*) FILTER (WHERE q.reason LIKE 'unknown call outcome%')
+        FROM meta.quarantine q JOIN meta.load_ledger l USING (delivery_id)
+        WHERE l.run_id = ? AND q.source = 'contacts' AND q.column_name = 'outcome' AND q.action = 'row_held'
+        GROUP BY 1 ORDER BY 1""", [NOT_CALLED, run_id]).fetchall()
+    notes = []
+    for path, not_called, unknown in rows:
+        parts = ([f"{not_called} row(s) not called (outcome empty; not counted as contacts)"] if not_called else [])
+        parts += [f"{unknown} row(s) with an unknown outcome held in the quarantine"] if unknown else []
+        notes.append(f"call sheet {path}: " + ", ".join(parts))
+    return notes
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, delivery_id: int, source: str, rel: str, scan: FileScan,

@@ -36,6 +36,10 @@ Thresholds (CNY; the demo's largest order is about 36,000):
   and ``contacts.complaint`` that cannot be read hold the row (:data:`UNREADABLE`).
   Read as yes: true, t, 1, yes, y, 是, td, 退订, unsubscribe(d), opt-out, stop,
   投诉 ...; as no: false, f, 0, no, n, 否; empty is no value (NULL).
+- a call sheet coming back through ``contacts/`` (a file with an ``outcome`` column,
+  bullseye.ingest.call_outcomes): an empty outcome is a call not made, held as "not called"
+  (no contact); an outcome none of the allowed values is held with its value; ``purchased``
+  without an order id warns (loaded as a response, nothing to credit).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import re
 from dataclasses import dataclass
 
 import duckdb
+
+from bullseye.ingest.call_outcomes import NOT_CALLED, OUTCOMES
 
 SEVERITIES = ("quarantine", "block", "warn", "drop_value")
 HOLDING = ("quarantine", "block")
@@ -94,6 +100,14 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "store_targets": (
         Rule("revenue_target", "{revenue_target} < 0", "negative revenue target", "quarantine"),
+    ),
+    "contacts": (
+        Rule("outcome", "{raw:outcome} IS NULL", NOT_CALLED, "quarantine"),
+        Rule("outcome", "{raw:outcome} IS NOT NULL AND bz_call_outcome({raw:outcome}) IS NULL",
+             f"unknown call outcome (expected one of {', '.join(OUTCOMES)} or their Chinese names; "
+             "see call_sheets/README.md)", "quarantine"),
+        Rule("outcome", "bz_call_outcome({raw:outcome}) = 'purchased' AND {converted_order_id} IS NULL",
+             "call outcome purchased without an order id: loaded as a response, no order to credit", "warn"),
     ),
     "crm_customers": (
         Rule("birth_date", "NOT ({birth_date} BETWEEN DATE '1900-01-01' AND current_date)",

@@ -4,8 +4,8 @@ A request names the person by phone, email, ID-card number or customer_id
 (:func:`bullseye.privacy.person.locate`). Under the warehouse's lock
 (:func:`bullseye.night.night_lock`, so no night runs meanwhile) it:
 
-1. rewrites every export folder (``exports/<date>/``, and a night's staged one) without the
-   person's rows, updating the manifest's row counts and checksums and noting the erasure;
+1. rewrites every export folder (``exports/<date>/``, and a night's staged one; its call sheets too) without
+   the person's rows, updating the manifest's row counts and checksums and noting the erasure;
 2. erases the person from every other DuckDB file the home keeps (a backfill's warehouse, a
    night's working copy held back by an identity-drift alarm, a staged publication);
 3. erases the person from the committed warehouse as one transaction on a copy that replaces
@@ -259,8 +259,7 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
     matches = text_matcher(person)
     if matches is None:
         return 0, 0
-    plan = {f: _rows_to_drop(f, matches) for f in sorted(folder.iterdir())
-            if f.suffix in (".csv", ".parquet") and f.is_file()}
+    plan = {f: _rows_to_drop(f, matches) for f in export_files(folder)}
     plan = {f: mask for f, mask in plan.items() if mask is not None and mask.any()}
     if not plan:
         return 0, 0
@@ -271,13 +270,19 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
     checksums = {}
     for f, mask in plan.items():
         removed += int(mask.sum())
-        rows, digest = _rewrite(f, work / f.name, mask)
-        checksums[f.name] = {"rows": rows, "sha256": digest}
+        rel = f.relative_to(folder).as_posix()  # call sheets sit in call_sheets/<store>/
+        rows, digest = _rewrite(f, work / rel, mask)
+        checksums[rel] = {"rows": rows, "sha256": digest}
     manifest = work / "manifest.json"
     if manifest.exists():
         _update_manifest(manifest, checksums, request_id, at, removed)
     swap_dir(work, folder)
     return removed, len(plan)
+
+
+def export_files(folder: Path) -> list[Path]:
+    """A night's CSV and Parquet files, the call sheets in its subfolders included."""
+    return sorted(f for f in folder.rglob("*") if f.suffix in (".csv", ".parquet") and f.is_file())
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -311,6 +316,11 @@ def _update_manifest(path: Path, checksums: dict, request_id: str, at: datetime,
         for name, entry in c.get("files", {}).items():
             if name in checksums:
                 entry.update(checksums[name])
+    sheets = manifest.get("call_sheets", {})
+    for entry in sheets.get("sheets", []):
+        if entry["file"] in checksums:
+            sheets["calls"] -= entry["rows"] - checksums[entry["file"]]["rows"]
+            entry.update(checksums[entry["file"]])
     manifest.setdefault("erasures", []).append(
         {"request_id": request_id, "at": at.isoformat(timespec="seconds"), "reason": REASON, "rows_removed": removed})
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")

@@ -97,18 +97,20 @@ def _list_manifests(con: duckdb.DuckDBPyConnection, list_rows: list[dict]) -> li
 
 def _export_files(cfg: RunConfig, person: Person) -> list[dict]:
     """Export files on disk with rows about the person (which night, which file, how many rows)."""
-    from bullseye.privacy.forget import _read, export_folders
+    from bullseye.privacy.forget import _read, export_files, export_folders
 
     matches = text_matcher(person)
     if matches is None:
         return []
     out = []
     for folder in export_folders(cfg):
-        for f in sorted(folder.glob("*.csv")):
+        for f in export_files(folder):
+            if f.suffix != ".csv":
+                continue
             df = _read(f)
             n = int(df.apply(lambda row: any(matches(v) for v in row.tolist()), axis=1).sum()) if len(df) else 0
             if n:
-                out.append({"night": folder.name, "file": f.name, "rows": n})
+                out.append({"night": folder.name, "file": f.relative_to(folder).as_posix(), "rows": n})
     return out
 
 

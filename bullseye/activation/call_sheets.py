@@ -1,0 +1,164 @@
+"""Tomorrow's call sheets: one file per salesperson, one per store for its unassigned customers.
+
+Under ``exports/<run_date>/call_sheets/``:
+
+- ``<store>/<salesperson>.csv``: the salesperson's calls (their customers' home store and salesperson,
+  int_customer__home_store);
+- ``<store>/unassigned.csv``: the store's customers with no salesperson;
+- ``no_store.csv``: people with neither a store nor a salesperson (prospects from lists, web leads);
+- ``README.md``: what the columns mean and the outcome values a caller may write.
+
+A row is one of tonight's included phone calls (holdout members are never called), built by the dbt model
+int_activation__call_sheet_rows, with the campaign's name, wave message and offer from its definition. It
+carries what the call needs (name and phone; why: campaign, reason and its detail, trigger, wave and message;
+what they bought and when, and for a purchase anniversary or service step the order, its products and date;
+tier, grade and stage; the next best category; the last contact reported back and its outcome) and empty
+columns to fill in: ``outcome``, ``called_at``, ``order_id``, ``note``.
+
+A filled-in sheet is a ``contacts/`` delivery as it stands: contact_id, campaign_id, channel (phone),
+sent_at (the planned call time, so the ledger matches the call to tonight's plan and counts it once),
+customer_id and phone lead each row; the loader reads the outcome (bullseye.ingest.call_outcomes). The
+sheets are made safe with the exports' Excel rules (UTF-8 with BOM, every field quoted, no formula cell,
+domestic phones as 11-digit national numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from bullseye.activation.campaigns import Campaign
+from bullseye.activation.exports import _sha256, for_excel, write_csv_cells
+from bullseye.ingest.call_outcomes import FILL_IN_COLUMNS, OUTCOMES
+
+# The dbt model of tonight's call rows with their context (its relation comes from dbt's manifest).
+CALL_SHEET_ROWS = "int_activation__call_sheet_rows"
+FOLDER = "call_sheets"
+UNASSIGNED = "unassigned"  # <store>/unassigned.csv: the store's customers without a salesperson
+NO_STORE = "no_store"  # no_store.csv: people with neither store nor salesperson
+
+# What the contacts/ reader needs, first; then the call's context; then what the caller fills in.
+CONTACT_COLUMNS = ("contact_id", "campaign_id", "channel", "sent_at", "customer_id", "name", "phone")
+CONTEXT_COLUMNS = (
+    "campaign_name", "reason", "detail", "trigger_type", "trigger_date", "wave", "wave_name", "message",
+    "offer_code", "offer", "trigger_category", "trigger_products", "trigger_purchase_date", "trigger_order_id",
+    "trigger_years", "trigger_step", "trigger_action", "last_purchase_date", "last_purchase_amount",
+    "last_purchase_categories", "last_purchase_products", "value_tier", "mvc_subtype", "grade", "lifecycle_stage",
+    "next_best_category", "last_contact_at", "last_contact_campaign", "last_contact_channel",
+    "last_contact_outcome", "send_before", "store_id", "salesperson_id",
+)
+SHEET_COLUMNS = (*CONTACT_COLUMNS, *CONTEXT_COLUMNS, *FILL_IN_COLUMNS)
+# Context every row must have (a call cannot be made or explained without it); the run summary says when not.
+REQUIRED_CONTEXT = ("name", "phone", "campaign_name", "reason", "wave_name", "lifecycle_stage")
+
+_SAFE = re.compile(r"[^\w.-]+")
+
+
+def safe_name(value: str) -> str:
+    """A store or salesperson id as a file name: letters, digits, ``_.-`` kept (Chinese too); anything
+    else, or a name taken by the sheets' own files, gets a short hash so two ids never share a file."""
+    name = _SAFE.sub("_", value).strip("._") or "_"
+    if name != value or name.lower() in (UNASSIGNED, NO_STORE, "readme"):
+        name += "-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    return name
+
+
+def contact_id(run_date: str, campaign_id: str, customer_id: str, wave: object) -> str:
+    """The returned call's contact_id: one per person, campaign and wave of the night (stable on a re-run)."""
+    return f"call:{run_date}:{campaign_id}:{customer_id}:{wave}"
+
+
+def _wave_message(c: Campaign | None, wave: object) -> str | None:
+    if c is None or pd.isna(wave):
+        return None
+    return c.waves[min(max(int(wave) - 1, 0), len(c.waves) - 1)].message or None
+
+
+def sheet_rows(con, run_date, campaigns: list[Campaign], relation: str) -> pd.DataFrame:
+    """Tonight's call rows in sheet columns, in the order to call: campaign priority, then rank."""
+    df = con.execute(f"SELECT * FROM {relation} WHERE run_date = ?", [run_date]).df()
+    by_id = {c.id: c for c in campaigns}
+    day = pd.Timestamp(run_date).date().isoformat()
+    df["contact_id"] = [contact_id(day, c, p, w)
+                        for c, p, w in zip(df.campaign_id, df.customer_id, df.wave, strict=True)]
+    df["channel"] = "phone"
+    df["sent_at"] = pd.to_datetime(df.send_after).dt.strftime("%Y-%m-%d %H:%M")
+    df["send_before"] = pd.to_datetime(df.send_before).dt.strftime("%Y-%m-%d %H:%M")
+    df["campaign_name"] = df.campaign_id.map(lambda c: by_id[c].name if c in by_id else None)
+    df["message"] = [_wave_message(by_id.get(c), w) for c, w in zip(df.campaign_id, df.wave, strict=True)]
+    df["offer_code"] = df.campaign_id.map(lambda c: by_id[c].offer_code if c in by_id else None)
+    df["offer"] = df.campaign_id.map(lambda c: (by_id[c].offer or {}).get("description") if c in by_id else None)
+    df["priority"] = df.campaign_id.map(lambda c: by_id[c].priority if c in by_id else 0)
+    for col in ("trigger_date", "trigger_purchase_date", "last_purchase_date"):
+        df[col] = pd.to_datetime(df[col]).dt.strftime("%Y-%m-%d")
+    df["last_contact_at"] = pd.to_datetime(df.last_contact_at).dt.strftime("%Y-%m-%d %H:%M")
+    for col in FILL_IN_COLUMNS:
+        df[col] = None
+    df = df.sort_values(["priority", "rank_score", "customer_id"], ascending=[False, False, True],
+                        na_position="last")
+    return df[list(SHEET_COLUMNS)].reset_index(drop=True)
+
+
+def sheet_path(store_id: object, salesperson_id: object) -> str:
+    """The sheet a row goes to, relative to the call_sheets folder."""
+    if pd.isna(store_id):
+        return f"{NO_STORE}.csv"
+    person = UNASSIGNED if pd.isna(salesperson_id) else safe_name(str(salesperson_id))
+    return f"{safe_name(str(store_id))}/{person}.csv"
+
+
+def readme() -> str:
+    """The sheets' README: the layout, the columns to fill in and the outcome values they accept."""
+    outcomes = "\n".join(f"- `{k}`: also {', '.join(v[1:])}" for k, v in OUTCOMES.items())
+    return f"""# Call sheets
+
+One file per salesperson (`<store>/<salesperson>.csv`), one per store for its customers without a
+salesperson (`<store>/unassigned.csv`), and `{NO_STORE}.csv` for people with neither. Each row is one call
+planned for the day (sent_at is from when, send_before until when), in the order to call.
+
+Fill in, per row:
+- `outcome`: one of the values below (English or Chinese). Leave it empty for a call not made: the row is then
+  not counted as a contact (the night's summary says "not called").
+- `called_at`: when the call was made (e.g. 2026-06-02 14:05); a response is dated by it.
+- `order_id`: the order the call brought, for `purchased`.
+- `note`: anything else.
+
+Then drop the file, as it is, into the landing zone's `contacts/` folder. Do not change contact_id,
+campaign_id, channel, sent_at or customer_id. A value not in the list is held in the quarantine with its row.
+
+Outcome values:
+{outcomes}
+
+`opt_out` and `complaint` stop every contact with the person and the number; `no_answer` and `wrong_number`
+count as a call that did not reach them.
+"""
+
+
+def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], relation: str) -> dict:
+    """Write tonight's sheets under ``out_dir/call_sheets``; returns their manifest entry.
+
+    The rows are made safe for Excel once (bullseye.activation.exports.for_excel, as every export) and each
+    sheet written with the exports' CSV format: thousands of one-row files, so no per-file DataFrame work."""
+    rows = sheet_rows(con, run_date, campaigns, relation)
+    folder = Path(out_dir) / FOLDER
+    folder.mkdir()
+    (folder / "README.md").write_text(readme(), encoding="utf-8")
+    safe = for_excel(rows)
+    cells = safe.astype(object).where(safe.notna(), "").to_numpy().tolist()
+    header = list(safe.columns)
+    where = [sheet_path(s, p) for s, p in zip(rows.store_id, rows.salesperson_id, strict=True)]
+    sheets = []
+    for rel, idx in sorted(pd.Series(range(len(rows))).groupby(where).groups.items()):
+        path = folder / rel
+        path.parent.mkdir(exist_ok=True)
+        write_csv_cells(path, header, [cells[i] for i in idx])
+        first = rows.iloc[idx[0]]
+        sheets.append({"file": f"{FOLDER}/{rel}", "store_id": None if pd.isna(first.store_id) else first.store_id,
+                       "salesperson_id": None if pd.isna(first.salesperson_id) else first.salesperson_id,
+                       "rows": len(idx), "sha256": _sha256(path)})
+    missing = {col: int(rows[col].isna().sum()) for col in REQUIRED_CONTEXT if rows[col].isna().any()}
+    return {"folder": FOLDER, "calls": len(rows), "sheets": sheets, "rows_missing_context": missing,
+            "outcome_values": list(OUTCOMES)}
