@@ -345,3 +345,25 @@ def test_dbt_without_a_run_date_fails_with_a_clear_message(night, tmp_path):
                                   str(tmp_path / "logs"), "--select", "stg_sales__orders", "--quiet"])
     assert not res.success
     assert "var as_of (the run date) is not set" in str(res.exception) + str(res.result)
+
+
+def test_no_greeting_goes_out_after_its_date(night):
+    """Issue 16: birthday greetings were counted from the run date while lists go out the next day, so 4 of 29
+    arrived after the birthday. Every date greeting on tonight's lists (birthdays, lunar birthdays, wedding
+    anniversaries, festivals) has its date on or after the day the list is sent; overdue occasions are allowed
+    only for service steps and anniversaries of a campaign that asks for them (include_overdue)."""
+    home, _, _ = night
+    con = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    try:
+        rows = con.execute("""
+            SELECT t.trigger_type, count(*), count(*) FILTER (WHERE t.event_date < d.send_date),
+                   count(*) FILTER (WHERE d.send_date <= d.run_date)
+            FROM marts.contact_decisions d
+            JOIN intermediate.int_activation__triggers t USING (customer_id, occurrence_key)
+            WHERE d.run_date = ? AND d.decision = 'included'
+              AND t.trigger_type IN ('birthday', 'lunar_birthday', 'wedding_anniversary', 'festival')
+            GROUP BY 1""", [AS_OF]).fetchall()
+    finally:
+        con.close()
+    assert sum(n for _, n, _, _ in rows) > 0, "no date greeting on the demo night"
+    assert all(late == 0 and same_day == 0 for _, _, late, same_day in rows), rows
