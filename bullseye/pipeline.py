@@ -10,6 +10,7 @@ changes nothing; running it again starts from the committed state.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -314,12 +315,23 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     staged = night.staged_exports(cfg)
     rel = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS, CALL_SHEET_ROWS])
     written = export_lists(work, cfg.as_of, staged, campaigns, rel[LIST_CONTACTS], rel[CALL_SHEET_ROWS])
+    if summary is not None:
+        summary.notes.extend(_call_sheet_notes(staged))
     night.failpoint("export")
     night.mark(cfg, "export")
     if summary is not None:
         summary.lists = written
         summary.exports = str(cfg.exports)
     return written
+
+
+def _call_sheet_notes(exports: Path) -> list[str]:
+    """The run summary's line on call sheets whose calls lack the context a call needs (from the manifest)."""
+    from bullseye.activation.call_sheets import missing_context_note
+
+    manifest = json.loads((exports / "manifest.json").read_text(encoding="utf-8"))
+    note = missing_context_note(manifest.get("call_sheets") or {})
+    return [note] if note else []
 
 
 def _deferred_calls(con, cfg: RunConfig) -> str:

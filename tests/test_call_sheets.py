@@ -7,10 +7,25 @@ import io
 
 import pandas as pd
 
-from bullseye.activation.call_sheets import NO_STORE, SHEET_COLUMNS, readme, safe_name, sheet_path
+from bullseye.activation.call_sheets import (
+    CALL_SHEET_ROWS,
+    CONTEXT_COLUMNS,
+    NO_STORE,
+    SHEET_COLUMNS,
+    contact_id,
+    contact_id_sql,
+    missing_context_note,
+    readme,
+    safe_name,
+    sheet_path,
+    write_call_sheets,
+)
 from bullseye.activation.exports import for_excel
+from bullseye.activation.ledger import build_ledger
+from bullseye.config import PROJECT_ROOT
 from bullseye.ingest import load_landing
 from bullseye.ingest.call_outcomes import NOT_CALLED, OUTCOMES
+from tests.activation_kit import campaign
 from tests.conftest import q, write
 
 
@@ -37,6 +52,96 @@ def test_the_readme_lists_every_outcome_value_a_caller_may_write():
         assert f"`{key}`" in text and all(w in text for w in words[1:])
 
 
+def test_the_readme_says_what_every_column_means():
+    """The sheets' README promises what the columns mean: one line per sheet column, in the sheet's order."""
+    lines = [ln for ln in readme().splitlines() if ln.startswith("- `")]
+    described = [ln.split("`")[1] for ln in lines[:len(SHEET_COLUMNS)]]
+    assert described == list(SHEET_COLUMNS)
+    assert all(len(ln.split(": ", 1)[1]) > 5 for ln in lines[:len(SHEET_COLUMNS)])
+
+
+def _call_rows(con, rows: list[dict]) -> str:
+    """A hand-made int_activation__call_sheet_rows for 2026-06-01: every column the sheets read, one call a row."""
+    base = {c: None for c in CONTEXT_COLUMNS if c not in ("campaign_name", "message", "offer_code", "offer")}
+    base.update(run_date=pd.Timestamp("2026-06-01"), campaign_id="svc", customer_id="C0", wave=1, rank_score=1.0,
+                send_after=pd.Timestamp("2026-06-02 09:00"), send_before=pd.Timestamp("2026-06-02 18:00"),
+                name="王芳", phone="+8613924681351", reason="included:svc", wave_name="first",
+                lifecycle_stage="active", last_contact_at=pd.NaT)
+    df = pd.DataFrame([{**base, **r} for r in rows])  # noqa: F841 (read by DuckDB below)
+    con.execute(f"CREATE TABLE {CALL_SHEET_ROWS} AS SELECT * FROM df")
+    return CALL_SHEET_ROWS
+
+
+def test_calls_lacking_context_are_counted_per_sheet_and_said_in_the_night_summary(tmp_path, con):
+    """Three calls: C1 on E1's sheet in S1 has everything; C2 on the same sheet has no phone; C3 (no store) has
+    neither name nor stage. The sheets are still written (a call can be fixed by hand), but the manifest counts
+    the columns (phone 1, name 1, lifecycle_stage 1), the calls (2 of 3) and where they are (one on S1/E1.csv,
+    one on no_store.csv), and the night's summary, which reads the manifest, says so."""
+    import json
+
+    from bullseye.pipeline import _call_sheet_notes
+
+    rel = _call_rows(con, [{"customer_id": "C1", "store_id": "S1", "salesperson_id": "E1"},
+                           {"customer_id": "C2", "store_id": "S1", "salesperson_id": "E1", "phone": None},
+                           {"customer_id": "C3", "name": None, "lifecycle_stage": None}])
+    entry = write_call_sheets(con, "2026-06-01", tmp_path, [campaign("svc", channels=["phone"])], rel)
+    assert (entry["calls"], entry["calls_missing_context"]) == (3, 2)
+    assert entry["rows_missing_context"] == {"name": 1, "phone": 1, "lifecycle_stage": 1}
+    assert entry["sheets_missing_context"] == {"call_sheets/S1/E1.csv": 1, "call_sheets/no_store.csv": 1}
+    (tmp_path / "manifest.json").write_text(json.dumps({"call_sheets": entry}), encoding="utf-8")
+    assert _call_sheet_notes(tmp_path) == [
+        "call sheets: 2 of 3 calls lack context a call needs (empty: name 1, phone 1, lifecycle_stage 1), on 2 of 2 "
+        "sheets: call_sheets/S1/E1.csv (1), call_sheets/no_store.csv (1) (manifest call_sheets.sheets_missing_context)"]
+    assert missing_context_note({**entry, "calls_missing_context": 0}) == ""  # nothing missing: no note
+
+
+def _ledger_world(con, plans: list[tuple], sent: list[tuple], not_made: list[str]):
+    """History plans (run_date, send_date, campaign, customer, channel, wave), contacts sent and the contact_ids
+    of sheet rows returned empty, wired as int_contact__ledger wires them."""
+    con.execute("""CREATE TABLE history (run_date DATE, send_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
+        channel VARCHAR, wave INTEGER, is_holdout BOOLEAN)""")
+    con.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, false)", plans)
+    con.execute("CREATE TABLE contacts (customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, "
+                "sent_at TIMESTAMP, address_key VARCHAR)")
+    con.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, NULL)", sent)
+    con.execute("CREATE TABLE not_made (contact_id VARCHAR)")
+    con.executemany("INSERT INTO not_made VALUES (?)", [(c,) for c in not_made])
+    sheet_id = contact_id_sql("t.run_date", "t.campaign_id", "t.customer_id", "t.wave")
+    plans_sql = (f"(SELECT send_date, campaign_id, customer_id, channel, campaign_id AS occurrence_key, wave, "
+                 f"is_holdout, channel = 'phone' AND EXISTS (SELECT 1 FROM not_made n WHERE n.contact_id = {sheet_id})"
+                 f" AS not_made FROM history t)")
+    return build_ledger(con, "contacts", plans_sql, 3, not_made=True).df()
+
+
+def test_a_call_the_sheet_says_was_not_made_frees_its_plan(con):
+    """Night 2026-06-01 planned four calls of `svc` for 06-02. A's sheet row came back empty (not made): the plan
+    is no contact, so it leaves the ledger (no cap, no wave) and A is a candidate again. B's row came back empty
+    too, but a later sheet reports B's call as made (sent 06-03, within the 3 match days): that contact is the
+    plan, counted once as planned. C's sheet never came back: the plan is assumed made and stays. D's empty row
+    names wave 2, not the wave planned (1): it is not D's plan, which stays. The contact_id the sheet writes
+    (contact_id) is the one the ledger rebuilds from a plan (contact_id_sql), or nothing would ever match."""
+    day, send = "2026-06-01", "2026-06-02"
+    plans = [(day, send, "svc", who, "phone", 1) for who in ("A", "B", "C", "D")]
+    empty = [contact_id(day, "svc", "A", 1), contact_id(day, "svc", "B", 1.0), contact_id(day, "svc", "D", 2)]
+    assert empty[0] == "call:2026-06-01:svc:A:1" == empty[1].replace(":B:", ":A:")
+    ledger = _ledger_world(con, plans, [("B", "svc", "phone", "2026-06-03 10:00")], empty)
+    assert sorted(zip(ledger.customer_id, ledger.source, strict=True)) == [
+        ("B", "planned"), ("C", "planned"), ("D", "planned")]
+
+
+def test_the_not_called_rows_are_read_back_from_the_quarantine(tmp_path, con):
+    """The loader holds an empty-outcome row as "not called"; the staging model stg_meta__calls_not_made (its SQL,
+    run on this warehouse's meta.quarantine) reads back the contact_id the row carried, with its file and line,
+    and nothing for a row with an outcome (k1 reached; k3's unknown outcome is held, but it is no "not called")."""
+    rows = [{"contact_id": "call:2026-06-01:svc:C1:1", "customer_id": "C1", "outcome": "接通"},
+            {"contact_id": "call:2026-06-01:svc:C2:1", "customer_id": "C2", "outcome": ""},
+            {"contact_id": "call:2026-06-01:svc:C3:1", "customer_id": "C3", "outcome": "回头再说"}]
+    write(tmp_path / "land" / "contacts" / "E7.csv", _sheet(rows), encoding="utf-8-sig")
+    load_landing(con, tmp_path / "land", "2026-06-03")
+    model = (PROJECT_ROOT / "dbt_project" / "models" / "staging" / "stg_meta__calls_not_made.sql").read_text()
+    sql = model.replace("{{ source('meta', 'quarantine') }}", "meta.quarantine")
+    assert q(con, f"SELECT path, line, contact_id, campaign_id, customer_id FROM ({sql})") == [
+        ("contacts/E7.csv", 3, "call:2026-06-01:svc:C2:1", "svc", "C2")]
 def _sheet(rows: list[dict]) -> str:
     """A call sheet as the export writes it (Excel-safe CSV, every sheet column), filled in like a caller would."""
     base = {c: "" for c in SHEET_COLUMNS}

@@ -51,8 +51,60 @@ CONTEXT_COLUMNS = (
     "last_contact_outcome", "send_before", "store_id", "salesperson_id",
 )
 SHEET_COLUMNS = (*CONTACT_COLUMNS, *CONTEXT_COLUMNS, *FILL_IN_COLUMNS)
-# Context every row must have (a call cannot be made or explained without it); the run summary says when not.
+# Context every row must have (a call cannot be made or explained without it); the run summary says when not
+# (missing_context_note, added by bullseye.pipeline.step_export).
 REQUIRED_CONTEXT = ("name", "phone", "campaign_name", "reason", "wave_name", "lifecycle_stage")
+
+# One line per sheet column for the sheets' README (tests check every column has one).
+COLUMN_MEANINGS = {
+    "contact_id": "this call's id (call:<date>:<campaign>:<customer>:<wave>): it ties the returned row to "
+                  "tonight's plan",
+    "campaign_id": "the campaign the call is for (its id)",
+    "channel": "always phone",
+    "sent_at": "from when to call (the planned call time)",
+    "customer_id": "the person's id in bullseye",
+    "name": "who to call",
+    "phone": "the number to dial (domestic numbers as 11 digits)",
+    "campaign_name": "the campaign's name",
+    "reason": "why the person is on the list (included:<campaign>)",
+    "detail": "more on the decision, e.g. the channels ruled out and why",
+    "trigger_type": "the occasion the call is about (birthday, purchase_anniversary, service step ...), empty for "
+                    "a campaign without one",
+    "trigger_date": "the occasion's date",
+    "wave": "which call of the campaign this is for the person (1 = the first)",
+    "wave_name": "that wave's name in the campaign",
+    "message": "what to say: the wave's message",
+    "offer_code": "the offer's code to give, if any",
+    "offer": "the offer, in words",
+    "trigger_category": "the product category the occasion is about (e.g. the oven of a purchase anniversary)",
+    "trigger_products": "the products (SKUs) of that category in the order the occasion is about",
+    "trigger_purchase_date": "when that order was bought",
+    "trigger_order_id": "that order's id",
+    "trigger_years": "for a purchase anniversary: how many years ago it was bought",
+    "trigger_step": "for a service step: which step (e.g. the one-month follow-up)",
+    "trigger_action": "for a service step: what to do on the call",
+    "last_purchase_date": "the person's last purchase: its date",
+    "last_purchase_amount": "its amount (CNY)",
+    "last_purchase_categories": "its product categories",
+    "last_purchase_products": "its products (SKUs)",
+    "value_tier": "value tier: MVC (most valuable), MGC (most growable), BZ (below zero), standard; empty for "
+                  "someone who never bought",
+    "mvc_subtype": "for an MVC: big_account, steady, seasonal or other",
+    "grade": "grade A-D among the buyers of the last value window; empty without a purchase in it",
+    "lifecycle_stage": "where the person stands: new, active, dormant, lost, won_back",
+    "next_best_category": "the category to suggest next",
+    "last_contact_at": "the last contact reported back before tonight: when",
+    "last_contact_campaign": "its campaign",
+    "last_contact_channel": "its channel",
+    "last_contact_outcome": "what came of it: purchased, responded, reached, not_reached, opt_out, complaint",
+    "send_before": "call before this time",
+    "store_id": "the person's home store (the sheet's folder)",
+    "salesperson_id": "the person's salesperson (the sheet's file), empty on an unassigned or no-store sheet",
+    "outcome": "fill in: what came of the call (values below); empty = not called",
+    "called_at": "fill in: when the call was made",
+    "order_id": "fill in: the order the call brought, for purchased",
+    "note": "fill in: anything else",
+}
 
 _SAFE = re.compile(r"[^\w.-]+")
 
@@ -67,8 +119,17 @@ def safe_name(value: str) -> str:
 
 
 def contact_id(run_date: str, campaign_id: str, customer_id: str, wave: object) -> str:
-    """The returned call's contact_id: one per person, campaign and wave of the night (stable on a re-run)."""
-    return f"call:{run_date}:{campaign_id}:{customer_id}:{wave}"
+    """The returned call's contact_id: one per person, campaign and wave of the night (stable on a re-run).
+
+    The contact ledger rebuilds it from a plan (:func:`contact_id_sql`) to free the plan a returned
+    sheet says was not made, so both spell the wave as a whole number."""
+    return f"call:{run_date}:{campaign_id}:{customer_id}:{'' if pd.isna(wave) else int(wave)}"
+
+
+def contact_id_sql(run_date: str, campaign_id: str, customer_id: str, wave: str) -> str:
+    """SQL: :func:`contact_id` of a plan, from its columns (a DATE, two texts and an integer wave)."""
+    return (f"'call:' || strftime(CAST({run_date} AS DATE), '%Y-%m-%d') || ':' || {campaign_id} || ':' || "
+            f"{customer_id} || ':' || coalesce(CAST(CAST({wave} AS BIGINT) AS VARCHAR), '')")
 
 
 def _wave_message(c: Campaign | None, wave: object) -> str | None:
@@ -111,17 +172,24 @@ def sheet_path(store_id: object, salesperson_id: object) -> str:
 
 
 def readme() -> str:
-    """The sheets' README: the layout, the columns to fill in and the outcome values they accept."""
+    """The sheets' README: the layout, what each column means, the columns to fill in and the outcome
+    values they accept."""
     outcomes = "\n".join(f"- `{k}`: also {', '.join(v[1:])}" for k, v in OUTCOMES.items())
+    columns = "\n".join(f"- `{c}`: {COLUMN_MEANINGS[c]}" for c in SHEET_COLUMNS)
     return f"""# Call sheets
 
 One file per salesperson (`<store>/<salesperson>.csv`), one per store for its customers without a
 salesperson (`<store>/unassigned.csv`), and `{NO_STORE}.csv` for people with neither. Each row is one call
 planned for the day (sent_at is from when, send_before until when), in the order to call.
 
+Columns:
+{columns}
+
 Fill in, per row:
 - `outcome`: one of the values below (English or Chinese). Leave it empty for a call not made: the row is then
-  not counted as a contact (the night's summary says "not called").
+  not counted as a contact, the planned call is freed and the person may be on a sheet again from the next
+  night (the night's summary says "not called"). A sheet that is never returned counts as called: every
+  planned call on it counts as made, so return every sheet, even with calls not made.
 - `called_at`: when the call was made (e.g. 2026-06-02 14:05); a response is dated by it.
 - `order_id`: the order the call brought, for `purchased`.
 - `note`: anything else.
@@ -160,5 +228,26 @@ def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], r
                        "salesperson_id": None if pd.isna(first.salesperson_id) else first.salesperson_id,
                        "rows": len(idx), "sha256": _sha256(path)})
     missing = {col: int(rows[col].isna().sum()) for col in REQUIRED_CONTEXT if rows[col].isna().any()}
+    lacking = rows[list(REQUIRED_CONTEXT)].isna().any(axis=1)
+    by_sheet = pd.Series(where)[lacking.to_numpy()].value_counts()
     return {"folder": FOLDER, "calls": len(rows), "sheets": sheets, "rows_missing_context": missing,
+            "calls_missing_context": int(lacking.sum()),
+            "sheets_missing_context": {f"{FOLDER}/{k}": int(v) for k, v in sorted(by_sheet.items())},
             "outcome_values": list(OUTCOMES)}
+
+
+def missing_context_note(entry: dict, shown: int = 5) -> str:
+    """The run summary's line when calls lack context a call needs (REQUIRED_CONTEXT), else "".
+
+    The sheets are written all the same (a call without a stage can still be made), so the marketer
+    is told how many calls, which columns and on which sheets, to fix the source before they are made."""
+    calls = entry.get("calls_missing_context") or 0
+    if not calls:
+        return ""
+    sheets = entry.get("sheets_missing_context") or {}
+    cols = ", ".join(f"{c} {n:,}" for c, n in entry.get("rows_missing_context", {}).items())
+    where = ", ".join(f"{f} ({n:,})" for f, n in list(sheets.items())[:shown])
+    more = f" and {len(sheets) - shown:,} more" if len(sheets) > shown else ""
+    return (f"call sheets: {calls:,} of {entry.get('calls', 0):,} calls lack context a call needs (empty: {cols}), "
+            f"on {len(sheets):,} of {len(entry.get('sheets', [])):,} sheets: {where}{more} "
+            "(manifest call_sheets.sheets_missing_context)")

@@ -26,6 +26,12 @@ and is counted once. ``responded_at`` falls back to ``sent_at`` when ``called_at
 Rows the loader holds back (bullseye.ingest.rules): an empty outcome is a call not made, so no contact
 ("not called"); an outcome that is none of the above is quarantined with its file, line and value. A
 ``purchased`` row without an order id loads as a response and is warned about (no conversion to credit).
+
+A "not called" row stays in the quarantine (visible with its file and line, counted in the night's
+notes) and is read back from there (dbt model stg_meta__calls_not_made, by the reason's ``not called:``
+prefix): the contact ledger frees the plan its contact_id names, so the call is no contact against caps
+or waves and the person is a candidate again the next night. A sheet never returned says nothing: its
+calls still count as made (bullseye.activation.ledger).
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ RESPONDED = ("interested", "purchased")
 
 # The columns a call sheet leaves for the salesperson to fill in.
 FILL_IN_COLUMNS = ("outcome", "called_at", "order_id", "note")
-NOT_CALLED = "not called: the call sheet's outcome is empty, so this row is no contact"
+# stg_meta__calls_not_made finds these rows by the "not called:" prefix: keep it.
+NOT_CALLED = ("not called: the call sheet's outcome is empty, so this row is no contact and its plan is "
+              "freed (the person may be planned again)")
 
 
 def allowed_text() -> str:

@@ -491,7 +491,8 @@ def _call_sheet_notes(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
         GROUP BY 1 ORDER BY 1""", [NOT_CALLED, run_id]).fetchall()
     notes = []
     for path, not_called, unknown in rows:
-        parts = ([f"{not_called} row(s) not called (outcome empty; not counted as contacts)"] if not_called else [])
+        parts = ([f"{not_called} row(s) not called (outcome empty; not counted as contacts, their plans freed)"]
+                 if not_called else [])
         parts += [f"{unknown} row(s) with an unknown outcome held in the quarantine"] if unknown else []
         notes.append(f"call sheet {path}: " + ", ".join(parts))
     return notes

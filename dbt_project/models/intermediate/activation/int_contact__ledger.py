@@ -8,12 +8,15 @@ An earlier plan's customer_id is read through int_identity__id_lineage, so a pla
 that has since been merged away counts for the person it belongs to tonight. A sent contact keeps
 the number or email it went to (address_key): one known only by a number that several people
 share stays here with no customer_id and counts against that number's caps.
-See bullseye.activation.ledger for the matching rules.
+A phone plan whose call-sheet row came back with an empty outcome (stg_meta__calls_not_made: the
+contact_id the sheet carried, rebuilt here from the plan) was not made: it is freed (not here) unless a
+sent contact matches it. See bullseye.activation.ledger for the matching rules.
 """
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    from bullseye.activation.call_sheets import contact_id_sql
     from bullseye.activation.ledger import build_ledger
     from bullseye.activation.night_settings import from_relation
     from bullseye.config import run_date
@@ -24,8 +27,12 @@ def model(dbt, session):
     contacts.create_view("_ledger_contacts", replace=True)
     dbt.ref("int_identity__id_lineage").create_view("_ledger_lineage", replace=True)
     dbt.source("history", "contact_decisions").create_view("_ledger_plans", replace=True)
+    dbt.ref("stg_meta__calls_not_made").create_view("_ledger_not_made", replace=True)
+    sheet_id = contact_id_sql("t.run_date", "t.campaign_id", "t.customer_id", "t.wave")
+    not_made = (f"(t.channel = 'phone' AND NOT t.is_holdout AND EXISTS (SELECT 1 FROM _ledger_not_made n "
+                f"WHERE n.contact_id = {sheet_id}))")
     plans = (f"(SELECT t.send_date, t.campaign_id, coalesce(l.current_customer_id, t.customer_id) AS customer_id, "
-             f"t.channel, t.occurrence_key, t.wave, t.is_holdout FROM _ledger_plans t "
+             f"t.channel, t.occurrence_key, t.wave, t.is_holdout, {not_made} AS not_made FROM _ledger_plans t "
              f"LEFT JOIN _ledger_lineage l ON l.customer_id = t.customer_id "
              f"WHERE t.decision = 'included' AND t.run_date < DATE '{as_of}')")
     contacts_sql = f"(SELECT customer_id, campaign_id, channel, sent_at, address_key FROM _ledger_contacts " \
@@ -33,8 +40,9 @@ def model(dbt, session):
     dbt.ref("int_customer__profile").create_view("_ledger_people", replace=True)
     carriers = "(SELECT customer_id, phone, email FROM _ledger_people)"
     try:
-        ledger = build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers).df()
+        ledger = build_ledger(session, contacts_sql, plans, policy.ledger_match_days, carriers,
+                              not_made=True).df()
     finally:
-        for view in ("_ledger_contacts", "_ledger_lineage", "_ledger_plans", "_ledger_people"):
+        for view in ("_ledger_contacts", "_ledger_lineage", "_ledger_plans", "_ledger_people", "_ledger_not_made"):
             session.execute(f"DROP VIEW IF EXISTS {view}")
     return ledger
