@@ -422,6 +422,9 @@ def test_call_sheets_are_split_per_salesperson_and_store_and_carry_the_calls_con
         assert listed[f"call_sheets/{rel}"]["rows"] == 1
         assert listed[f"call_sheets/{rel}"]["sha256"] == hashlib.sha256(files[rel].read_bytes()).hexdigest()
     assert manifest["call_sheets"]["calls"] == 4 and manifest["call_sheets"]["rows_missing_context"] == {}
+    assert manifest["call_sheets"]["calls_missing_context"] == 0
+    summary = _query(home, f"SELECT summary FROM meta.nights WHERE as_of = DATE '{NIGHTS[0]}'", warehouse=True)
+    assert not any(n.startswith("call sheets:") for n in json.loads(summary.summary.iloc[0])["notes"])
 
 
 def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
@@ -429,8 +432,14 @@ def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
     so night 2's `later` leaves her out (excluded:do_not_contact, not just no_sms_consent). c11 was interested:
     the call counts in `call`'s results as sent, delivered and responded (c12's call was delivered too), and in
     the contact ledger once (the plan of night 1, which the reported call matches), not twice. c13's sheet has
-    an outcome no one knows: held in the quarantine with its file, line and value, not a contact. c14 was not
-    called: held as "not called", not a contact either. The night's summary says both."""
+    an outcome no one knows: held in the quarantine with its file, line and value, not a contact (its plan stays:
+    nobody said the call was not made). c14's salesperson left the outcome empty, saying the call was not made:
+    the row is held as "not called" (still in the quarantine with its file and line), and that frees night 1's
+    plan. So the ledger does not count it (no cap used, no wave done) and night 2 plans c14's anniversary call
+    again (his anniversary, 06-08, is still within the 14 days ahead of 06-03): night 3's ledger has c14 once,
+    the plan of night 2 (its sheet never came back, so that call is assumed made, as every exported plan is).
+    Before, night 1's plan stayed `planned`, the wave counted as done and the call never came back. The night's
+    summary says both held rows."""
     home, ids, _, second = nights[:4]
     assert second[("later", "c12")].reason == "excluded:do_not_contact"
     assert second[("later", "c11")].reason == "excluded:no_sms_consent"
@@ -439,10 +448,13 @@ def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
     assert "+8613924681362" in set(bound.address_key)
     res = _query(home, "SELECT * FROM marts.campaign_results WHERE campaign_id = 'call'").iloc[0]
     assert (res.sent, res.delivered, res.responded) == (2, 2, 1)
-    ledger = _query(home, """SELECT customer_id, source FROM intermediate.int_contact__ledger
-        WHERE campaign_id = 'call' ORDER BY customer_id""", warehouse=True)
-    assert sorted(ledger.customer_id) == sorted(ids[w] for w in ("c11", "c12", "c13", "c14"))  # one row each
-    assert set(ledger.source) == {"planned"}
+    ledger = _query(home, """SELECT customer_id, source, strftime(contact_date, '%Y-%m-%d') AS day
+        FROM intermediate.int_contact__ledger WHERE campaign_id = 'call' ORDER BY customer_id""", warehouse=True)
+    assert sorted(zip(ledger.customer_id, ledger.source, ledger.day, strict=True)) == sorted(
+        [(ids[w], "planned", "2026-06-02") for w in ("c11", "c12", "c13")]
+        + [(ids["c14"], "planned", "2026-06-03")])  # one row each; c14's is night 2's plan, night 1's was freed
+    assert second[("call", "c14")].reason == "included:call"
+    assert second[("call", "c11")].reason == "excluded:waves_complete"  # a call made is a wave done
     held = _query(home, """SELECT path, line, value, reason FROM meta.quarantine
         WHERE source = 'contacts' AND action = 'row_held' ORDER BY path""", warehouse=True)
     assert held.path.tolist() == ["contacts/calls_S3_E3.csv", "contacts/calls_no_store.csv"]
@@ -450,5 +462,6 @@ def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
     assert held.reason.iloc[0].startswith("not called") and held.reason.iloc[1].startswith("unknown call outcome")
     summary = _query(home, f"SELECT summary FROM meta.nights WHERE as_of = DATE '{NIGHTS[1]}'", warehouse=True)
     notes = json.loads(summary.summary.iloc[0])["notes"]
-    assert "call sheet contacts/calls_S3_E3.csv: 1 row(s) not called (outcome empty; not counted as contacts)" in notes
+    assert ("call sheet contacts/calls_S3_E3.csv: 1 row(s) not called (outcome empty; not counted as contacts, "
+            "their plans freed)") in notes
     assert any(n.startswith("call sheet contacts/calls_no_store.csv: 1 row(s) with an unknown outcome") for n in notes)

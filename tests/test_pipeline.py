@@ -92,7 +92,8 @@ def test_export_files_and_manifest(night):
 def test_every_call_sheet_row_has_its_context(night):
     """Issue 16: every call on tonight's lists (phone, not holdout) is on exactly one sheet, and every row says who
     to call (name where the person has one, a dialable number), why (campaign name, reason, wave) and who they
-    are to us (stage; tier and grade for customers). The manifest's counts and checksums are the files'."""
+    are to us (stage; a tier for customers, and a grade for those who bought in the value window: nobody else has
+    one, by design). The manifest's counts and checksums are the files'."""
     import pandas as pd
 
     home, _, _ = night
@@ -107,7 +108,11 @@ def test_every_call_sheet_row_has_its_context(night):
         sheets.append(df)
     rows = pd.concat(sheets, ignore_index=True)
     con = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
-    calls = con.execute(f"""SELECT t.campaign_id, t.customer_id, d.name IS NOT NULL AS has_name, d.is_customer
+    # bought: an order in the trailing value window (cancelled ones not), counted from fct_orders, not the segments
+    calls = con.execute(f"""SELECT t.campaign_id, t.customer_id, d.name IS NOT NULL AS has_name, d.is_customer,
+            EXISTS (SELECT 1 FROM marts.fct_orders o WHERE o.customer_id = t.customer_id
+                AND o.order_date > DATE '{AS_OF}' - INTERVAL {int(setting("value_window_days"))} DAY
+                AND o.status NOT IN ('cancelled', 'canceled')) AS bought
         FROM marts.target_lists t JOIN marts.dim_customer d USING (customer_id)
         WHERE t.run_date = DATE '{AS_OF}' AND t.channel = 'phone' AND NOT t.is_holdout""").df()
     con.close()
@@ -119,7 +124,11 @@ def test_every_call_sheet_row_has_its_context(night):
         assert rows[col].notna().all(), col
     assert rows.phone.str.fullmatch(r"1\d{10}").all()  # domestic numbers as dialled
     assert rows.loc[rows.has_name, "name"].notna().all()
-    assert rows.loc[rows.is_customer, ["value_tier", "grade"]].notna().all().all()
+    # every customer has a tier; a grade exactly when they bought in the value window (issue 16: no purchase in
+    # it, no grade), so a broken segment join on the sheets still fails
+    assert rows.loc[rows.is_customer, "value_tier"].notna().all()
+    assert (rows.loc[rows.is_customer, "grade"].notna() == rows.loc[rows.is_customer, "bought"]).all()
+    assert rows.loc[rows.is_customer, "bought"].any()  # the check is about somebody
     assert (rows.channel == "phone").all() and rows[["outcome", "called_at", "order_id", "note"]].isna().all().all()
 
 
