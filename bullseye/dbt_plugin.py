@@ -24,6 +24,7 @@ UDFS = {
     "bz_city": normalize.city,
     "bz_gender": normalize.gender,
     "bz_name_pinyin": normalize.name_pinyin,
+    "bz_lunar_birthday": normalize.lunar_birthday,
 }
 
 

@@ -192,3 +192,74 @@ def name_pinyin(value: str | None) -> str | None:
     from pypinyin import lazy_pinyin  # imported lazily: staging is the only caller
 
     return "".join(lazy_pinyin(name)).lower().replace(" ", "")
+
+
+# --- lunar birthdays (crm_customers' optional lunar_birthday column) -------------------------------------------
+# A clerk writes the lunar month and day the customer celebrates as numbers (08-15, 8/15, 闰04-10, L4-10,
+# 1980-08-15, 8月15日) or in words (八月十五, 农历八月十五, 正月初一, 腊月廿三, 闰四月初十, 冬月初八). The
+# words follow the lunar calendar's own naming: months 正 (1st), 二 ... 十, 冬 (11th), 腊 (12th); days 初一 to
+# 初十, then 十一 ... 十九, 二十 (廿), 廿一 ... 廿九, 三十 (卅). Traditional characters (閏, 臘, 農曆) and full-width
+# digits are folded first (fold_text).
+_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}
+_CN_TENS = {"十": 10, "廿": 20, "卅": 30}
+_LUNAR_MONTH_NAMES = {"正": 1, "元": 1, "冬": 11, "腊": 12}
+_NUM = r"(?:\d{1,2}|[〇零一二两三四五六七八九十廿卅]{1,3})"
+_LUNAR_PREFIX = r"(?:农历|阴历|旧历)?"
+_LUNAR_YEAR = r"(?:(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年|\d{4}\s*[-/.])?"
+_LUNAR_LEAP = r"(闰|L)?"
+_LUNAR_WORDS = re.compile(
+    rf"^{_LUNAR_PREFIX}\s*{_LUNAR_YEAR}\s*{_LUNAR_PREFIX}\s*{_LUNAR_LEAP}\s*([正元冬腊]|{_NUM})\s*月(?:份)?\s*"
+    rf"(初[一二三四五六七八九十]|{_NUM})\s*[日号]?$")
+_LUNAR_NUMBERS = re.compile(rf"^{_LUNAR_PREFIX}\s*{_LUNAR_YEAR}\s*{_LUNAR_LEAP}\s*(\d{{1,2}})\s*[-/.]\s*(\d{{1,2}})$")
+
+
+def _cn_number(text: str) -> int | None:
+    """A number from 1 to 39 written in digits or Chinese numerals (十五, 二十三, 廿三, 卅, 初五); None otherwise."""
+    if text.isdigit():
+        return int(text)
+    if text.startswith("初"):
+        rest = text[1:]
+        return 10 if rest == "十" else _CN_DIGITS.get(rest)
+    if len(text) == 1:
+        return _CN_DIGITS.get(text) or _CN_TENS.get(text)
+    if text[0] in _CN_TENS:  # 十五, 廿三, 卅一
+        return _CN_TENS[text[0]] + _CN_DIGITS[text[1]] if len(text) == 2 and text[1] in _CN_DIGITS else None
+    if text[0] in _CN_DIGITS and text[1] == "十":  # 二十, 二十三
+        tail = text[2:]
+        if tail and (len(tail) > 1 or tail not in _CN_DIGITS):
+            return None
+        return _CN_DIGITS[text[0]] * 10 + (_CN_DIGITS[tail] if tail else 0)
+    return None
+
+
+@lru_cache(maxsize=20_000)
+def lunar_birthday(value: str | None) -> str | None:
+    """The lunar month and day a customer gave, as ``MM-DD`` (``闰MM-DD`` in a leap month), else None.
+
+    Reads the numeric forms (08-15, 8/15, 8.15, 闰04-10, L4-10, 1993-闰06-10, 8月15日) and the written ones
+    (八月十五, 农历八月十五, 正月初一, 腊月廿三, 闰四月初十, 1980年冬月初八); a month outside 1-12 or a day outside
+    1-30 is no lunar birthday. None also for an empty or junk value (see lunar_birthday_issue).
+    """
+    text = fold_text(value)
+    if text is None or is_junk_text(text):
+        return None
+    text = text.upper().replace(" ", "")
+    match = _LUNAR_NUMBERS.match(text) or _LUNAR_WORDS.match(text)
+    if not match:
+        return None
+    leap, month_text, day_text = match.groups()
+    month = _LUNAR_MONTH_NAMES.get(month_text) or _cn_number(month_text)
+    day = _cn_number(day_text)
+    if month is None or day is None or not (1 <= month <= 12 and 1 <= day <= 30):
+        return None
+    return f"{'闰' if leap else ''}{month:02d}-{day:02d}"
+
+
+def lunar_birthday_issue(value: str | None) -> str | None:
+    """'unreadable' when a lunar birthday was written but cannot be read (the loader reports it with its file
+    and line instead of reading it silently as none); None when it reads, or when nothing was given."""
+    text = fold_text(value)
+    if text is None or is_junk_text(text):
+        return None
+    return None if lunar_birthday(value) else "unreadable"

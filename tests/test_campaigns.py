@@ -51,6 +51,11 @@ def test_shipped_campaigns_are_valid_and_cover_every_trigger():
     ("colour: red", "unknown setting 'colour'"),
     ("episode_by: stage_sinse", "episode_by 'stage_sinse' must be an audience column (like stage_since) or lifetime"),
     ("channel_choice: cheapest", "channel_choice 'cheapest' must be best"),
+    # an export column is an audience column (a typo would otherwise fail the export after the night's work) ...
+    ("export_columns: [next_best_categroy]", "export_columns ['next_best_categroy'] must be audience columns"),
+    # ... and never the person's details or contact fields: a channel's file carries only its own contact field
+    ("export_columns: [age, phone]", "export_columns ['age', 'phone'] must be audience columns"),
+    ("export_columns: [grade, grade]", "export_columns names a column twice"),
 ])
 def test_invalid_definition_names_campaign_and_problem(change, message):
     key = change.split(":")[0]

@@ -46,7 +46,7 @@ def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = R
         con.execute("""CREATE TABLE intermediate.int_activation__list_contacts (run_date DATE, campaign_id VARCHAR,
             customer_id VARCHAR, name VARCHAR,
             phone VARCHAR, email VARCHAR, wechat_unionid VARCHAR, province VARCHAR, city VARCHAR,
-            district VARCHAR, address VARCHAR)""")
+            district VARCHAR, address VARCHAR, next_best_category VARCHAR, interest_categories VARCHAR[])""")
         con.execute("""CREATE TABLE marts.target_lists (run_date DATE, campaign_id VARCHAR, customer_id VARCHAR,
             channel VARCHAR, reason VARCHAR, is_holdout BOOLEAN, rank_score DOUBLE, send_after TIMESTAMP,
             send_before TIMESTAMP, wave INTEGER, wave_name VARCHAR, purpose VARCHAR, legal_basis VARCHAR,
@@ -58,7 +58,7 @@ def tiny_warehouse(path: Path, people: list[tuple[str, str]], run_date: date = R
             prev_run_date DATE)""")
         for i, (cid, channel) in enumerate(people):
             con.execute("INSERT INTO intermediate.int_activation__list_contacts VALUES (?, 'spring', ?, ?, ?, ?, NULL, "
-                        "'江苏省', '南京市', '建邺区', '新华路1号')",
+                        "'江苏省', '南京市', '建邺区', '新华路1号', NULL, NULL)",
                         [run_date, cid, f"客户{i}", f"1380013800{i}", f"{cid}@example.com"])
             con.execute("INSERT INTO marts.target_lists VALUES (?, 'spring', ?, ?, 'included:spring', false, ?, "
                         "TIMESTAMP '2026-06-02 09:00', TIMESTAMP '2026-06-02 20:00', 1, 'main', 'marketing', "
@@ -266,3 +266,35 @@ def test_sms_rows_carry_signature_opt_out_text_and_every_row_its_basis(tmp_path,
         ["【Bullseye】", "回T退订", "marketing", "consent"]]
     email = pd.read_csv(out / "spring__email.csv", encoding="utf-8-sig", dtype=str)
     assert "sms_signature" not in email.columns and email["legal_basis"].tolist() == ["consent"]
+
+
+def test_export_columns_travel_with_each_row_into_every_file_and_the_manifest(tmp_path):
+    """The campaign names next_best_category (and the list column interest_categories) as export columns:
+    C1 (sms) is recommended 厨房电器, C2 (email) 小家电, so each channel's file and the campaign's file carry that
+    category on the person's own row, the list written as one text (厨具、小家电), and the manifest names the
+    columns. A campaign without export_columns (spring, above) carries neither column."""
+    grow = [campaign("spring", channels=["sms", "email"],
+                     export_columns=["next_best_category", "interest_categories"])]
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("C1", "sms"), ("C2", "email")])
+    con = duckdb.connect(str(wh))
+    con.execute(f"UPDATE {CONTACTS} SET next_best_category = '厨房电器', interest_categories = ['厨具', '小家电'] "
+                "WHERE customer_id = 'C1'")
+    con.execute(f"UPDATE {CONTACTS} SET next_best_category = '小家电' WHERE customer_id = 'C2'")
+    con.close()
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(wh, RUN, out, grow, CONTACTS)
+    read = lambda name: pd.read_csv(out / name, encoding="utf-8-sig", dtype=str, keep_default_na=False)  # noqa: E731
+    sms, email, whole = read("spring__sms.csv"), read("spring__email.csv"), read("spring.csv")
+    assert sms[["customer_id", "next_best_category", "interest_categories"]].values.tolist() == [
+        ["C1", "厨房电器", "厨具、小家电"]]
+    assert email[["customer_id", "next_best_category", "interest_categories"]].values.tolist() == [["C2", "小家电", ""]]
+    assert dict(zip(whole.customer_id, whole.next_best_category, strict=True)) == {"C1": "厨房电器", "C2": "小家电"}
+    assert list(sms.columns).index("next_best_category") == list(sms.columns).index("offer_code") + 1
+    parquet = pd.read_parquet(out / "spring__sms.parquet")
+    assert parquet["next_best_category"].tolist() == ["厨房电器"]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["campaigns"][0]["export_columns"] == ["next_best_category", "interest_categories"]
+    plain = tmp_path / "plain"
+    export_lists(tiny_warehouse(tmp_path / "wh2.duckdb", [("C1", "sms")]), RUN, plain,
+                 [campaign("spring", channels=["sms"])], CONTACTS)
+    assert "next_best_category" not in pd.read_csv(plain / "spring__sms.csv", encoding="utf-8-sig").columns

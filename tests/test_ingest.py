@@ -143,6 +143,23 @@ def test_unreadable_dates_optional_value_dropped_required_row_held(tmp_path, con
     assert report.deliveries[0].values_quarantined == 1
 
 
+def test_an_unreadable_lunar_birthday_is_dropped_and_reported_with_its_line(tmp_path, con):
+    """lunar_birthday is an optional extra column: c1's 八月十五 and c2's 闰四月初十 read (bullseye.normalize), c3 gave
+    none (no issue), c4's 十三月初一 names no lunar month (there are 12): like an unreadable birth date, the row
+    loads and the quarantine names the value with its line (5: the header is line 1, c4 the fourth row), so
+    the clerk can fix it instead of the customer silently getting no greeting."""
+    land = tmp_path / "land"
+    write(land / "crm_customers" / "a.csv", "source_customer_id,name,lunar_birthday\n"
+          "c1,张伟,八月十五\nc2,李娜,闰四月初十\nc3,王芳,\nc4,赵敏,十三月初一\n")
+    write(land / "orders" / "o.csv", MINIMAL_ORDERS)
+    report = load_landing(con, land, "t")
+    assert q(con, "SELECT count(*) FROM raw.crm_customers") == [(4,)]
+    assert q(con, "SELECT line, column_name, value, action FROM meta.quarantine") == [
+        (5, "lunar_birthday", "十三月初一", "value_dropped")]
+    assert "unreadable lunar birthday" in q(con, "SELECT reason FROM meta.quarantine")[0][0]
+    assert report.deliveries[0].values_quarantined == 1
+
+
 def test_unknown_columns_are_kept(tmp_path, con):
     land = tmp_path / "land"
     write(land / "crm_customers" / "a.csv", "source_customer_id,vip_level\nc1,gold\n")

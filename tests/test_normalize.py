@@ -46,3 +46,31 @@ def test_regions_standardized():
 
 def test_gender():
     assert [n.gender(x) for x in ["男", "F", "female", "2", "?"]] == ["M", "F", "F", "F", None]
+
+
+@pytest.mark.parametrize("raw,expected", [
+    # the numeric forms read before
+    ("08-15", "08-15"), ("8/15", "08-15"), ("闰04-10", "闰04-10"), ("L4-10", "闰04-10"), ("1980-08-15", "08-15"),
+    ("1993-闰06-10", "闰06-10"),
+    # the written forms: lunar months are 正 (1), 二 ... 十, 冬 (11), 腊 (12); days 初一..初十, 十一.., 廿 = 20
+    ("八月十五", "08-15"), ("农历八月十五", "08-15"), ("正月初一", "01-01"), ("腊月廿三", "12-23"),
+    ("闰四月初十", "闰04-10"), ("冬月初八", "11-08"), ("十一月二十", "11-20"), ("十二月三十", "12-30"),
+    ("五月二十二日", "05-22"), ("二月卅", "02-30"), ("阴历1980年八月十五", "08-15"), ("农历8月15日", "08-15"),
+    # traditional characters and full-width digits are folded first
+    ("閏四月初十", "闰04-10"), ("臘月廿三", "12-23"), ("１９８０年八月十五", "08-15"),
+])
+def test_lunar_birthdays_in_numbers_and_in_words(raw, expected):
+    assert n.lunar_birthday(raw) == expected
+    assert n.lunar_birthday_issue(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["十三月初一", "腊月三十一", "八月", "13-01", "8-0", "中秋", "abc"])
+def test_an_unreadable_lunar_birthday_is_an_issue_not_a_silent_none(raw):
+    """No lunar month 13 or day 31, a month without a day, a festival's name: written, but not a lunar birthday."""
+    assert n.lunar_birthday(raw) is None
+    assert n.lunar_birthday_issue(raw) == "unreadable"
+
+
+@pytest.mark.parametrize("raw", [None, "", "  ", "无", "不详"])
+def test_no_lunar_birthday_given_is_no_issue(raw):
+    assert n.lunar_birthday(raw) is None and n.lunar_birthday_issue(raw) is None

@@ -86,6 +86,7 @@ AUDIENCE_COLUMNS: dict[str, str] = {
     "lifecycle_stage": "VARCHAR", "stage_since": "DATE", "rfm_segment": "VARCHAR", "r_score": "INTEGER",
     "f_score": "INTEGER", "m_score": "INTEGER", "recency_days": "INTEGER", "frequency": "INTEGER",
     "monetary": "DOUBLE", "p_alive": "DOUBLE", "clv_52w": "DOUBLE", "profit_12m": "DOUBLE",
+    "customer_profit_12m": "DOUBLE",
     "share_of_wallet": "DOUBLE", "lookalike_score": "DOUBLE", "lookalike_percentile": "DOUBLE",
     "interest_categories": "VARCHAR[]", "price_style": "VARCHAR", "next_best_category": "VARCHAR",
     "list_ids": "VARCHAR[]", "is_on_purchased_list": "BOOLEAN", "last_enquiry_at": "TIMESTAMP",
@@ -102,6 +103,11 @@ TRIGGER_COLUMNS: dict[str, str] = {
     # (int_sales__category_seasons; NULL: too little history to tell).
     "festival": "VARCHAR", "is_quiet_season": "BOOLEAN",
 }
+
+# Audience columns an export row may not carry as an export column: the person's identity, personal details
+# and contact fields go only to the channels that need them (CHANNEL_FIELDS; PIPL Art. 6, the minimum needed).
+NOT_EXPORTABLE = frozenset({"customer_id", "name", "gender", "age", "province", "city", "district", "list_ids"})
+
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
 _REASON = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -173,6 +179,9 @@ class Campaign:
     # best: the channel the person last responded on, when the campaign lists it and it passes the checks,
     # else the campaign's order; campaign_order: always the campaign's order.
     channel_choice: str = "best"
+    # Audience columns every export row of the campaign carries besides the channel's fields (the message
+    # needs them, e.g. next_best_category for an offer that names the category).
+    export_columns: tuple[str, ...] = ()
 
     def wave_purpose(self, index: int) -> str:
         """The purpose of wave ``index`` (0-based): its own, else the campaign's."""
@@ -535,6 +544,14 @@ class _CampaignFile(_Model):
         lambda v: f"{{loc}} '{v}' must be an audience column (like stage_since) or lifetime"))] = None
     channel_choice: Annotated[_Text, _one_of(("best", "campaign_order"), lambda v: f"{{loc}} '{v}' must be best "
                                              "(the channel the person responded on) or campaign_order")] = "best"
+    # Audience columns the export files carry on every row (the message needs them), in this order.
+    export_columns: Annotated[_Texts, AfterValidator(_must(
+        lambda v: len(set(v)) == len(v), lambda v: f"{{loc}} names a column twice in {list(v)}")),
+        AfterValidator(_must(
+            lambda v: set(v) <= set(AUDIENCE_COLUMNS) - NOT_EXPORTABLE,
+            lambda v: f"{{loc}} {sorted(set(v) - (set(AUDIENCE_COLUMNS) - NOT_EXPORTABLE))} must be audience columns "
+                      "(int_activation__audience), not the person's identity, personal details or contact fields"))
+    ] = ()
     waves: Annotated[tuple[_WaveFile, ...] | None, BeforeValidator(_must(
         lambda v: v is None or (isinstance(v, list) and v), lambda v: _WAVES)), WrapValidator(_spaced_waves)] = None
     reason: Annotated[_Text, AfterValidator(_must(
@@ -593,7 +610,7 @@ class _CampaignFile(_Model):
             offer=dict(self.offer), rank_by=self.rank_by, reason=self.reason, send_window=self.send_window,
             source_file=source, definition_sha256=digest, purpose=self.purpose,
             episode_by=None if self.trigger else (self.episode_by or "stage_since"),
-            channel_choice=self.channel_choice)
+            channel_choice=self.channel_choice, export_columns=self.export_columns)
 
     @field_validator("episode_by")
     @classmethod

@@ -9,6 +9,10 @@ Parquet:
 - ``<campaign>__<channel>.csv``: the same people split by channel, each file carrying only
   that channel's fields, ready for the SMS gateway, the mail house or the call centre.
 
+Both carry the wave, the offer code and the audience columns the campaign's ``export_columns`` names
+(``mgc_growth``: ``next_best_category``, the category its offer is for), so the message can say what the
+offer is; the manifest lists those columns per campaign.
+
 The CSV files are opened in Excel, so no cell may run as a formula (CSV injection, OWASP): a
 text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
 single quote, and every field is quoted. Domestic phones are written as the 11-digit national
@@ -46,7 +50,13 @@ from pathlib import Path
 import pandas as pd
 import phonenumbers
 
-from bullseye.activation.campaigns import CHANNEL_FIELDS, CONTACT_FIELD, Campaign
+from bullseye.activation.campaigns import (
+    AUDIENCE_COLUMNS,
+    CHANNEL_FIELDS,
+    CONTACT_FIELD,
+    NOT_EXPORTABLE,
+    Campaign,
+)
 from bullseye.warehouse import connect
 
 # The dbt model of the night's list rows with their contact fields (its relation comes from dbt's manifest).
@@ -163,6 +173,21 @@ def _sms_text(channel: str) -> str:
     return ", t.sms_signature, t.sms_opt_out_text" if channel == "sms" else ""
 
 
+def _export_columns(c: Campaign) -> str:
+    """SQL for the audience columns the campaign's ``export_columns`` names (alias a: the list contacts), each
+    after the offer code; a list column is written as one text (厨具、小家电) so that a CSV cell reads as words.
+
+    Settings read back from JSON are not validated again: a name that is not an exportable audience column
+    is refused here rather than put into SQL."""
+    parts = []
+    for col in c.export_columns:
+        if col not in AUDIENCE_COLUMNS or col in NOT_EXPORTABLE:
+            raise ExportError(f"campaign '{c.id}': export column '{col}' is not an exportable audience column")
+        kind = AUDIENCE_COLUMNS[col]
+        parts.append(f", array_to_string(a.{col}, '、') AS {col}" if kind.endswith("[]") else f", a.{col}")
+    return "".join(parts)
+
+
 def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: str) -> tuple[dict, int]:
     files: dict = {}
     exported = 0
@@ -175,7 +200,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
         df = con.execute(f"""
             SELECT t.customer_id, {fields}, strftime(t.send_after, '%Y-%m-%d %H:%M') AS send_after,
                    strftime(t.send_before, '%Y-%m-%d %H:%M') AS send_before, t.wave, t.wave_name,
-                   ? AS offer_code, t.reason, t.purpose, t.legal_basis{_sms_text(ch)}
+                   ? AS offer_code{_export_columns(c)}, t.reason, t.purpose, t.legal_basis{_sms_text(ch)}
             FROM marts.target_lists t JOIN {contacts} a USING (run_date, campaign_id, customer_id)
             WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
@@ -269,7 +294,8 @@ def _write_night(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
             manifest["campaigns"].append({
                 "campaign_id": c.id, "name": c.name, "objective": c.objective, "priority": c.priority,
                 "definition_file": c.source_file, "definition_sha256": c.definition_sha256,
-                "offer_code": c.offer_code, "candidates": sum(reasons.values()), "included": included,
+                "offer_code": c.offer_code, "export_columns": list(c.export_columns),
+                "candidates": sum(reasons.values()), "included": included,
                 "holdout": holdout, "exported": exported, "counts_by_reason": reasons,
                 "changes_vs_previous_night": [{"change": a, "reason": r, "count": n} for a, r, n in changes],
                 "files": files,

@@ -53,6 +53,7 @@ from bullseye.ingest.rules import (
     MULTILINE_OK,
     RULES,
     UNREADABLE,
+    register_functions,
     render,
 )
 from bullseye.ingest.sources import ID_CARD_INPUT_COLUMNS, SOURCES, SQL_TYPES, SourceSpec
@@ -155,6 +156,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MACROS)
     con.execute(call_outcome_macro())
     con.execute(basis_macro_sql())
+    register_functions(con)
     con.execute(PURGE_DDL)
     for spec in SOURCES.values():
         cols = ", ".join(f'"{c}" {SQL_TYPES[t]}' for c, t in spec.columns.items())

@@ -31,6 +31,10 @@ Thresholds (CNY; the demo's largest order is about 36,000):
 - ``store_targets.revenue_target``: below zero held.
 - dates: orders before 1990 held; birth dates outside 1900..today dropped;
   list ages outside 0..120 dropped.
+- ``crm_customers.lunar_birthday`` (an optional extra column) that
+  bullseye.normalize.lunar_birthday cannot read (08-15, 闰04-10, 八月十五, 农历正月初一,
+  腊月廿三 ... all read) is dropped like an unreadable date: staging reads it as no lunar
+  birthday, and the quarantine names its file, line and value (value_dropped).
 - an unreadable optional value is dropped (the row goes on without it), except
   where reading it wrongly would contact someone who said no: ``contacts.opt_out``
   and ``contacts.complaint`` that cannot be read hold the row (:data:`UNREADABLE`).
@@ -50,6 +54,7 @@ from dataclasses import dataclass
 import duckdb
 
 from bullseye.ingest.call_outcomes import NOT_CALLED, OUTCOMES
+from bullseye.normalize import lunar_birthday_issue
 
 SEVERITIES = ("quarantine", "block", "warn", "drop_value")
 HOLDING = ("quarantine", "block")
@@ -112,6 +117,9 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "crm_customers": (
         Rule("birth_date", "NOT ({birth_date} BETWEEN DATE '1900-01-01' AND current_date)",
              "implausible birth date", "drop_value"),
+        Rule("lunar_birthday", "bz_lunar_birthday_issue({raw:lunar_birthday}) IS NOT NULL",
+             "unreadable lunar birthday (read: 08-15, 8/15, 闰04-10, L4-10, 1980-08-15, 八月十五, 农历正月初一, "
+             "腊月廿三, 闰四月初十): no lunar birthday greeting", "drop_value"),
     ),
     "lists": (
         Rule("birth_date", "NOT ({birth_date} BETWEEN DATE '1900-01-01' AND current_date)",
@@ -134,6 +142,21 @@ UNREADABLE: dict[tuple[str, str], str] = {
     ("contacts", "opt_out"): "quarantine",
     ("contacts", "complaint"): "quarantine",
 }
+
+# Python functions the rules call (registered on the loading connection by register_functions).
+FUNCTIONS = {"bz_lunar_birthday_issue": lunar_birthday_issue}
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Register FUNCTIONS (VARCHAR -> VARCHAR) on ``con``: a rule that reads a value the way staging will
+    (bullseye.normalize) names what staging could not read, with the file and line staging no longer has."""
+    for name, fn in FUNCTIONS.items():
+        try:
+            con.remove_function(name)
+        except Exception:  # noqa: BLE001 - not registered on this connection yet
+            pass
+        con.create_function(name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False)
+
 
 _REF = re.compile(r"\{(raw:)?([a-z_][a-z0-9_]*)\}")
 

@@ -43,17 +43,14 @@ select
     -- An optional wedding_date column (any of 2012-05-20, 20120520, 2012/5/20) for anniversaries.
     cast(try_strptime(trim(json_extract_string(_extra, '$.wedding_date')), ['%Y-%m-%d', '%Y%m%d', '%Y/%m/%d'])
          as date) as wedding_date,
-    -- An optional lunar_birthday column: the lunar month and day the customer celebrates, written MM-DD
-    -- (08-15, 8/15), with 闰 or L before the month for a leap month (闰04-10, L4-10), optionally after the
-    -- lunar birth year (1980-08-15). Anything else is NULL (no lunar birthday).
-    {% set lunar = "regexp_extract(trim(json_extract_string(_extra, '$.lunar_birthday')), "
-                   "'^(?:[0-9]{4}[-/])?(闰|L|l)?([0-9]{1,2})[-/]([0-9]{1,2})$', ['leap', 'm', 'd'])" %}
-    case when try_cast({{ lunar }}.m as integer) between 1 and 12 and try_cast({{ lunar }}.d as integer) between 1 and 30
-         then cast({{ lunar }}.m as integer) end as lunar_birth_month,
-    case when try_cast({{ lunar }}.m as integer) between 1 and 12 and try_cast({{ lunar }}.d as integer) between 1 and 30
-         then cast({{ lunar }}.d as integer) end as lunar_birth_day,
-    case when try_cast({{ lunar }}.m as integer) between 1 and 12 and try_cast({{ lunar }}.d as integer) between 1 and 30
-         then {{ lunar }}.leap <> '' end as lunar_birth_leap,
+    -- An optional lunar_birthday column: the lunar month and day the customer celebrates, in numbers (08-15,
+    -- 8/15, 闰04-10, L4-10, 1980-08-15) or words (八月十五, 农历正月初一, 腊月廿三, 闰四月初十), read by
+    -- bullseye.normalize.lunar_birthday into MM-DD (闰MM-DD in a leap month). A value it cannot read is NULL here
+    -- and reported by the loader (meta.quarantine, value_dropped, with its file and line).
+    {% set lunar = "bz_lunar_birthday(json_extract_string(_extra, '$.lunar_birthday'))" %}
+    cast(substr({{ lunar }}, -5, 2) as integer)             as lunar_birth_month,
+    cast(right({{ lunar }}, 2) as integer)                  as lunar_birth_day,
+    starts_with({{ lunar }}, '闰')                           as lunar_birth_leap,
     _delivery_id
 from latest
 where _version = 1

@@ -46,7 +46,10 @@ select
     s.value_tier, s.mvc_subtype, s.grade, s.lifecycle_stage, s.stage_since,
     r.rfm_segment, r.r_score, r.f_score, r.m_score, cast(r.recency_days as integer) as recency_days,
     cast(r.frequency as integer) as frequency, cast(r.monetary as double) as monetary,
-    v.p_alive, v.clv_52w, cast(s.profit_12m as double) as profit_12m, s.share_of_wallet,
+    v.p_alive, v.clv_52w, cast(s.profit_12m as double) as profit_12m,
+    -- what the customer caused over the value window (margin less service, giveaways, returns), without our
+    -- own contact costs: what to rank customers on (profit_12m falls with every contact we make)
+    cast(s.customer_profit_12m as double) as customer_profit_12m, s.share_of_wallet,
     l.lookalike_score, l.lookalike_percentile,
     list_distinct(list_concat(coalesce(i.bought_categories, []), coalesce(i.browsed_only_categories, [])))
         as interest_categories,
