@@ -21,14 +21,14 @@ from bullseye.config import RunConfig, working_copy
 pytestmark = pytest.mark.slow
 AS_OF = "2026-11-24"
 _BUILT: dict[Path, Path] = {}
-# One unit test per rule issues 15 and 16 name (dbt_project/models/intermediate/*/_unit_tests*.yml).
+# One unit test per rule issues 15 and 16 name (dbt_project/models/*/*/_unit_tests*.yml).
 RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rfm_quintiles_and_segment_boxes",
          "identity_key_rules", "date_triggers_count_from_the_send_date",
          "category_cycles_seed_then_learned", "rhythm_from_what_was_bought",
          "durable_buyer_stays_consumables_buyer_goes",
          "incremental_margin_against_the_holdout", "store_kpis_count_at_the_selling_store",
          "calendar_triggers_count_from_the_send_date", "quiet_season_from_sales_history",
-         "call_sheet_rows_carry_the_calls_context"}
+         "call_sheet_rows_carry_the_calls_context", "grade_changes_through_no_grade"}
 
 
 def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

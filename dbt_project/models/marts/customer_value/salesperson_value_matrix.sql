@@ -30,12 +30,13 @@ select
     value_tier,
     grade,
     count(*) as customers,
-    list_avg(list(share_of_wallet order by customer_id)) as avg_share_of_wallet,
+    list_avg(list(share_of_wallet order by customer_id)) as avg_share_of_wallet,  -- over known wallets only
     count(*) filter (where wallet_trend = 'growing') as wallet_growing,
     count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
     count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
     round(list_sum(list(value order by customer_id)), 2) as value,
     round(list_sum(list(potential_gap order by customer_id)), 2) as potential_gap,
-    {{ as_of_date() }} as as_of_date
+    {{ as_of_date() }} as as_of_date,
+    count(*) filter (where share_of_wallet is null) as unknown_wallets  -- last: earlier columns keep their places
 from customers
 group by all

@@ -3,6 +3,10 @@
 --   dormant_woken       a purchase after a silence of lifecycle_dormant_gaps usual gaps (but not lost)
 --   lost_won_back       a purchase after a silence of lifecycle_lost_gaps usual gaps
 --   grade_upgrades / grade_downgrades   grade changes that took effect in the month (customer_segments_history)
+--   grade_entries / grade_exits   a customer's grade appearing (from none) or disappearing (to none): a grade
+--                       needs a purchase in the value window, so A -> none -> C is an exit, then an entry,
+--                       not an up- or downgrade. Changes are between a customer's consecutive snapshot rows:
+--                       their first row is no change (a first purchase counts in new_customers)
 --   buyers              customers who bought in the month
 -- Silence is measured against the customer's usual gap as known at the run date.
 with days as (
@@ -23,22 +27,26 @@ purchases as (
 ),
 grades as (
     select customer_id, date_trunc('month', dbt_valid_from) as month,
-        grade, lag(grade) over (partition by customer_id order by dbt_valid_from) as previous_grade
+        grade, lag(grade) over (partition by customer_id order by dbt_valid_from) as previous_grade,
+        row_number() over (partition by customer_id order by dbt_valid_from) > 1 as has_previous
     from {{ ref('customer_segments_history') }}
     where dbt_valid_from < {{ as_of_end() }}  -- a backfill must not see later nights
 ),
 grade_changes as (
     select customer_id, month,
         count(*) filter (where grade < previous_grade) as grade_upgrades,   -- 'A' < 'B': a better grade
-        count(*) filter (where grade > previous_grade) as grade_downgrades
-    from grades where previous_grade is not null and grade is not null
+        count(*) filter (where grade > previous_grade) as grade_downgrades,
+        count(*) filter (where grade is not null and previous_grade is null) as grade_entries,
+        count(*) filter (where grade is null and previous_grade is not null) as grade_exits
+    from grades where has_previous
     group by all
 ),
 per_customer as (
     select coalesce(p.customer_id, g.customer_id) as customer_id, coalesce(p.month, g.month) as month,
         coalesce(p.new_customers, 0) as new_customers, coalesce(p.dormant_woken, 0) as dormant_woken,
         coalesce(p.lost_won_back, 0) as lost_won_back, coalesce(p.bought, 0) as bought,
-        coalesce(g.grade_upgrades, 0) as grade_upgrades, coalesce(g.grade_downgrades, 0) as grade_downgrades
+        coalesce(g.grade_upgrades, 0) as grade_upgrades, coalesce(g.grade_downgrades, 0) as grade_downgrades,
+        coalesce(g.grade_entries, 0) as grade_entries, coalesce(g.grade_exits, 0) as grade_exits
     from purchases p full join grade_changes g using (customer_id, month)
 )
 select
@@ -50,7 +58,9 @@ select
     sum(c.lost_won_back)::bigint as lost_won_back,
     sum(c.grade_upgrades)::bigint as grade_upgrades,
     sum(c.grade_downgrades)::bigint as grade_downgrades,
-    sum(c.bought)::bigint as buyers
+    sum(c.bought)::bigint as buyers,
+    sum(c.grade_entries)::bigint as grade_entries,  -- after buyers: the columns before them keep their places
+    sum(c.grade_exits)::bigint as grade_exits
 from per_customer c
 left join {{ ref('int_customer__home_store') }} h using (customer_id)
 group by all
