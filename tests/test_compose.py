@@ -151,10 +151,14 @@ def test_long_running_services_have_healthchecks_and_start_in_order(name):
 
 def test_every_long_running_service_is_covered_and_the_scheduler_serves_its_health_check():
     """No long-running service without a healthcheck; the scheduler's check reads port 8974, which only
-    answers with AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK; watcher mode (the default here) has its triggerer."""
+    answers with AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK; the scheduler (LocalExecutor: it runs the tasks)
+    waits for a healthy api-server; watcher mode (the default here) has its triggerer."""
     for name, svc in LONG_RUNNING.items():
         assert "healthcheck" in svc, name
     assert "8974" in " ".join(SERVICES["airflow-scheduler"]["healthcheck"]["test"])
+    # LocalExecutor: tasks run in the scheduler and report to the api-server, so it starts once that is healthy.
+    assert COMMON["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert SERVICES["airflow-scheduler"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
     assert COMMON["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
     mode = VAR_REF.fullmatch(COMMON["environment"]["BULLSEYE_COSMOS_MODE"])
     assert mode.group(1) == "BULLSEYE_COSMOS_MODE" and mode.group(3) == "watcher"
