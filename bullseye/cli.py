@@ -53,12 +53,16 @@ KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
 )
 
 
+LOG_HANDLER = "bullseye-cli"  # the name of the log file handler _setup_logging attaches
+
+
 def _setup_logging(logdir: Path) -> None:
     logdir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     handler = logging.FileHandler(logdir / "bullseye.log", encoding="utf-8")
+    handler.set_name(LOG_HANDLER)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -684,7 +688,7 @@ def _plain(exc: BaseException) -> str:
 def _log_file() -> Path | None:
     """The log file the command writes to (set up by _setup_logging), if any."""
     for h in logging.getLogger().handlers:
-        if isinstance(h, logging.FileHandler):
+        if isinstance(h, logging.FileHandler) and h.get_name() == LOG_HANDLER:
             return Path(h.baseFilename)
     return None
 

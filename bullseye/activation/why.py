@@ -176,7 +176,7 @@ def audience_clauses(condition: str) -> list[str]:
     tree = sqlglot.parse_one(condition, read="duckdb")
     while isinstance(tree, exp.Paren):
         tree = tree.this
-    parts = tree.flatten() if isinstance(tree, exp.And) else [tree]
+    parts = tree.flatten(unnest=False) if isinstance(tree, exp.And) else [tree]
     return [p.sql(dialect="duckdb") for p in parts]
 
 
@@ -214,6 +214,12 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def _failed(clause: str, cols: list[str], ok: object, values: dict[str, object]) -> str:
+    """One failed clause with the person's values of its columns; NULL fails as the planner's WHERE does."""
+    shown = ", ".join(f"{col}={_show(values[col])}" for col in cols)
+    return f"`{clause}` is {'unknown (NULL)' if ok is None else 'false'}" + (f" ({shown})" if shown else "")
+
+
 def _source(c: Campaign) -> str:
     """The rows the planner evaluates a campaign's audience on (policy._candidates_sql): the audience, joined
     with the trigger's occasions in its window for a trigger campaign."""
@@ -230,11 +236,19 @@ def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str]) -
     columns = [_clause_columns(cl) for cl in clauses]
     wanted = sorted({col for cols in columns for col in cols})
     marks = ", ".join("?" * len(ids))
-    tests = ", ".join(f"({cl}) AS __c{i}" for i, cl in enumerate(clauses))
     values = "".join(f", x.{col} AS __v_{col}" for col in wanted)
     order = "x.event_date NULLS LAST, x.occurrence_key" if c.trigger else "x.customer_id"
-    rows = con.execute(f"""SELECT x.customer_id, {tests}{values} FROM {_source(c)} AS x
-        WHERE x.customer_id IN ({marks}) ORDER BY x.customer_id, {order}""", ids).fetchall()
+
+    def query(tests: list[str]) -> list[tuple]:
+        tested = "".join(f", ({t}) AS __c{i}" for i, t in enumerate(tests))
+        return con.execute(f"""SELECT x.customer_id, ({c.audience}) AS __all{tested}{values} FROM {_source(c)} AS x
+            WHERE x.customer_id IN ({marks}) ORDER BY x.customer_id, {order}""", ids).fetchall()
+
+    try:
+        rows = query(clauses)
+    except duckdb.Error:  # a clause sqlglot wrote back in a form DuckDB reads otherwise: the condition whole
+        clauses, columns = [], []
+        rows = query([])
     first: dict[str, tuple] = {}
     for r in rows:
         first.setdefault(r[0], r)  # a trigger campaign: the person's first occasion, as the planner takes it
@@ -244,19 +258,17 @@ def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str]) -
         if row is None:
             out[cid] = ("not a candidate", f"no {c.trigger.type} occasion in the window" if c.trigger
                         else "not in tonight's audience rows")
-            continue
-        results = row[1:1 + len(clauses)]
-        vals = dict(zip(wanted, row[1 + len(clauses):], strict=True))
-        failed = []
-        for clause, cols, ok in zip(clauses, columns, results, strict=True):
-            if ok is True:
-                continue
-            state = "unknown (NULL)" if ok is None else "false"
-            shown = ", ".join(f"{col}={_show(vals[col])}" for col in cols)
-            failed.append(f"`{clause}` is {state}" + (f" ({shown})" if shown else ""))
-        out[cid] = ("not a candidate", "audience: " + "; ".join(failed)) if failed else (
-            "unknown", "the audience condition holds but the night made no decision for this person "
-                       "(the person's id changed after the night planned, or the campaign was planned without them)")
+        elif row[1] is True:
+            out[cid] = ("unknown", "the audience condition holds but the night made no decision for this person "
+                                   "(the person's id changed after the night planned, or the campaign was planned "
+                                   "without them)")
+        else:
+            vals = dict(zip(wanted, row[2 + len(clauses):], strict=True))
+            tested = list(zip(clauses, columns, row[2:2 + len(clauses)], strict=True))
+            if all(ok is True for _, _, ok in tested):  # the split did not find the culprit: the condition whole
+                tested = [(c.audience, wanted, row[1])]
+            out[cid] = ("not a candidate", "audience: " + "; ".join(
+                _failed(clause, cols, ok, vals) for clause, cols, ok in tested if ok is not True))
     return out
 
 
