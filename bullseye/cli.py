@@ -561,6 +561,17 @@ def _positive(kind: type) -> Callable[[str], object]:
     return parse
 
 
+def _probability(text: str) -> float:
+    """A match probability between 0 and 1; a plain message otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
+
+
 def _shared(*, where: bool, suppress: bool = False) -> argparse.ArgumentParser:
     """Options every command takes, so that they may come after the subcommand too: --debug and, for
     commands that read a warehouse, --warehouse and --home. ``suppress``: for a nested subcommand whose
@@ -620,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     wn = isub.add_parser("why-not", help="why two records are (not) one person", parents=[leaf])
     wn.add_argument("record_a", help="SOURCE|SOURCE_RECORD_ID, e.g. 'crm_customers|store_pos:S100001'")
     wn.add_argument("record_b", help="the other record, written the same way")
-    wn.add_argument("--threshold", type=float,
+    wn.add_argument("--threshold", type=_probability,
                     help="match probability that joins two records (default: the one the latest night used)")
     dr = isub.add_parser("drift", help="the nightly identity-drift report", parents=[leaf])
     dr.add_argument("--last", type=_positive(int), default=7, help="how many nights to show (default 7)")

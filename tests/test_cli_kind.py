@@ -27,6 +27,8 @@ BAD_INPUTS = [
     (["demo-data", "--out", "x", "--scale", "big"], "'big' is not a number above 0"),
     (["bench", "clv", "--customers", "0"], "'0' is not a number above 0"),
     (["frob"], "invalid choice: 'frob'"),
+    (["identity", "why-not", "a|1", "b|2", "--threshold", "high"], "'high' is not a probability between 0 and 1"),
+    (["identity", "drift", "--last", "-3"], "'-3' is not a number above 0"),
 ]
 
 
