@@ -486,7 +486,7 @@ def test_lists_why_says_included_excluded_and_the_audience_clause_that_failed(ni
     bday = WHY_NIGHT1[("c1", "bday")]
     assert bday.outcome == "included" and bday.why.startswith("sms; wave 1") and "included:bday" in bday.why
     assert (WHY_NIGHT1[("c1", "winback")].outcome, WHY_NIGHT1[("c1", "winback")].why) == (
-        "excluded", "excluded:lower_priority")
+        "excluded", "excluded:lower_priority; tonight's higher-priority campaign bday")
     assert (WHY_NIGHT1[("c1", "acq")].outcome, WHY_NIGHT1[("c1", "acq")].why) == (
         "not a candidate", "audience: `customer_status = 'prospect'` is false (customer_status=customer)")
     assert WHY_NIGHT1[("c2", "bday")].why == "no birthday occasion in the window"
