@@ -691,8 +691,8 @@ def _plain(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, KeyError) and text.startswith(("'", '"')):
         text = text.strip("'\"")
-    if isinstance(exc, FileNotFoundError) and exc.filename:
-        text = f"no such file or folder: {exc.filename}"
+    if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ...": what happened, and to which file
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return text or f"unexpected {type(exc).__name__}"
 
 
