@@ -102,3 +102,16 @@ def test_output_off_a_terminal_is_not_wrapped(tmp_path, capsys):
     assert len(lines) == 1 and len(lines[0]) > 200, out
     assert str(home / "warehouse" / "bullseye.duckdb") in lines[0]
     assert "\x1b[" not in out  # no colour codes either
+
+
+def test_errors_are_plain_sentences_without_class_names_or_errno():
+    """What the user reads when a command fails: the message itself, never `OSError: [Errno 28] ...`."""
+    import errno
+
+    from bullseye.cli import _plain
+
+    assert _plain(OSError(errno.ENOSPC, "No space left on device", "/x/exports")) == \
+        "No space left on device: /x/exports"
+    assert _plain(FileNotFoundError("no warehouse at w")) == "no warehouse at w"
+    assert _plain(KeyError("no setting 'x'")) == "no setting 'x'"
+    assert _plain(ValueError("first line\nsecond line")) == "first line"
