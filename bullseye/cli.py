@@ -689,8 +689,8 @@ def _plain(exc: BaseException) -> str:
     """An error as a sentence for the user: its own message, without the class name; the class only when
     the message is empty (the traceback is in the log)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, KeyError) and text.startswith(("'", '"')):
-        text = text.strip("'\"")
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):  # str() of a KeyError is a repr
+        text = exc.args[0].strip().splitlines()[0] if exc.args[0].strip() else ""
     if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ...": what happened, and to which file
         text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return text or f"unexpected {type(exc).__name__}"
