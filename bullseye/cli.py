@@ -7,9 +7,16 @@
     bullseye bench identity --records FILE [--records FILE ...] --truth FILE
     bullseye forget --phone P | --email E | --id-card N | --customer-id C [--warehouse PATH] [--home DIR]
     bullseye subject-access --phone P | --email E | --id-card N | --customer-id C [--out FILE]
+    bullseye lists why PERSON [--warehouse PATH] [--home DIR] [--as-of DATE]
 
 Console output is for people: one line per step, a summary at the end, and on
 failure one clear message. Library logs go to ``<home>/logs/bullseye.log``.
+
+A mistake in the command line (an unknown step, a date that is not one) is one line
+and exit code 2, before anything runs; an error while running is one line too, with
+the traceback in the log (and on the terminal with ``--debug``). Options may be given
+before or after the subcommand. When the output is not a terminal (a pipe, a file, a
+scheduler's log) lines are printed as they are, never wrapped at 80 columns.
 """
 
 from __future__ import annotations
@@ -21,15 +28,20 @@ import resource
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bullseye.config import RunConfig, default_home, default_warehouse
 
 console = Console(highlight=False)
+# Output that is not a terminal is read by tools and people scrolling a log: no wrapping at all.
+PLAIN_WIDTH = 100_000
 DEMO_SEED = 42
 # Warnings a night is known to raise that nobody running it can act on; only these are dropped.
 # Any other warning is written to <home>/logs/bullseye.log, so a new one is seen, not hidden.
@@ -41,12 +53,16 @@ KNOWN_NOISE: tuple[tuple[type[Warning], str], ...] = (
 )
 
 
+LOG_HANDLER = "bullseye-cli"  # the name of the log file handler _setup_logging attaches
+
+
 def _setup_logging(logdir: Path) -> None:
     logdir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     handler = logging.FileHandler(logdir / "bullseye.log", encoding="utf-8")
+    handler.set_name(LOG_HANDLER)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -73,15 +89,11 @@ def _demo_landing(home: Path) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bullseye.night import WarehouseBusy, night_lock
-    from bullseye.pipeline import STEP_NAMES, NightSummary
+    from bullseye.pipeline import NightSummary
 
     home = Path(args.home).resolve() if args.home else default_home()
     _setup_logging(home / "logs")
-    only = [s.strip() for s in args.steps.split(",")] if args.steps else None
-    unknown = sorted(set(only or ()) - set(STEP_NAMES))
-    if unknown:
-        console.print(f"[red]unknown step(s) {', '.join(unknown)}: the steps are {', '.join(STEP_NAMES)}[/red]")
-        return 2
+    only = list(args.steps) if args.steps else None  # checked against STEP_NAMES by the parser (_steps)
     landing = Path(args.landing) if args.landing else _demo_landing(home)
     warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
@@ -122,7 +134,8 @@ def _run_steps(cfg: RunConfig, summary, only: list[str] | None) -> int:
             except Exception as exc:  # noqa: BLE001 - reported to the user, details in the log
                 logging.getLogger("bullseye").exception("step %s failed", name)
                 console.print(f"[red]✗ [{i}/{len(STEPS)}] {name} failed after {time.perf_counter() - t0:.1f}s[/red]")
-                console.print(f"[red]{type(exc).__name__}: {exc}[/red]", soft_wrap=True)
+                console.print(f"[red]{_plain(exc)}[/red]", soft_wrap=True)
+                console.print(f"[dim]details: {cfg.logs / 'bullseye.log'}[/dim]", soft_wrap=True)
                 console.print("[yellow]nothing of this night was committed: the warehouse, the last publication "
                               "and earlier exports are untouched; run the night again once fixed[/yellow]")
                 return 1
@@ -504,18 +517,90 @@ def _bench_clv(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bullseye", description="Nightly database-marketing pipeline.")
-    sub = p.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``bullseye run: error: ... (bullseye run --help)``, exit code 2.
 
-    run = sub.add_parser("run", help="run the nightly job once (on demo data without --landing)")
+    argparse prints the whole usage block before the error; the usage is one ``--help`` away and the
+    error is what the user needs to see."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _date(text: str) -> date:
+    """A run date as the user writes it, YYYY-MM-DD; a plain message when it is not one."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-25") from None
+
+
+def _steps(text: str) -> list[str]:
+    """A comma-separated subset of the night's steps; a typo stops the command before anything runs."""
+    from bullseye.pipeline import STEP_NAMES
+
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEP_NAMES]
+    if unknown or not steps:
+        raise argparse.ArgumentTypeError(f"unknown step(s) {', '.join(unknown) or repr(text)}: "
+                                         f"the steps are {', '.join(STEP_NAMES)}")
+    return steps
+
+
+def _positive(kind: type) -> Callable[[str], object]:
+    """A number above zero (a scale, a count); a plain message otherwise."""
+    def parse(text: str) -> object:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _probability(text: str) -> float:
+    """A match probability between 0 and 1; a plain message otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
+
+
+def _shared(*, where: bool, suppress: bool = False) -> argparse.ArgumentParser:
+    """Options every command takes, so that they may come after the subcommand too: --debug and, for
+    commands that read a warehouse, --warehouse and --home. ``suppress``: for a nested subcommand whose
+    parent takes the same options (a default here would overwrite the parent's value)."""
+    default = argparse.SUPPRESS if suppress else None
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full traceback of an error on the terminal (it is always in the log)")
+    if where:
+        p.add_argument("--warehouse", default=default,
+                       help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
+        p.add_argument("--home", default=default, help="bullseye home for publication, exports and logs "
+                                                       "(default: $BULLSEYE_HOME or ./var)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bullseye", description="Nightly database-marketing pipeline.",
+                parents=[_shared(where=False)])
+    p.set_defaults(debug=False)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    plain = _shared(where=False)
+    located = _shared(where=True)
+
+    run = sub.add_parser("run", help="run the nightly job once (on demo data without --landing)", parents=[located])
     run.add_argument("--landing", help="landing zone folder (default: a generated demo landing zone)")
-    run.add_argument("--as-of", type=date.fromisoformat, help="run date YYYY-MM-DD (default: today)")
-    run.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-    run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
-                                    "(default: $BULLSEYE_HOME or ./var)")
-    run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export,commit "
-                                     "(a night is committed only by its commit step)")
+    run.add_argument("--as-of", type=_date, help="run date YYYY-MM-DD (default: today)")
+    run.add_argument("--steps", type=_steps, help="comma-separated subset of load,build,check,publish,export,commit "
+                                                  "(a night is committed only by its commit step)")
     run.add_argument("--wait", action="store_true",
                      help="wait for another run on the same warehouse to finish instead of exiting at once")
     run.add_argument("--campaigns", help="folder of campaign YAML files and contact_policy.yml "
@@ -525,57 +610,68 @@ def build_parser() -> argparse.ArgumentParser:
                           "full: rescore all pairs; retrain: train the match model again, then rescore")
     run.set_defaults(fn=cmd_run)
 
-    demo = sub.add_parser("demo-data", help="write a demo landing zone")
-    demo.add_argument("--out", required=True)
-    demo.add_argument("--scale", type=float, default=1.0, help="1 = about 10k people and 100k orders")
-    demo.add_argument("--seed", type=int, default=DEMO_SEED)
+    demo = sub.add_parser("demo-data", help="write a demo landing zone", parents=[plain])
+    demo.add_argument("--out", required=True, help="folder to write the landing zone into")
+    demo.add_argument("--scale", type=_positive(float), default=1.0,
+                      help="size: 1 = about 10k people and 100k orders (default 1)")
+    demo.add_argument("--seed", type=int, default=DEMO_SEED,
+                      help=f"random seed; the same seed and scale give the same files (default {DEMO_SEED})")
     demo.set_defaults(fn=cmd_demo_data)
 
-    man = sub.add_parser("dbt-manifest", help="compile dbt's manifest.json for the Airflow DAG (Cosmos)")
+    man = sub.add_parser("dbt-manifest", help="compile dbt's manifest.json for the Airflow DAG (Cosmos)",
+                         parents=[plain])
     man.add_argument("--target", help="target folder (default: dbt_project/target)")
     man.set_defaults(fn=cmd_dbt_manifest)
 
-    ident = sub.add_parser("identity", help="explain and audit identity resolution")
-    ident.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-    ident.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
-    isub = ident.add_subparsers(dest="action", required=True)
-    ex = isub.add_parser("explain", help="the records of a customer and what tied each")
-    ex.add_argument("customer_id")
-    wn = isub.add_parser("why-not", help="why two records are (not) one person")
+    ident = sub.add_parser("identity", help="explain and audit identity resolution", parents=[located])
+    isub = ident.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    leaf = _shared(where=True, suppress=True)
+    ex = isub.add_parser("explain", help="the records of a customer and what tied each", parents=[leaf])
+    ex.add_argument("customer_id", help="the customer id, e.g. from marts.dim_customer")
+    wn = isub.add_parser("why-not", help="why two records are (not) one person", parents=[leaf])
     wn.add_argument("record_a", help="SOURCE|SOURCE_RECORD_ID, e.g. 'crm_customers|store_pos:S100001'")
-    wn.add_argument("record_b")
-    wn.add_argument("--threshold", type=float,
+    wn.add_argument("record_b", help="the other record, written the same way")
+    wn.add_argument("--threshold", type=_probability,
                     help="match probability that joins two records (default: the one the latest night used)")
-    dr = isub.add_parser("drift", help="the nightly identity-drift report")
-    dr.add_argument("--last", type=int, default=7)
-    ack = isub.add_parser("ack", help="acknowledge a night's identity drift so that it may publish")
-    ack.add_argument("--as-of", type=date.fromisoformat, required=True)
+    dr = isub.add_parser("drift", help="the nightly identity-drift report", parents=[leaf])
+    dr.add_argument("--last", type=_positive(int), default=7, help="how many nights to show (default 7)")
+    ack = isub.add_parser("ack", help="acknowledge a night's identity drift so that it may publish", parents=[leaf])
+    ack.add_argument("--as-of", type=_date, required=True, help="the night acknowledged, YYYY-MM-DD")
     ack.add_argument("--by", required=True, help="who reviewed it")
-    ack.add_argument("--note")
+    ack.add_argument("--note", help="what was reviewed and why the drift is accepted")
     ident.set_defaults(fn=cmd_identity)
 
     for name, fn, text in (("forget", cmd_forget, "erase a person everywhere (PIPL Art. 47) and keep a salted key "
                                                    "so that no later delivery brings them back"),
                            ("subject-access", cmd_subject_access, "everything stored about one person, as a JSON "
                                                                   "file (PIPL Art. 45)")):
-        priv = sub.add_parser(name, help=text)
+        priv = sub.add_parser(name, help=text, parents=[located])
         who = priv.add_mutually_exclusive_group(required=True)
-        who.add_argument("--phone")
-        who.add_argument("--email")
+        who.add_argument("--phone", help="a phone number, written in any common form")
+        who.add_argument("--email", help="an email address")
         who.add_argument("--id-card", dest="id_card", help="ID-card number (hashed before it is looked up)")
-        who.add_argument("--customer-id", dest="customer_id")
-        priv.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-        priv.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
+        who.add_argument("--customer-id", dest="customer_id", help="a customer id (a merged-away id works too)")
         if name == "subject-access":
             priv.add_argument("--out", help="JSON file to write (default: ./subject-access-<kind>-<time>.json)")
         priv.set_defaults(fn=fn)
 
-    bench = sub.add_parser("bench", help="print speed and memory figures")
-    bench.add_argument("what", choices=["demo-data", "load", "identity", "clv"])
-    bench.add_argument("--scale", type=float, default=1.0)
+    lists = sub.add_parser("lists", help="tonight's target lists, person by person", parents=[plain])
+    lsub = lists.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    why = lsub.add_parser("why", help="why a person is or is not on each of tonight's lists", parents=[located])
+    why.add_argument("person", metavar="PERSON",
+                     help="a phone (any written form), email, customer id or name (a name may match several people)")
+    why.add_argument("--as-of", type=_date, help="the night, YYYY-MM-DD (default: the latest night with lists)")
+    why.set_defaults(fn=cmd_lists_why)
+
+    bench = sub.add_parser("bench", help="print speed and memory figures", parents=[plain])
+    bench.add_argument("what", choices=["demo-data", "load", "identity", "clv"],
+                       help="what to measure: demo-data generation, the loader, identity resolution or the CLV fit")
+    bench.add_argument("--scale", type=_positive(float), default=1.0,
+                       help="size of the demo data: 1 = about 10k people (default 1)")
     bench.add_argument("--tmp", help="scratch folder (default: system temp)")
-    bench.add_argument("--new", type=int, default=10_000, help="identity: records held out for the incremental night")
-    bench.add_argument("--customers", type=int, default=1_000_000, help="clv: simulated customers")
+    bench.add_argument("--new", type=_positive(int), default=10_000,
+                       help="identity: records held out for the incremental night")
+    bench.add_argument("--customers", type=_positive(int), default=1_000_000, help="clv: simulated customers")
     bench.add_argument("--no-events", action="store_true",
                        help="identity: CRM and list records only (no web visitors), for very large scales")
     bench.add_argument("--records", action="append", metavar="FILE",
@@ -589,13 +685,95 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plain(exc: BaseException) -> str:
+    """An error as a sentence for the user: its own message, without the class name; the class only when
+    the message is empty (the traceback is in the log)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):  # str() of a KeyError is a repr
+        text = exc.args[0].strip().splitlines()[0] if exc.args[0].strip() else ""
+    if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ...": what happened, and to which file
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return text or f"unexpected {type(exc).__name__}"
+
+
+def _log_file() -> Path | None:
+    """The log file the command writes to (set up by _setup_logging), if any."""
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.FileHandler) and h.get_name() == LOG_HANDLER:
+            return Path(h.baseFilename)
+    return None
+
+
+def _configure_console() -> None:
+    """Not a terminal: no wrapping and no styling (Rich wraps at 80 columns when it cannot ask the width)."""
+    if not console.is_terminal:
+        console.width = PLAIN_WIDTH
+        console.soft_wrap = True
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-    args = build_parser().parse_args(argv)
+    _configure_console()
+    args = build_parser().parse_args(argv)  # a command-line mistake exits here with code 2
     try:
         return args.fn(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the traceback in the log (and with --debug)
+        if args.debug:
+            raise
+        if _log_file() is None:
+            _setup_logging(_home_of(args) / "logs")
+        logging.getLogger("bullseye").error("bullseye %s failed", args.command, exc_info=True)
+        console.print(f"[red]error: {escape(_plain(exc))}[/red] [dim](details in {_log_file()}, or run again "
+                      f"with --debug)[/dim]", soft_wrap=True)
+        return 1
+
+
+def _home_of(args: argparse.Namespace) -> Path:
+    return Path(args.home).resolve() if getattr(args, "home", None) else default_home()
+
+
+def cmd_lists_why(args: argparse.Namespace) -> int:
+    """Why PERSON is or is not on each of the night's lists (bullseye.activation.why). The person is never
+    written to the log (PIPL): only to the terminal of the operator who asked."""
+    from bullseye.activation.why import WhyError, explain, find_people, latest_night
+    from bullseye.warehouse import connect
+
+    home = _home_of(args)
+    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    if not warehouse.exists():
+        console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]",
+                      soft_wrap=True)
+        return 1
+    con = connect(warehouse, read_only=True)
+    try:
+        try:
+            night = args.as_of or latest_night(con)
+            people = find_people(con, args.person)
+            answers = explain(con, [p.customer_id for p in people], night) if people else []
+        except WhyError as exc:
+            console.print(f"[red]{exc}[/red]", soft_wrap=True)
+            return 1
+    finally:
+        con.close()
+    if not people:
+        console.print(f"[red]nobody in {warehouse.name} is named by {args.person!r} (a phone, email, "
+                      f"customer id or name)[/red]", soft_wrap=True)
+        return 1
+    if len(people) > 1:
+        console.print(f"{len(people)} people match: " + ", ".join(
+            f"{p.customer_id} ({p.name or 'no name'})" for p in people), soft_wrap=True)
+    table = Table(title=f"Lists of the night of {night}", title_justify="left")
+    for col in ("customer", "campaign", "outcome", "why"):
+        table.add_column(col, overflow="fold")
+    names = {p.customer_id: p.name for p in people}
+    for a in answers:
+        who = f"{a.customer_id} {names.get(a.customer_id) or ''}".strip()
+        style = {"included": "green", "excluded": "yellow", "deferred": "yellow"}.get(a.outcome)
+        table.add_row(who, a.campaign_id, f"[{style}]{a.outcome}[/{style}]" if style else a.outcome, a.why)
+    console.print(table)
+    return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import pytest
 
 from bullseye.activation.campaigns import AUDIENCE_COLUMNS, TRIGGER_COLUMNS, load_policy
 from bullseye.activation.policy import holdout_draw
+from bullseye.activation.why import explain
 from bullseye.cli import main
 from bullseye.config import PROJECT_ROOT
 from tests.conftest import write
@@ -98,6 +99,8 @@ CAMPAIGNS = {
             "offer: {code: OVEN1, description: 免费保养一次}\n",
 }
 NIGHTS = ["2026-06-01", "2026-06-02", "2026-06-17"]
+# bullseye.activation.why's answers for c1 and c2 on night 1, taken by the `nights` fixture before night 2.
+WHY_NIGHT1: dict = {}
 
 
 def _campaigns(folder):
@@ -161,6 +164,12 @@ def nights(tmp_path_factory):
     ids = _query(home, """SELECT split_part(source_record_id, ':', 2) AS who, customer_id
         FROM marts.customer_identity_map WHERE source = 'crm_customers'""").set_index("who").customer_id.to_dict()
     who_of = {v: k for k, v in ids.items()}
+    con = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    try:  # `bullseye lists why` answers for night 1 (the warehouse keeps only the latest night's audience)
+        WHY_NIGHT1.update({(who_of[a.customer_id], a.campaign_id): a
+                           for a in explain(con, [ids["c1"], ids["c2"]])})
+    finally:
+        con.close()
     sent = _query(home, f"""SELECT customer_id, channel FROM marts.target_lists
         WHERE run_date = DATE '{NIGHTS[0]}' AND campaign_id = 'winback' AND NOT is_holdout ORDER BY customer_id""")
     sent["who"] = sent.customer_id.map(who_of)
@@ -465,3 +474,26 @@ def test_a_filled_call_sheet_is_the_calls_outcome_the_next_night(nights):
     assert ("call sheet contacts/calls_S3_E3.csv: 1 row(s) not called (outcome empty; not counted as contacts, "
             "their plans freed)") in notes
     assert any(n.startswith("call sheet contacts/calls_no_store.csv: 1 row(s) with an unknown outcome") for n in notes)
+
+
+def test_lists_why_says_included_excluded_and_the_audience_clause_that_failed(nights, capsys):
+    """Night 1 (test_first_night_reasons): c1 is on bday's list (sms) and so excluded:lower_priority from
+    winback; acq's audience is `customer_status = 'prospect'`, which c1, a customer, fails; c2's birthday is
+    01-20, so bday (7 days ahead of 06-02) has no occasion for her, nor call (an oven's first anniversary) for
+    c1, who bought no oven. On the last night (06-17) c1 is still a customer, found by a phone written with
+    dashes as the loader would read it."""
+    assert nights and WHY_NIGHT1, "the fixture answers for night 1"
+    bday = WHY_NIGHT1[("c1", "bday")]
+    assert bday.outcome == "included" and bday.why.startswith("sms; wave 1") and "included:bday" in bday.why
+    assert (WHY_NIGHT1[("c1", "winback")].outcome, WHY_NIGHT1[("c1", "winback")].why) == (
+        "excluded", "excluded:lower_priority; tonight's higher-priority campaign bday")
+    assert (WHY_NIGHT1[("c1", "acq")].outcome, WHY_NIGHT1[("c1", "acq")].why) == (
+        "not a candidate", "audience: `customer_status = 'prospect'` is false (customer_status=customer)")
+    assert WHY_NIGHT1[("c2", "bday")].why == "no birthday occasion in the window"
+    assert WHY_NIGHT1[("c1", "call")].why == "no purchase_anniversary occasion in the window"
+    assert {c for _, c in WHY_NIGHT1} == set(CAMPAIGNS)
+    assert main(["lists", "why", "139-2468-1351", "--home", str(nights[0])]) == 0
+    out = capsys.readouterr().out
+    assert f"Lists of the night of {NIGHTS[-1]}" in out
+    acq = [line for line in out.splitlines() if " acq " in line]
+    assert len(acq) == 1 and "`customer_status = 'prospect'` is false (customer_status=customer)" in acq[0]

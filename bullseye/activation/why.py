@@ -1,0 +1,327 @@
+"""Why is this person on tonight's lists, or not? One answer per person and campaign.
+
+"Why is she not on the list?" used to need SQL, and the people no audience selected had no answer at all
+(marts.contact_decisions only holds candidates). For each campaign of a night this module says, per person:
+
+- included (channel, wave, holdout or not), excluded or deferred, with the planner's reason and detail
+  (marts.contact_decisions);
+- not a candidate: the campaign was not active on the send date; or, for a trigger campaign, the person has
+  no occasion of that trigger in its window; or which top-level AND clause of the campaign's audience
+  condition failed, with the person's values for that clause's columns.
+
+The campaigns are the ones the night planned with (settings.campaigns, bullseye.activation.night_settings),
+not the YAML files as they are now. Audience conditions are evaluated on the night's audience rows
+(intermediate.int_activation__audience, joined with int_activation__triggers for a trigger campaign) exactly as
+the planner selects candidates (bullseye.activation.policy): each clause is split off the vetted condition with
+sqlglot and evaluated alone, so a clause that is NULL (grade <> 'D' for a person without a grade) counts as
+failed, as it does in the planner's WHERE.
+
+The warehouse keeps only the latest night's audience and settings: for an earlier night the decisions are
+answered and the people no audience selected are said to be unexplained, never guessed.
+
+:func:`find_people` turns what an operator types (a phone in any written form, an email, a customer id or a
+name) into customer ids; :func:`explain` answers for many people at once (the night report calls it).
+Nothing here logs the person: the lookup value is personal data (PIPL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from bullseye import normalize
+from bullseye.activation import night_settings
+from bullseye.activation.campaigns import Campaign, vet_campaign_sql
+
+AUDIENCE = "intermediate.int_activation__audience"
+TRIGGERS = "intermediate.int_activation__triggers"
+DECISIONS = "marts.contact_decisions"
+LINEAGE = "intermediate.int_identity__id_lineage"
+IDENTITY_MAP = "marts.customer_identity_map"
+IDENTITY_KEYS = "intermediate.int_identity__keys"
+IDENTITY_RECORDS = "intermediate.int_identity__records"
+_PHONE_TEXT = set("0123456789+-() ./")
+
+
+class WhyError(ValueError):
+    """The question cannot be answered (no night, nobody found); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Person:
+    customer_id: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One person and one campaign of the night: the outcome and why."""
+
+    customer_id: str
+    campaign_id: str
+    outcome: str  # included, excluded, deferred, not a candidate, not active, unknown
+    why: str
+
+
+def _has(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, table = relation.split(".")
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchall()[0][0] > 0
+
+
+def latest_night(con: duckdb.DuckDBPyConnection) -> date:
+    """The latest run date with decisions (or, before any decision, the stored settings' night)."""
+    for relation, col in ((DECISIONS, "run_date"), (night_settings.TABLE, "as_of")):
+        if _has(con, relation):
+            row = con.execute(f"SELECT max({col}) FROM {relation}").fetchall()
+            if row and row[0][0] is not None:
+                return row[0][0] if isinstance(row[0][0], date) else date.fromisoformat(str(row[0][0])[:10])
+    raise WhyError("this warehouse has no night with lists yet: run `bullseye run` first")
+
+
+# --- who is meant --------------------------------------------------------------------------------------------
+
+def lookup_kind(text: str) -> str:
+    """How ``text`` names a person: email (has @), phone (only digits and phone punctuation, readable as a
+    phone), else customer id or name (both are tried)."""
+    value = text.strip()
+    if "@" in value:
+        return "email"
+    if value and set(value) <= _PHONE_TEXT and normalize.phone_e164(value):
+        return "phone"
+    return "id_or_name"
+
+
+def find_people(con: duckdb.DuckDBPyConnection, text: str) -> list[Person]:
+    """Tonight's people a phone (any written form, normalised as the loader does), email, customer id or name
+    names. A phone, email or name may name several people (a family's phone): all are returned."""
+    kind = lookup_kind(text)
+    ids: set[str] = set()
+    if kind in ("phone", "email"):
+        key = normalize.phone_e164(text) if kind == "phone" else normalize.email_norm(text)
+        if key is None:
+            raise WhyError(f"cannot read the {kind} given")
+        ids = _ids_by_key(con, kind, key)
+    else:
+        ids = _ids_by_customer_id(con, text.strip())
+        if not ids:
+            name = normalize.person_name(text)
+            if name:
+                ids = _ids_by_name(con, name)
+    if not ids:
+        return []
+    rows = con.execute(f"SELECT customer_id, name FROM {AUDIENCE} WHERE customer_id IN "
+                       f"({', '.join('?' * len(ids))})", sorted(ids)).fetchall() if _has(con, AUDIENCE) else []
+    names = dict(rows)
+    return [Person(cid, names.get(cid)) for cid in sorted(ids)]
+
+
+def _current(con: duckdb.DuckDBPyConnection, ids: set[str]) -> set[str]:
+    """Tonight's ids of ``ids`` (an id merged away is followed to the person it is now part of)."""
+    if not ids or not _has(con, LINEAGE):
+        return ids
+    marks = ", ".join("?" * len(ids))
+    rows = con.execute(f"SELECT customer_id, current_customer_id FROM {LINEAGE} WHERE customer_id IN ({marks})",
+                       sorted(ids)).fetchall()
+    moved = dict(rows)
+    return {moved.get(i) or i for i in ids}
+
+
+def _ids_by_key(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> set[str]:
+    """People one of whose records carries the phone or email (identity keys and records, as loaded)."""
+    ids: set[str] = set()
+    if _has(con, IDENTITY_MAP):
+        for relation, where in ((IDENTITY_KEYS, "k.key_type = ? AND k.key_value = ?"),
+                                (IDENTITY_RECORDS, f"k.{kind} = ?")):
+            if _has(con, relation):
+                params = [kind, key] if relation == IDENTITY_KEYS else [key]
+                ids |= {r[0] for r in con.execute(
+                    f"SELECT DISTINCT m.customer_id FROM {relation} k JOIN {IDENTITY_MAP} m "
+                    f"USING (source, source_record_id) WHERE {where}", params).fetchall()}
+    if _has(con, AUDIENCE):
+        ids |= {r[0] for r in con.execute(f"SELECT customer_id FROM {AUDIENCE} WHERE {kind} = ?", [key]).fetchall()}
+    return _current(con, ids)
+
+
+def _ids_by_customer_id(con: duckdb.DuckDBPyConnection, value: str) -> set[str]:
+    ids = _current(con, {value}) if _has(con, LINEAGE) else {value}
+    if not _has(con, AUDIENCE):
+        return set()
+    marks = ", ".join("?" * len(ids))
+    return {r[0] for r in con.execute(f"SELECT customer_id FROM {AUDIENCE} WHERE customer_id IN ({marks})",
+                                      sorted(ids)).fetchall()}
+
+
+def _ids_by_name(con: duckdb.DuckDBPyConnection, name: str) -> set[str]:
+    """People tonight's audience names so, or one of whose records was delivered with that name."""
+    ids: set[str] = set()
+    if _has(con, AUDIENCE):
+        ids |= {r[0] for r in con.execute(f"SELECT customer_id FROM {AUDIENCE} WHERE name = ?", [name]).fetchall()}
+    if _has(con, IDENTITY_RECORDS) and _has(con, IDENTITY_MAP):
+        ids |= {r[0] for r in con.execute(
+            f"SELECT DISTINCT m.customer_id FROM {IDENTITY_RECORDS} k JOIN {IDENTITY_MAP} m "
+            f"USING (source, source_record_id) WHERE k.name = ?", [name]).fetchall()}
+    return _current(con, ids)
+
+
+# --- why -----------------------------------------------------------------------------------------------------
+
+def audience_clauses(condition: str) -> list[str]:
+    """The top-level AND clauses of an audience condition, as DuckDB SQL (sqlglot's parse tree; parentheses
+    around the whole condition are looked through, an OR is one clause)."""
+    tree = sqlglot.parse_one(condition, read="duckdb")
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    parts = tree.flatten(unnest=False) if isinstance(tree, exp.And) else [tree]
+    return [p.sql(dialect="duckdb") for p in parts]
+
+
+def _clause_columns(clause: str) -> list[str]:
+    seen: list[str] = []
+    for col in sqlglot.parse_one(clause, read="duckdb").find_all(exp.Column):
+        if col.name not in seen:
+            seen.append(col.name)
+    return seen
+
+
+def _decisions(con: duckdb.DuckDBPyConnection, night: date, ids: list[str]) -> dict[tuple[str, str], tuple]:
+    if not _has(con, DECISIONS):
+        return {}
+    rows = con.execute(f"""SELECT customer_id, campaign_id, decision, reason, detail, channel, wave, wave_name,
+            is_holdout FROM {DECISIONS} WHERE run_date = ? AND customer_id IN ({', '.join('?' * len(ids))})""",
+                       [night, *ids]).fetchall()
+    return {(r[0], r[1]): r for r in rows}
+
+
+def _decision_text(row: tuple) -> tuple[str, str]:
+    _, _, decision, reason, detail, channel, wave, wave_name, holdout = row
+    if decision == "included":
+        wave_text = f"wave {wave}" + (f" ({wave_name})" if wave_name else "") if wave is not None else ""
+        holdout_text = "holdout: kept on the list, not contacted" if holdout else "contacted"
+        return "included", "; ".join(t for t in (f"{channel}", wave_text, holdout_text, reason) if t)
+    return decision, "; ".join(t for t in (reason, detail) if t)
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _failed(clause: str, cols: list[str], ok: object, values: dict[str, object]) -> str:
+    """One failed clause with the person's values of its columns; NULL fails as the planner's WHERE does."""
+    shown = ", ".join(f"{col}={_show(values[col])}" for col in cols)
+    return f"`{clause}` is {'unknown (NULL)' if ok is None else 'false'}" + (f" ({shown})" if shown else "")
+
+
+def _source(c: Campaign) -> str:
+    """The rows the planner evaluates a campaign's audience on (policy._candidates_sql): the audience, joined
+    with the trigger's occasions in its window for a trigger campaign."""
+    if c.trigger:
+        return (f"(SELECT a.*, t.* EXCLUDE (customer_id) FROM {AUDIENCE} a JOIN {TRIGGERS} t "
+                f"ON t.customer_id = a.customer_id AND {c.trigger.condition()})")
+    return f"(SELECT a.* FROM {AUDIENCE} a)"
+
+
+def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Why the audience of ``c`` did not select each of ``ids``: (outcome, why) per person."""
+    vet_campaign_sql(c)  # the condition is pasted into SQL: the same gate as the planner's
+    clauses = audience_clauses(c.audience)
+    columns = [_clause_columns(cl) for cl in clauses]
+    wanted = sorted({col for cols in columns for col in cols})
+    marks = ", ".join("?" * len(ids))
+    values = "".join(f", x.{col} AS __v_{col}" for col in wanted)
+    order = "x.event_date NULLS LAST, x.occurrence_key" if c.trigger else "x.customer_id"
+
+    def query(tests: list[str]) -> list[tuple]:
+        tested = "".join(f", ({t}) AS __c{i}" for i, t in enumerate(tests))
+        return con.execute(f"""SELECT x.customer_id, ({c.audience}) AS __all{tested}{values} FROM {_source(c)} AS x
+            WHERE x.customer_id IN ({marks}) ORDER BY x.customer_id, {order}""", ids).fetchall()
+
+    try:
+        rows = query(clauses)
+    except duckdb.Error:  # a clause sqlglot wrote back in a form DuckDB reads otherwise: the condition whole
+        clauses, columns = [], []
+        rows = query([])
+    first: dict[str, tuple] = {}
+    for r in rows:
+        first.setdefault(r[0], r)  # a trigger campaign: the person's first occasion, as the planner takes it
+    out: dict[str, tuple[str, str]] = {}
+    for cid in ids:
+        row = first.get(cid)
+        if row is None:
+            out[cid] = ("not a candidate", f"no {c.trigger.type} occasion in the window" if c.trigger
+                        else "not in tonight's audience rows")
+        elif row[1] is True:
+            out[cid] = ("unknown", "the audience condition holds but the night made no decision for this person "
+                                   "(the person's id changed after the night planned, or the campaign was planned "
+                                   "without them)")
+        else:
+            vals = dict(zip(wanted, row[2 + len(clauses):], strict=True))
+            tested = list(zip(clauses, columns, row[2:2 + len(clauses)], strict=True))
+            if all(ok is True for _, _, ok in tested):  # the split did not find the culprit: the condition whole
+                tested = [(c.audience, wanted, row[1])]
+            out[cid] = ("not a candidate", "audience: " + "; ".join(
+                _failed(clause, cols, ok, vals) for clause, cols, ok in tested if ok is not True))
+    return out
+
+
+def explain(con: duckdb.DuckDBPyConnection, customer_ids: list[str], night: date | None = None) -> list[Answer]:
+    """For each person and each campaign of the night (default: the latest), the outcome and why.
+
+    Decisions come from marts.contact_decisions; people a campaign did not consider are explained from the
+    night's campaign settings and audience rows (module docstring). Ordered by person, then campaign."""
+    night = night or latest_night(con)
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    decided = _decisions(con, night, ids)
+    campaigns = _campaigns(con, night)
+    send_date = night + timedelta(days=_send_offset(con, night))
+    answers: list[Answer] = []
+    if campaigns is None:  # an earlier night: its audience and settings are gone
+        for (cid, camp), row in sorted(decided.items()):
+            outcome, why = _decision_text(row)
+            answers.append(Answer(cid, camp, outcome, why))
+        for cid in ids:
+            answers.append(Answer(cid, "(other campaigns)", "unknown",
+                                  f"not a candidate of any other campaign on {night}; which audience condition "
+                                  f"failed is only known for the latest night (the warehouse keeps one night's "
+                                  f"audience and settings)"))
+        return sorted(answers, key=lambda a: (a.customer_id, a.campaign_id))
+    for c in sorted(campaigns, key=lambda c: (-c.priority, c.id)):
+        undecided = [cid for cid in ids if (cid, c.id) not in decided]
+        if not c.is_active(send_date):
+            why = {cid: ("not active", f"runs {c.start} to {c.end}; tonight's lists are for {send_date}")
+                   for cid in undecided}
+        else:
+            why = _not_selected(con, c, undecided) if undecided else {}
+        for cid in ids:
+            if (cid, c.id) in decided:
+                answers.append(Answer(cid, c.id, *_decision_text(decided[(cid, c.id)])))
+            else:
+                answers.append(Answer(cid, c.id, *why[cid]))
+    return sorted(answers, key=lambda a: (a.customer_id, a.campaign_id))
+
+
+def _campaigns(con: duckdb.DuckDBPyConnection, night: date) -> list[Campaign] | None:
+    """The campaigns the night planned with, or None when the warehouse holds another night's settings."""
+    try:
+        campaigns, _ = night_settings.read(con, night)
+    except RuntimeError:
+        return None
+    return campaigns if _has(con, AUDIENCE) else None
+
+
+def _send_offset(con: duckdb.DuckDBPyConnection, night: date) -> int:
+    try:
+        _, policy = night_settings.read(con, night)
+    except RuntimeError:
+        return 1
+    return policy.send_day_offset
