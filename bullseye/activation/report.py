@@ -38,7 +38,7 @@ th{background:#eef4f8}td.num,th.num{text-align:right}
 .kpis{display:flex;flex-wrap:wrap;gap:.8rem}.kpi{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem}
 .kpi b{display:block;font-size:1.4rem}.chart svg{max-width:100%;height:auto}
 .fail{color:#b00020;font-weight:bold}.ok{color:#2e7d32}.muted{color:#777}
-nav a{margin-right:.8rem}#why-filter{width:28rem;padding:.3rem}
+nav a{margin-right:.8rem}.scroll{overflow-x:auto}#why-filter{width:28rem;padding:.3rem}
 """
 
 FILTER_JS = """
@@ -54,13 +54,28 @@ def _esc(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _cell(value: object) -> str:
+    """A readable cell: integers with thousands separators, small ratios to 4 significant digits, money to 2 places."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float) and float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if hasattr(value, "is_integer") and not isinstance(value, str):  # Decimal, numpy numbers
+        return _cell(float(value))
+    return str(value)
+
+
 def _table(df: pd.DataFrame, table_id: str = "") -> str:
     """An HTML table of a frame (values escaped by pandas), or a line saying there is nothing."""
     if df.empty:
         return '<p class="muted">None tonight.</p>'
-    out = df.to_html(index=False, na_rep="", border=0, escape=True, table_id=table_id or None,
-                     float_format=lambda v: f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}")
-    return out
+    shown = df.astype(object).map(_cell)
+    inner = shown.to_html(index=False, border=0, escape=True, table_id=table_id or None)
+    return f'<div class="scroll">{inner}</div>'
 
 
 def _svg(fig) -> str:
@@ -255,6 +270,21 @@ def section_campaigns(con) -> str:
         incremental_margin_ci_high, incremental_roi, incremental_roi_ci_low, incremental_roi_ci_high,
         incremental_note FROM marts.campaign_results ORDER BY campaign_id, wave NULLS LAST""")
     out = []
+    if len(df):
+        import numpy as np
+
+        labels = [f"{c} w{int(w)}" if pd.notna(w) else str(c) for c, w in zip(df["campaign_id"], df["wave"],
+                                                                              strict=True)]
+        fig, ax = _figure(8.0, max(2.4, 0.45 * len(df) + 1))
+        y = np.arange(len(df))
+        for offset, col, colour in [(-0.25, "revenue", "#a9c7da"), (0, "margin", "#2a6f97"), (0.25, "cost", "#f4a259")]:
+            ax.barh(y + offset, df[col].fillna(0).astype(float), 0.25, label=col, color=colour)
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
+        ax.set_title("Credited revenue, margin and cost per campaign (yuan)")
+        ax.spines[["top", "right"]].set_visible(False)
+        out.append(_svg(fig))
     est = df.dropna(subset=["incremental_margin"])
     if len(est):
         fig, ax = _figure(8.0, max(2.2, 0.4 * len(est) + 1))
@@ -270,6 +300,9 @@ def section_campaigns(con) -> str:
         ax.set_title("Incremental margin over the holdout (yuan, 95% interval)")
         ax.spines[["top", "right"]].set_visible(False)
         out.append(_svg(fig))
+    elif len(df):
+        out.append('<p class="muted">No campaign has an incremental margin yet (no holdout, or its window has not '
+                   "closed): incremental_note says why for each.</p>")
     return "".join(out) + _table(df)
 
 
@@ -280,6 +313,11 @@ def section_scorecards(con) -> str:
         top_quarantine_reasons, records, valid_phone_rate, people, duplicates_within_list, net_new_people,
         already_suppressed, contacted, responded, bought, cost, cost_per_net_new_person, cost_per_buyer
         FROM marts.list_scorecards ORDER BY list_id"""))
+
+
+def _observed(value: object) -> str:
+    """GE's observed value, numbers shortened (a share of unexpected rows comes with 15 digits)."""
+    return _cell(value) if isinstance(value, int | float) else str(value)
 
 
 def quality_results(quality_dir: Path | None) -> pd.DataFrame:
@@ -312,7 +350,7 @@ def quality_results(quality_dir: Path | None) -> pd.DataFrame:
             rows.append({"suite": suite, "expectation": cfg.get("type") or cfg.get("expectation_type"),
                          "column": kwargs.get("column", ""), "severity": exp_meta.get("severity", "critical"),
                          "success": bool(r.get("success")),
-                         "observed": str(res.get("observed_value", res.get("unexpected_percent", ""))),
+                         "observed": _observed(res.get("observed_value", res.get("unexpected_percent", ""))),
                          "note": exp_meta.get("note", ""), "run_time": run_time[:19]})
     return pd.DataFrame(rows, columns=cols)
 
