@@ -172,7 +172,7 @@ def test_night_report_opens_offline_and_matches_the_marts(night, tmp_path):
     assert shown == [someone] * their_rows
     assert not any(p in text for p in full_phones)  # phones masked to their last four digits
     start = time.perf_counter()
-    write_report(home / "published" / "bullseye.duckdb", date.fromisoformat(AS_OF), tmp_path, home / "quality")
+    write_report(home / "warehouse" / "bullseye.duckdb", date.fromisoformat(AS_OF), tmp_path, home / "quality")
     elapsed = time.perf_counter() - start
     print(f"night report written in {elapsed:.2f}s")
     assert elapsed < 10, elapsed  # about 1-3 s on the demo; generous for a loaded CI machine
