@@ -60,6 +60,8 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, pd.Timestamp):  # DuckDB dates arrive as midnight timestamps
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, int | float) and float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     if isinstance(value, float):
