@@ -17,15 +17,18 @@ import html
 import io
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from bullseye.privacy.masking import mask_name_sql
 from bullseye.warehouse import connect
 
 REPORT_NAME = "report.html"
+STALE_SUITE = pd.Timedelta(hours=1)  # one check pass runs every suite within minutes
 WHY_ROWS_LIMIT = 50_000  # rows of the searchable table; above it the page says how many were left out
 
 CSS = """
@@ -58,7 +61,7 @@ def _cell(value: object) -> str:
     """A readable cell: integers with thousands separators, small ratios to 4 significant digits, money to 2 places."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return str(value).lower()
     if isinstance(value, pd.Timestamp):  # DuckDB dates arrive as midnight timestamps
         return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M:%S")
@@ -66,7 +69,7 @@ def _cell(value: object) -> str:
         return f"{int(value):,}"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    if hasattr(value, "is_integer") and not isinstance(value, str):  # Decimal, numpy numbers
+    if isinstance(value, Decimal | np.number):  # DECIMAL columns, numpy numbers
         return _cell(float(value))
     return str(value)
 
@@ -190,8 +193,6 @@ def section_lists(con, as_of: date) -> tuple[str, pd.DataFrame]:
         WHERE run_date = ? GROUP BY ALL ORDER BY campaign_id, decision DESC, n DESC""", [as_of])
     out = [_table(funnel, "funnel")]
     if len(funnel):
-        import numpy as np
-
         fig, ax = _figure(8.0, max(2.4, 0.45 * len(funnel) + 1))
         y = np.arange(len(funnel))
         for col, colour, label in [("candidates", "#a9c7da", "candidates"), ("included", "#2a6f97", "included"),
@@ -249,8 +250,6 @@ def section_kpis(con, as_of: date) -> str:
         WHERE c.month = ? ORDER BY c.revenue DESC""", [this_month])
     out = [f'<p class="muted">Month {this_month:%Y-%m} up to {as_of} against the whole of the month before.</p>']
     if len(df):
-        import numpy as np
-
         fig, ax = _figure(8.0, 3.0)
         x = np.arange(len(df))
         ax.bar(x - 0.2, df["revenue_last_month"].fillna(0).astype(float), 0.4, label="last month", color="#a9c7da")
@@ -273,8 +272,6 @@ def section_campaigns(con) -> str:
         incremental_note FROM marts.campaign_results ORDER BY campaign_id, wave NULLS LAST""")
     out = []
     if len(df):
-        import numpy as np
-
         labels = [f"{c} w{int(w)}" if pd.notna(w) else str(c) for c, w in zip(df["campaign_id"], df["wave"],
                                                                               strict=True)]
         fig, ax = _figure(8.0, max(2.4, 0.45 * len(df) + 1))
@@ -322,12 +319,15 @@ def _observed(value: object) -> str:
     return _cell(value) if isinstance(value, int | float) else str(value)
 
 
-def quality_results(quality_dir: Path | None) -> pd.DataFrame:
+def quality_results(quality_dir: Path | None, stale: list[str] | None = None) -> pd.DataFrame:
     """The latest Great Expectations result of each suite, read from the check step's GE context.
 
     bullseye.quality runs every suite through a GE checkpoint, which stores each validation
     result as JSON under ``gx/uncommitted/validations``; the severity and note of each
-    expectation travel in its ``meta`` (from expectations/*.yml)."""
+    expectation travel in its ``meta`` (from expectations/*.yml). A suite whose latest result
+    is older than the newest one by more than STALE_SUITE was not part of the last check pass
+    (renamed or dropped); it is left out and its name appended to ``stale``."""
+    stale = [] if stale is None else stale
     cols = ["suite", "expectation", "column", "severity", "success", "observed", "note", "run_time"]
     if quality_dir is None or not quality_dir.exists():
         return pd.DataFrame(columns=cols)
@@ -343,7 +343,11 @@ def quality_results(quality_dir: Path | None) -> pd.DataFrame:
         if suite not in latest or run_time > latest[suite][0]:
             latest[suite] = (run_time, doc)
     rows = []
+    newest = max((pd.Timestamp(t) for t, _ in latest.values() if t), default=None)
     for suite, (run_time, doc) in sorted(latest.items()):
+        if newest is not None and run_time and pd.Timestamp(run_time) < newest - STALE_SUITE:
+            stale.append(suite)  # a suite the last check pass did not run (renamed or removed)
+            continue
         for r in doc.get("results", []):
             cfg = r.get("expectation_config") or {}
             kwargs = cfg.get("kwargs") or {}
@@ -358,7 +362,10 @@ def quality_results(quality_dir: Path | None) -> pd.DataFrame:
 
 
 def section_quality(quality_dir: Path | None) -> str:
-    df = quality_results(quality_dir)
+    stale: list[str] = []
+    df = quality_results(quality_dir, stale)
+    left_out = (f'<p class="muted">Left out, not run by the last check pass: {_esc(", ".join(stale))}.</p>'
+                if stale else "")
     if df.empty:
         return '<p class="muted">No quality results found (the check step did not run for this home).</p>'
     failed = df[~df["success"]]
@@ -367,7 +374,7 @@ def section_quality(quality_dir: Path | None) -> str:
             f'critical failed</span>, {int((~df["success"] & (df["severity"] != "critical")).sum())} '
             "warnings.</p>")
     order = pd.concat([failed, df[df["success"]]])
-    return head + _table(order)
+    return head + left_out + _table(order)
 
 
 def why_rows(con, as_of: date) -> pd.DataFrame:
