@@ -177,6 +177,8 @@ def _print_summary(s) -> None:
         console.print(f"published for BI: {s.published}", soft_wrap=True)
     if s.exports:
         console.print(f"exports:          {s.exports}", soft_wrap=True)
+    if getattr(s, "report", ""):
+        console.print(f"night report:     {s.report}", soft_wrap=True)
     if s.data_docs:
         console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
 

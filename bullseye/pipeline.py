@@ -48,6 +48,7 @@ class NightSummary:
     published: str = ""
     data_docs: str = ""
     exports: str = ""
+    report: str = ""  # exports/<run_date>/report.html (bullseye.activation.report)
     kind: str = ""  # night or backfill, once committed
     notes: list[str] = field(default_factory=list)  # what the night did less than asked
     list_scorecards: list[dict] = field(default_factory=list)  # marts.list_scorecards, one dict per list
@@ -301,6 +302,7 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     from bullseye.activation import night_settings
     from bullseye.activation.call_sheets import CALL_SHEET_ROWS
     from bullseye.activation.exports import LIST_CONTACTS, export_lists
+    from bullseye.activation.report import write_report
     from bullseye.transform import manifest_path, relations
 
     work = night.require(cfg, "export")
@@ -315,6 +317,7 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     staged = night.staged_exports(cfg)
     rel = relations(manifest_path(night.working_config(cfg)), [LIST_CONTACTS, CALL_SHEET_ROWS])
     written = export_lists(work, cfg.as_of, staged, campaigns, rel[LIST_CONTACTS], rel[CALL_SHEET_ROWS])
+    report = write_report(work, cfg.as_of, staged, cfg.quality_dir)
     if summary is not None:
         summary.notes.extend(_call_sheet_notes(staged))
     night.failpoint("export")
@@ -322,6 +325,7 @@ def step_export(cfg: RunConfig, summary: NightSummary | None = None) -> dict[str
     if summary is not None:
         summary.lists = written
         summary.exports = str(cfg.exports)
+        summary.report = str(cfg.exports / report.name)
     return written
 
 

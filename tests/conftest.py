@@ -67,6 +67,7 @@ SLOW_TESTS: dict[str, tuple[str, ...]] = {
     "test_identity.py": ("test_incremental_night_ends_with_the_clusters_of_a_full_rebuild",
                          "test_drift_above_the_limit_blocks_until_acknowledged"),
     "test_identity_any_file.py": ("test_f1_on_files_without_contact_keys",),
+    "test_pipeline.py": ("test_night_report_opens_offline_and_matches_the_marts",),  # module marked slow too
     "test_identity_bench_file.py": ("test_file_bench_scores_a_labelled_crm_file_and_list_on_their_keys",),
     "test_cli_kind.py": ("test_a_user_error_while_running_is_one_line_without_traceback",),  # imports Splink, 8 s
 }

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -87,6 +88,87 @@ def test_export_files_and_manifest(night):
             if name.endswith("__sms.csv"):
                 header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
                 assert header[:2] == ["customer_id", "phone"] and "address" not in header
+
+
+REPORT_ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def test_night_report_opens_offline_and_matches_the_marts(night, tmp_path):
+    """The night report (exports/<run_date>/report.html) in a real headless browser, network blocked.
+
+    Why the answers are right: the page's figures are compared with counts queried here from the
+    published copy (the same marts the export step read), and the quality table with the
+    expectations in expectations/*.yml (one result each); a chart that failed to draw has no
+    SVG or a zero-size one; any request other than file:// is recorded and aborted."""
+    from playwright.sync_api import sync_playwright
+
+    from bullseye.quality import load_suites
+
+    chromium = shutil.which("chromium")
+    assert chromium, "the browser test needs Debian's chromium (apt-get install -y chromium); .ci/run installs it"
+    home, _, _ = night
+    page_path = home / "exports" / AS_OF / "report.html"
+    assert page_path.exists()
+    pub = duckdb.connect(str(home / "published" / "bullseye.duckdb"), read_only=True)
+    people = pub.execute("SELECT count(*) FROM marts.dim_customer").fetchone()[0]
+    lists = dict(pub.execute("SELECT campaign_id, count(*) FROM marts.target_lists WHERE run_date = ? GROUP BY 1",
+                             [AS_OF]).fetchall())
+    candidates = dict(pub.execute("""SELECT campaign_id, count(DISTINCT customer_id) FROM marts.contact_decisions
+        WHERE run_date = ? GROUP BY 1""", [AS_OF]).fetchall())
+    someone, their_rows = pub.execute("""SELECT customer_id, count(*) FROM marts.contact_decisions WHERE run_date = ?
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""", [AS_OF]).fetchone()
+    full_phones = [r[0] for r in pub.execute("SELECT phone FROM marts.dim_customer WHERE phone IS NOT NULL LIMIT 50"
+                                             ).fetchall()]
+    pub.close()
+    expectations = sum(len(t.get("expectations", [])) for spec in load_suites().values()
+                       for t in (spec.get("tables") or {}).values())
+
+    attempted: list[str] = []
+
+    def block(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", block)
+        page.goto(page_path.as_uri())
+        sizes = page.eval_on_selector_all(".chart svg", "els => els.map(e => [e.getBoundingClientRect().width, "
+                                          "e.getBoundingClientRect().height, e.querySelectorAll('path').length])")
+        figures = page.eval_on_selector_all("[data-figure]", "els => Object.fromEntries(els.map(e => "
+                                            "[e.dataset.figure, e.textContent]))")
+        funnel = page.eval_on_selector_all("#funnel tbody tr", "rows => rows.map(r => "
+                                           "Array.from(r.cells).map(c => c.textContent))")
+        header = page.eval_on_selector_all("#funnel thead th", "ths => ths.map(t => t.textContent)")
+        quality_rows = page.eval_on_selector_all("#quality tbody tr", "rows => rows.length")
+        page.fill("#why-filter", someone)
+        shown = page.eval_on_selector_all("#why tbody tr", "rows => rows.filter(r => r.style.display !== 'none')"
+                                          ".map(r => r.cells[1].textContent)")
+        page.fill("#why-filter", "")
+        REPORT_ARTIFACTS.mkdir(exist_ok=True)
+        shot = REPORT_ARTIFACTS / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        text = page.inner_text("body")
+        browser.close()
+    print(f"night report screenshot: {shot}")
+    assert attempted == [] and errors == []
+    assert len(sizes) >= 6 and all(w > 0 and h > 0 and n > 0 for w, h, n in sizes), sizes
+    assert int(figures["people"].replace(",", "")) == people
+    col = {name: i for i, name in enumerate(header)}
+    by_campaign = {r[col["campaign_id"]]: r for r in funnel}
+    assert set(by_campaign) == set(candidates)
+    for campaign, n in candidates.items():
+        assert int(by_campaign[campaign][col["candidates"]]) == n
+        assert int(by_campaign[campaign][col["included"]]) == lists.get(campaign, 0), campaign
+    assert int(figures["checks"]) == quality_rows == expectations
+    assert shown == [someone] * their_rows
+    assert not any(p in text for p in full_phones)  # phones masked to their last four digits
 
 
 def test_every_call_sheet_row_has_its_context(night):
