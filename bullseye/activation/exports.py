@@ -282,9 +282,11 @@ def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
     try:
         out = {}
         for ws in wb.worksheets:
+            ws.reset_dimensions()  # read every row as stored, not up to a recorded size
             rows = [list(r) for r in ws.iter_rows(values_only=True)]
-            header = [str(h) for h in rows[0]] if rows else []
-            out[ws.title] = pd.DataFrame(rows[1:], columns=header, dtype=object)
+            header = [str(h) for h in rows[0] if h is not None] if rows else []
+            body = [(r + [None] * len(header))[:len(header)] for r in rows[1:]]  # empty trailing cells are not stored
+            out[ws.title] = pd.DataFrame(body, columns=header, dtype=object)
         return out
     finally:
         wb.close()
