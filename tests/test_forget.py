@@ -257,7 +257,8 @@ def test_forget_rewrites_every_sheet_of_a_campaign_workbook(tmp_path):
     wb = load_workbook(night / "spring.xlsx")
     assert wb.sheetnames == ["sms", "email"]
     assert [[c.value for c in r] for r in wb["sms"].iter_rows()] == [["customer_id", "phone"], ["C2", "13912345678"]]
-    assert [[c.value for c in r] for r in wb["email"].iter_rows()] == [["customer_id", "email"], ["C2", "b@example.com"]]
+    assert [[c.value for c in r] for r in wb["email"].iter_rows()] == [
+        ["customer_id", "email"], ["C2", "b@example.com"]]
     got = json.loads((night / "manifest.json").read_text())["campaigns"][0]["files"]["spring.xlsx"]
     assert got == {"rows": 2, "sha256": hashlib.sha256((night / "spring.xlsx").read_bytes()).hexdigest(),
                    "phones": "national"}

@@ -5,7 +5,8 @@ A request names the person by phone, email, ID-card number or customer_id
 (:func:`bullseye.night.night_lock`, so no night runs meanwhile) it:
 
 1. rewrites every export folder (``exports/<date>/``, and a night's staged one; its call sheets too) without
-   the person's rows (CSV, Parquet and every sheet of each ``.xlsx``, a workbook rewritten by the exports' writer), updating the manifest's row counts and checksums and noting the erasure;
+   the person's rows (CSV, Parquet and every sheet of each ``.xlsx``, a workbook rewritten by the exports'
+   writer), updating the manifest's row counts and checksums and noting the erasure;
 2. erases the person from every other DuckDB file the home keeps (a backfill's warehouse, a
    night's working copy held back by an identity-drift alarm, a staged publication);
 3. erases the person from the committed warehouse as one transaction on a copy that replaces
