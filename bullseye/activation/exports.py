@@ -365,7 +365,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
             FROM marts.target_lists t JOIN {contacts} a USING (run_date, campaign_id, customer_id)
             WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
-        files.update(_write(df, out_dir / f"{c.id}__{ch}"))
+        files.update(_write(df, out_dir / f"{c.id}__{ch}", sheets={ch: df}))
         exported += len(df)
         whole.append(_one_contact_column(df, ch))
         by_channel[ch] = df
