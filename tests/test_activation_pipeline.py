@@ -405,7 +405,7 @@ def test_call_sheets_are_split_per_salesperson_and_store_and_carry_the_calls_con
     rows and checksum."""
     home, ids = nights[0], nights[1]
     folder, files = _sheets(home, NIGHTS[0])
-    assert set(files) == {"README.md", *CALLED}
+    assert set(files) == {"README.md", *CALLED, *(rel.removesuffix(".csv") + ".xlsx" for rel in CALLED)}
     people = {rel: pd.read_csv(p, encoding="utf-8-sig", dtype=str).customer_id.tolist()
               for rel, p in files.items() if rel.endswith(".csv")}
     assert people == {"S2/E2.csv": [ids["c11"]], "S2/unassigned.csv": [ids["c12"]], "S3/E3.csv": [ids["c14"]],

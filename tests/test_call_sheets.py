@@ -88,6 +88,14 @@ def test_calls_lacking_context_are_counted_per_sheet_and_said_in_the_night_summa
     assert (entry["calls"], entry["calls_missing_context"]) == (3, 2)
     assert entry["rows_missing_context"] == {"name": 1, "phone": 1, "lifecycle_stage": 1}
     assert entry["sheets_missing_context"] == {"call_sheets/S1/E1.csv": 1, "call_sheets/no_store.csv": 1}
+    from openpyxl import load_workbook  # beside each CSV sheet its workbook, listed with its checksum
+
+    e1 = next(s for s in entry["sheets"] if s["file"] == "call_sheets/S1/E1.csv")
+    assert e1["xlsx_file"] == "call_sheets/S1/E1.xlsx"
+    ws = load_workbook(tmp_path / e1["xlsx_file"])["calls"]
+    header = [c.value for c in ws[1]]
+    assert [ws.cell(row=r, column=header.index("phone") + 1).value for r in (2, 3)] == ["13924681351", None]
+    assert ws.freeze_panes == "A2" and len(ws.data_validations.dataValidation) == 1
     (tmp_path / "manifest.json").write_text(json.dumps({"call_sheets": entry}), encoding="utf-8")
     assert _call_sheet_notes(tmp_path) == [
         "call sheets: 2 of 3 calls lack context a call needs (empty: name 1, phone 1, lifecycle_stage 1), on 2 of 2 "
@@ -201,21 +209,32 @@ def test_forget_erases_a_person_from_the_call_sheets_and_their_manifest_entry(tm
     import json
     from datetime import datetime
 
-    from bullseye.activation.exports import write_csv
+    from openpyxl import load_workbook
+
+    from bullseye.activation.exports import write_csv, write_xlsx
     from bullseye.privacy.forget import scrub_export_folder
     from bullseye.privacy.person import Person
 
     night = tmp_path / "2026-06-01"
     sheet = night / "call_sheets" / "S1" / "E1.csv"
     sheet.parent.mkdir(parents=True)
-    write_csv(pd.DataFrame({"contact_id": ["a", "b"], "customer_id": ["C1", "C2"],
-                            "phone": ["+8613812345678", "+8613912345678"]}), sheet)
-    entry = {"file": "call_sheets/S1/E1.csv", "rows": 2, "sha256": "x"}
+    rows = pd.DataFrame({"contact_id": ["a", "b"], "customer_id": ["C1", "C2"],
+                         "phone": ["+8613812345678", "+8613912345678"], "outcome": [None, None]})
+    write_csv(rows, sheet)
+    write_xlsx({"calls": rows}, sheet.with_suffix(".xlsx"))
+    entry = {"file": "call_sheets/S1/E1.csv", "rows": 2, "sha256": "x", "xlsx_file": "call_sheets/S1/E1.xlsx",
+             "xlsx_sha256": "y"}
     (night / "manifest.json").write_text(json.dumps({"campaigns": [], "call_sheets": {"calls": 2, "sheets": [entry]}}))
     person = Person(lookup=("phone", "13812345678"), customer_ids={"C1"}, phones={"+8613812345678"})
-    assert scrub_export_folder(night, person, "r1", datetime(2026, 6, 2)) == (1, 1)
+    assert scrub_export_folder(night, person, "r1", datetime(2026, 6, 2)) == (1, 2)  # the CSV and its workbook
     left = pd.read_csv(sheet, encoding="utf-8-sig", dtype=str)
     assert left.customer_id.tolist() == ["C2"]
     got = json.loads((night / "manifest.json").read_text())["call_sheets"]
     assert got["calls"] == 1 and got["sheets"][0]["rows"] == 1
     assert got["sheets"][0]["sha256"] == hashlib.sha256(sheet.read_bytes()).hexdigest()
+    xlsx = sheet.with_suffix(".xlsx")
+    assert got["sheets"][0]["xlsx_sha256"] == hashlib.sha256(xlsx.read_bytes()).hexdigest()
+    ws = load_workbook(xlsx)["calls"]  # rewritten as the night wrote it: text phone, frozen header, dropdown
+    assert [[c.value for c in r] for r in ws.iter_rows()] == [
+        ["contact_id", "customer_id", "phone", "outcome"], ["b", "C2", "13912345678", None]]
+    assert ws["C2"].data_type == "s" and ws.freeze_panes == "A2" and len(ws.data_validations.dataValidation) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -106,8 +107,15 @@ def test_a_night_writes_its_files_and_manifest_and_no_leftovers(tmp_path, spring
     assert export_lists(wh, RUN, out, spring, CONTACTS) == {"spring": 3}
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["campaigns"][0]["files"]) == {
-        "spring.csv", "spring.parquet", "spring__sms.csv", "spring__sms.parquet", "spring__email.csv",
-        "spring__email.parquet", "spring__changes.csv"}
+        "spring.csv", "spring.xlsx", "spring.parquet", "spring__sms.csv", "spring__sms.xlsx", "spring__sms.parquet",
+        "spring__email.csv", "spring__email.xlsx", "spring__email.parquet", "spring__changes.csv",
+        "spring__changes.xlsx"}
+    files = manifest["campaigns"][0]["files"]
+    assert {n: f["phones"] for n, f in files.items() if n.startswith("spring__sms")} == {
+        "spring__sms.csv": "national", "spring__sms.xlsx": "national", "spring__sms.parquet": "e164"}
+    assert set(manifest["phone_formats"]) == {"national", "e164"}
+    for name, entry in files.items():  # every file, the workbooks included, with its checksum
+        assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest(), name
     assert set(_snapshot(out)) == {*manifest["campaigns"][0]["files"], "manifest.json"}
     assert _leftovers(out) == []
 
@@ -298,3 +306,84 @@ def test_export_columns_travel_with_each_row_into_every_file_and_the_manifest(tm
     export_lists(tiny_warehouse(tmp_path / "wh2.duckdb", [("C1", "sms")]), RUN, plain,
                  [campaign("spring", channels=["sms"])], CONTACTS)
     assert "next_best_category" not in pd.read_csv(plain / "spring__sms.csv", encoding="utf-8-sig").columns
+
+
+# --- the xlsx beside each CSV (issue 17 item 2) ---------------------------------------------------------------------
+
+def test_xlsx_has_text_phones_with_the_leading_1_a_frozen_header_and_one_sheet_per_channel(tmp_path, spring):
+    """Three people on sms/email/phone. The numbers are stored E.164 (+8613800138000 ...): in the workbook a
+    domestic number must be the 11-digit national number as a TEXT cell (Excel would show a number cell as
+    1.38E+10), customer_id text too; the campaign's workbook has one sheet per channel with that channel's own
+    fields (sms: phone and signature; email: email), each header row frozen; a name that looks like a formula
+    is a string cell, never a formula. C3 has a US number: it stays E.164, since +1 415... dialled as a national
+    number from China would reach nobody."""
+    from openpyxl import load_workbook
+
+    wh = tiny_warehouse(tmp_path / "wh.duckdb", [("C1", "sms"), ("C2", "email"), ("C3", "phone")])
+    con = duckdb.connect(str(wh))
+    con.execute(f"UPDATE {CONTACTS} SET phone = '+86' || phone WHERE customer_id IN ('C1', 'C2')")
+    con.execute(f"UPDATE {CONTACTS} SET phone = '+14155552671', name = '=1+1' WHERE customer_id = 'C3'")
+    con.close()
+    out = tmp_path / "exports" / RUN.isoformat()
+    export_lists(wh, RUN, out, [campaign("spring", channels=["sms", "email", "phone"])], CONTACTS)
+
+    wb = load_workbook(out / "spring.xlsx")
+    assert wb.sheetnames == ["email", "phone", "sms"]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2", ws.title
+        assert all(c.data_type != "f" for row in ws.iter_rows() for c in row), f"{ws.title}: no formula cell"
+        header = [c.value for c in ws[1]]
+        assert header[0] == "customer_id" and ws["A2"].data_type == "s" and ws["A2"].number_format == "@"
+        widths = [ws.column_dimensions[c.column_letter].width for c in ws[1]]
+        assert all(len(h) + 2 <= w <= 60 for h, w in zip(header, widths, strict=True)), ws.title
+    sms = wb["sms"]
+    header = [c.value for c in sms[1]]
+    assert "phone" in header and "sms_signature" in header and "email" not in header
+    phone = sms.cell(row=2, column=header.index("phone") + 1)
+    assert (phone.value, phone.data_type, phone.number_format) == ("13800138000", "s", "@")
+    assert "phone" not in [c.value for c in wb["email"][1]]
+    call = wb["phone"]
+    header = [c.value for c in call[1]]
+    foreign = call.cell(row=2, column=header.index("phone") + 1)
+    assert (foreign.value, foreign.data_type) == ("+14155552671", "s")
+    name = call.cell(row=2, column=header.index("name") + 1)
+    assert (name.value, name.data_type) == ("=1+1", "s")
+
+    # the per-channel workbook: one sheet, the same national number
+    one = load_workbook(out / "spring__sms.xlsx")
+    assert len(one.sheetnames) == 1 and one.active["B2"].value == "13800138000"
+    # the CSV: national domestic number, the foreign one international (neutralised as text in the CSV)
+    csv_sms = pd.read_csv(out / "spring__sms.csv", dtype=str, encoding="utf-8-sig")
+    assert csv_sms["phone"].tolist() == ["13800138000"]
+    csv_phone = pd.read_csv(out / "spring__phone.csv", dtype=str, encoding="utf-8-sig")
+    assert csv_phone["phone"].tolist() == ["'+14155552671"]
+    assert pd.read_parquet(out / "spring__sms.parquet")["phone"].tolist() == ["+8613800138000"]
+
+
+def test_a_landline_is_written_national_without_spaces():
+    """A Beijing landline +86 10 1234 5678 is dialled in China as 010 1234 5678: phonenumbers' NATIONAL format,
+    spaces dropped."""
+    from bullseye.activation.exports import domestic_phone
+
+    assert domestic_phone("+861012345678") == "01012345678"
+    assert domestic_phone("+86 20 8888 6666") == "02088886666"
+
+
+def test_a_call_sheet_workbook_has_an_outcome_dropdown_of_the_allowed_outcomes(tmp_path):
+    """The outcome column's data validation lists exactly bullseye.ingest.call_outcomes.OUTCOMES' keys, the
+    values the loader reads; the phone is text and national."""
+    from openpyxl import load_workbook
+
+    from bullseye.activation.exports import write_xlsx
+    from bullseye.ingest.call_outcomes import OUTCOMES
+
+    sheet = pd.DataFrame({"contact_id": ["call:1"], "customer_id": ["C1"], "phone": ["+8613912345678"],
+                          "wave": [1], "outcome": [None], "order_id": [None]})
+    write_xlsx({"calls": sheet}, tmp_path / "E1.xlsx")
+    ws = load_workbook(tmp_path / "E1.xlsx")["calls"]
+    (dv,) = ws.data_validations.dataValidation
+    assert dv.type == "list" and dv.formula1 == '"' + ",".join(OUTCOMES) + '"'
+    assert str(dv.sqref).startswith("E2:E")
+    assert (ws["C2"].value, ws["C2"].data_type) == ("13912345678", "s")
+    assert ws["D2"].value == 1 and ws["D2"].data_type == "n"  # a number column stays a number
+    assert ws["F1"].value == "order_id" and ws["F2"].number_format == "@"  # to fill in, as text

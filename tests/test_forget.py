@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from bullseye import normalize
 from bullseye.cli import main
@@ -121,6 +122,12 @@ def search_home(home: Path, p: dict) -> list[str]:
                     hits.add("name+birth_date")
                 if hits:
                     found.append(f"{f.relative_to(home)}: {sorted(hits)}")
+        elif f.suffix == ".xlsx":  # every sheet of every workbook (the call sheets' and campaigns' copies)
+            for ws in load_workbook(f, read_only=True).worksheets:
+                for no, values in enumerate(ws.iter_rows(values_only=True), 1):
+                    hits = _row_hits(" | ".join(str(v) for v in values if v is not None), p)
+                    if hits:
+                        found.append(f"{f.relative_to(home)}:{ws.title}:{no}: {hits}")
         elif f.suffix in (".csv", ".json", ".log", ".html", ".txt", ".sql", ".yml"):
             for no, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                 hits = _row_hits(line, p)
@@ -138,6 +145,7 @@ def test_forget_by_phone_erases_everywhere_and_a_redelivery_is_held_back(world, 
     before = search_home(home, p)
     assert any("warehouse" in f or "bullseye.duckdb" in f for f in before), "the search must see the person first"
     assert any(f.startswith("exports") for f in before), "and in an export file"
+    assert any(f.startswith("exports") and ".xlsx:" in f for f in before), "and in an export workbook"
 
     written = f"{p['national'][:3]}-{p['national'][3:7]}-{p['national'][7:]}"  # 138-1234-5678
     assert main(["forget", "--phone", written, "--home", str(home)]) == 0
@@ -218,3 +226,39 @@ def test_forget_erases_only_the_person_not_lookalike_values(tmp_path):
         ("club", "S1"), ("shop", "S12")]
     assert con.execute("SELECT customer_id FROM marts.target_lists ORDER BY 1").fetchall() == [("C12",), ("C2",)]
     con.close()
+
+
+def test_forget_rewrites_every_sheet_of_a_campaign_workbook(tmp_path):
+    """The campaign's workbook has one sheet per channel; the person (C1, phone 13812345678) is on the sms sheet
+    and on the email sheet (by customer_id). Both rows go, C2 stays on each sheet, and the manifest's entry for
+    the workbook gets its new row count and checksum. The erasure counts the person's CSV rows once (2), not
+    again for the workbook."""
+    import hashlib
+    import json
+    from datetime import datetime
+
+    from bullseye.activation.exports import write_csv, write_xlsx
+    from bullseye.privacy.forget import scrub_export_folder
+    from bullseye.privacy.person import Person
+
+    night = tmp_path / "2026-06-01"
+    night.mkdir()
+    sms = pd.DataFrame({"customer_id": ["C1", "C2"], "phone": ["+8613812345678", "+8613912345678"]})
+    email = pd.DataFrame({"customer_id": ["C1", "C2"], "email": ["a@example.com", "b@example.com"]})
+    whole = pd.DataFrame({"customer_id": ["C1", "C2", "C1", "C2"], "channel": ["sms", "sms", "email", "email"],
+                          "contact": [*sms.phone, *email.email]})
+    write_csv(whole, night / "spring.csv")
+    write_xlsx({"sms": sms, "email": email}, night / "spring.xlsx")
+    files = {"spring.csv": {"rows": 4, "sha256": "x", "phones": "national"},
+             "spring.xlsx": {"rows": 4, "sha256": "y", "phones": "national"}}
+    (night / "manifest.json").write_text(json.dumps({"campaigns": [{"files": files}]}))
+    person = Person(lookup=("phone", "13812345678"), customer_ids={"C1"}, phones={"+8613812345678"})
+    assert scrub_export_folder(night, person, "r1", datetime(2026, 6, 2)) == (2, 2)
+    wb = load_workbook(night / "spring.xlsx")
+    assert wb.sheetnames == ["sms", "email"]
+    assert [[c.value for c in r] for r in wb["sms"].iter_rows()] == [["customer_id", "phone"], ["C2", "13912345678"]]
+    assert [[c.value for c in r] for r in wb["email"].iter_rows()] == [
+        ["customer_id", "email"], ["C2", "b@example.com"]]
+    got = json.loads((night / "manifest.json").read_text())["campaigns"][0]["files"]["spring.xlsx"]
+    assert got == {"rows": 2, "sha256": hashlib.sha256((night / "spring.xlsx").read_bytes()).hexdigest(),
+                   "phones": "national"}

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 from collections import Counter
 from datetime import date
@@ -88,6 +89,13 @@ def test_export_files_and_manifest(night):
             if name.endswith("__sms.csv"):
                 header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
                 assert header[:2] == ["customer_id", "phone"] and "address" not in header
+            if name.endswith("__sms.xlsx"):  # issue 17: phones as text, domestic ones the 11-digit national number
+                from openpyxl import load_workbook
+
+                ws = load_workbook(path, read_only=True).worksheets[0]
+                phones = [r[1] for r in ws.iter_rows(min_row=2, max_col=2)]
+                assert phones and all(c.data_type == "s" for c in phones), name
+                assert all(re.fullmatch(r"1\d{10}|\+(?!86)\d+", c.value) for c in phones), name
 
 
 REPORT_ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -185,6 +193,7 @@ def test_every_call_sheet_row_has_its_context(night):
     for sheet in entry["sheets"]:
         path = out / sheet["file"]
         assert sheet["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert sheet["xlsx_sha256"] == hashlib.sha256((out / sheet["xlsx_file"]).read_bytes()).hexdigest()
         df = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
         assert len(df) == sheet["rows"]
         sheets.append(df)

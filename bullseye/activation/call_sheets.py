@@ -20,6 +20,12 @@ sent_at (the planned call time, so the ledger matches the call to tonight's plan
 customer_id and phone lead each row; the loader reads the outcome (bullseye.ingest.call_outcomes). The
 sheets are made safe with the exports' Excel rules (UTF-8 with BOM, every field quoted, no formula cell,
 domestic phones as 11-digit national numbers).
+
+Beside each CSV sheet an ``.xlsx`` of the same rows (bullseye.activation.exports.write_xlsx): phone and ids as
+text, the header frozen, and the ``outcome`` column a dropdown of the outcomes the loader reads
+(bullseye.ingest.call_outcomes.OUTCOMES; another value is warned about, not refused, so a Chinese spelling can
+still be typed). The loader reads CSV only: a sheet filled in in Excel is saved as "CSV UTF-8" before it goes
+back to ``contacts/`` (the README says so).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from bullseye.activation.campaigns import Campaign
-from bullseye.activation.exports import _sha256, for_excel, write_csv_cells
+from bullseye.activation.exports import _sha256, for_excel, write_csv_cells, write_xlsx
 from bullseye.ingest.call_outcomes import FILL_IN_COLUMNS, OUTCOMES
 
 # The dbt model of tonight's call rows with their context (its relation comes from dbt's manifest).
@@ -194,6 +200,10 @@ Fill in, per row:
 - `order_id`: the order the call brought, for `purchased`.
 - `note`: anything else.
 
+Each sheet also comes as `.xlsx` (same rows; phone and ids as text; `outcome` a dropdown of the values below).
+Fill in either; an `.xlsx` is saved as "CSV UTF-8 (comma delimited)" under the sheet's `.csv` name before it goes
+back, since the loader reads CSV.
+
 Then drop the file, as it is, into the landing zone's `contacts/` folder. Do not change contact_id,
 campaign_id, channel, sent_at or customer_id. A value not in the list is held in the quarantine with its row.
 
@@ -223,10 +233,13 @@ def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], r
         path = folder / rel
         path.parent.mkdir(exist_ok=True)
         write_csv_cells(path, header, [cells[i] for i in idx])
+        xlsx = path.with_suffix(".xlsx")
+        write_xlsx({"calls": rows.iloc[list(idx)]}, xlsx)
         first = rows.iloc[idx[0]]
         sheets.append({"file": f"{FOLDER}/{rel}", "store_id": None if pd.isna(first.store_id) else first.store_id,
                        "salesperson_id": None if pd.isna(first.salesperson_id) else first.salesperson_id,
-                       "rows": len(idx), "sha256": _sha256(path)})
+                       "rows": len(idx), "sha256": _sha256(path),
+                       "xlsx_file": f"{FOLDER}/{xlsx.relative_to(folder).as_posix()}", "xlsx_sha256": _sha256(xlsx)})
     missing = {col: int(rows[col].isna().sum()) for col in REQUIRED_CONTEXT if rows[col].isna().any()}
     lacking = rows[list(REQUIRED_CONTEXT)].isna().any(axis=1)
     by_sheet = pd.Series(where)[lacking.to_numpy()].value_counts()

@@ -1,7 +1,7 @@
 """Write each campaign's list for the run date: files marketers open, a manifest, and a diff.
 
-Under ``exports/<run_date>/``, as CSV (UTF-8 with a BOM, so Excel shows Chinese names) and
-Parquet:
+Under ``exports/<run_date>/``, as CSV (UTF-8 with a BOM, so Excel shows Chinese names), as an Excel
+workbook (``.xlsx``) beside each CSV, and as Parquet:
 
 - ``<campaign>.csv``: the campaign's whole list for the night, one row per person, with the
   channel and one ``contact`` value (the phone, email, WeChat unionid or one-line postal
@@ -17,7 +17,18 @@ The CSV files are opened in Excel, so no cell may run as a formula (CSV injectio
 text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
 single quote, and every field is quoted. Domestic phones are written as the 11-digit national
 number (``13812345678``, not ``+8613812345678``, which would also start with ``+``). The Parquet
-copies are read by programs, not spreadsheets: they keep the values exactly as stored.
+copies are read by programs, not spreadsheets: they keep the values exactly as stored, phones in
+E.164 (``+8613812345678``). The manifest says which phone format each file uses (``phone_formats``, and
+``phones`` per file): ``national`` for CSV and xlsx (a valid +86 mobile or landline as its national number
+without spaces, ``13812345678`` or ``01012345678``; a foreign number stays E.164, ``+14155552671``, since a
+national form would be misdialled from China), ``e164`` for Parquet.
+
+The ``.xlsx`` beside each CSV (openpyxl) is for marketers who open the lists in Excel: contact columns
+(phone, contact, customer_id, every ``*_id`` and ``*_code``) are text cells formatted as text, so Excel never
+turns ``13812345678`` into ``1.38E+10`` or drops an id's leading zeros; every text cell is a string cell, so
+nothing in it runs as a formula (no leading quote needed, the value shows as stored); the header row is
+frozen and filterable and columns are as wide as their content. The campaign's workbook (``<campaign>.xlsx``)
+has one sheet per channel, each with that channel's own fields; the others one sheet.
 
 ``call_sheets/`` holds tomorrow's phone calls as one sheet per salesperson and per store
 (bullseye.activation.call_sheets); a filled-in sheet comes back through ``contacts/``.
@@ -42,13 +53,16 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import phonenumbers
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bullseye.activation.campaigns import (
     AUDIENCE_COLUMNS,
@@ -108,14 +122,20 @@ def domestic_phone(value: object) -> object:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
 
 
-def for_excel(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame as it is written to CSV: domestic phones national, no text cell that runs as a formula."""
+def national_phones(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with domestic phones as national numbers (the ``phone`` column, and ``contact`` on phone rows)."""
     out = df.copy()
     if "phone" in out:
         out["phone"] = out["phone"].map(domestic_phone)
     if "contact" in out and "channel" in out:
         by_phone = out["channel"].isin(PHONE_CHANNELS)
         out.loc[by_phone, "contact"] = out.loc[by_phone, "contact"].map(domestic_phone)
+    return out
+
+
+def for_excel(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame as it is written to CSV: domestic phones national, no text cell that runs as a formula."""
+    out = national_phones(df)
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(excel_safe_text)
@@ -138,11 +158,152 @@ def write_csv_cells(path: Path, header: list[str], rows: list[list]) -> None:
     _save(path, write)
 
 
-def _write(df, base: Path) -> dict:
-    csv_path, parquet_path = base.with_suffix(".csv"), base.with_suffix(".parquet")
+# How each kind of file writes a phone (the manifest's ``phone_formats``, and ``phones`` on each file entry).
+PHONE_FORMATS = {".csv": "national", ".xlsx": "national", ".parquet": "e164"}
+PHONE_FORMAT_NOTES = {
+    "national": "CSV and xlsx: a valid Chinese number (+86, mobile or landline) as its national number without "
+                "spaces (mobile 13812345678, landline 01012345678); a foreign number stays E.164 (+14155552671)",
+    "e164": "Parquet: every phone as stored, E.164 (+8613812345678), for programs",
+}
+
+# xlsx: columns written as text cells formatted as text (@), so Excel never turns them into numbers or dates
+# (a phone into 1.38E+10, an id's leading zeros dropped), even when a cell is edited.
+TEXT_COLUMNS = ("phone", "contact", "customer_id", "contact_id", "offer_code", "order_id", "postal_code")
+XLSX_MAX_WIDTH = 60
+# An outcome column (a call sheet's) gets a dropdown of these values (bullseye.ingest.call_outcomes).
+OUTCOME_COLUMN = "outcome"
+
+
+def _is_text_column(name: str) -> bool:
+    return name in TEXT_COLUMNS or name.endswith(("_id", "_code", "_ids"))
+
+
+def _display_width(value: object) -> int:
+    """Characters Excel needs to show a value: a CJK character takes two columns."""
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _sheet_title(name: str, taken: set[str]) -> str:
+    """A valid, unique sheet title: at most 31 characters, none of ``[]:*?/\\``."""
+    title = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+    base, n = title, 1
+    while title.lower() in taken:
+        n += 1
+        title = f"{base[:28]}~{n}"
+    taken.add(title.lower())
+    return title
+
+
+def _cell_value(value: object) -> object:
+    """A value as openpyxl writes it: missing as empty, numpy scalars as Python ones, text without the control
+    characters the xlsx format cannot hold."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, (int, float, bool)):
+        return value
+    return str(value)
+
+
+def _add_sheet(wb, title: str, df: pd.DataFrame) -> None:
+    """One sheet: header row frozen and filterable, columns as wide as their content, text columns text-typed,
+    every text cell a string cell (never a formula), an outcome column a dropdown of the allowed outcomes."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    ws = wb.create_sheet(title)
+    ws.freeze_panes = "A2"
+    cols = [str(c) for c in df.columns]
+    rows = df.astype(object).to_numpy().tolist()
+    for i, col in enumerate(cols):
+        widest = max([_display_width(col), *(_display_width(r[i]) for r in rows[:500])])
+        ws.column_dimensions[get_column_letter(i + 1)].width = min(widest + 2, XLSX_MAX_WIDTH)
+    last = get_column_letter(max(len(cols), 1))
+    if cols:
+        ws.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    if OUTCOME_COLUMN in cols:
+        from bullseye.ingest.call_outcomes import OUTCOMES
+
+        letter = get_column_letter(cols.index(OUTCOME_COLUMN) + 1)
+        dv = DataValidation(type="list", formula1='"' + ",".join(OUTCOMES) + '"', allow_blank=True,
+                            showErrorMessage=True, errorStyle="warning", errorTitle="outcome",
+                            error="Not one of the outcomes the loader reads: " + ", ".join(OUTCOMES))
+        dv.add(f"{letter}2:{letter}{max(len(rows), 1) + 200}")  # room for rows a caller adds
+        ws.data_validations.append(dv)
+    text = [_is_text_column(c) for c in cols]
+
+    def cell(value: object, as_text: bool) -> object:
+        value = _cell_value(value)
+        if value is None and not as_text:
+            return None
+        c = WriteOnlyCell(ws, value=str(value) if as_text and value is not None else value)
+        if isinstance(c.value, str):
+            c.data_type = "s"  # openpyxl would make "=..." a formula: a string cell is only ever text
+        if as_text:
+            c.number_format = "@"
+        return c
+
+    ws.append([cell(c, False) for c in cols])
+    for r in rows:
+        ws.append([cell(v, t) for v, t in zip(r, text, strict=True)])
+
+
+def xlsx_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The sheets as written to xlsx: domestic phones national (values otherwise exactly as stored)."""
+    return {name: national_phones(df) for name, df in sheets.items()}
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    """An Excel workbook of one or more sheets (e.g. one per channel), for marketers: see :func:`_add_sheet`.
+
+    Unlike the CSV, a text cell keeps its value without a leading quote: an xlsx string cell is never
+    evaluated, so ``=HYPERLINK(...)`` in a name shows as those characters."""
+    from openpyxl import Workbook
+
+    def write(p: Path) -> None:
+        wb = Workbook(write_only=True)
+        taken: set[str] = set()
+        for name, df in xlsx_sheets(sheets).items():
+            _add_sheet(wb, _sheet_title(name, taken), df)
+        wb.save(p)
+    _save(path, write)
+
+
+def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
+    """A workbook this module wrote, sheet by sheet, every cell as written (text stays text; empty is None)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    try:
+        out = {}
+        for ws in wb.worksheets:
+            ws.reset_dimensions()  # read every row as stored, not up to a recorded size
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            header = [str(h) for h in rows[0] if h is not None] if rows else []
+            body = [(r + [None] * len(header))[:len(header)] for r in rows[1:]]  # empty trailing cells are not stored
+            out[ws.title] = pd.DataFrame(body, columns=header, dtype=object)
+        return out
+    finally:
+        wb.close()
+
+
+def _entry(path: Path, rows: int) -> dict:
+    """A file's manifest entry: rows, checksum, and how it writes phones (PHONE_FORMATS)."""
+    return {"rows": rows, "sha256": _sha256(path), "phones": PHONE_FORMATS[path.suffix]}
+
+
+def _write(df, base: Path, sheets: dict[str, pd.DataFrame] | None = None) -> dict:
+    """CSV, xlsx and Parquet of one list; ``sheets`` gives the xlsx its sheets (default: one, of ``df``)."""
+    csv_path, xlsx_path, parquet_path = (base.with_suffix(s) for s in (".csv", ".xlsx", ".parquet"))
     write_csv(df, csv_path)
+    write_xlsx(sheets or {base.name: df}, xlsx_path)
     _save(parquet_path, lambda p: df.to_parquet(p, index=False))
-    return {p.name: {"rows": len(df), "sha256": _sha256(p)} for p in (csv_path, parquet_path)}
+    return {p.name: _entry(p, len(df)) for p in (csv_path, xlsx_path, parquet_path)}
 
 
 def _postal_line(df: pd.DataFrame) -> list[str]:
@@ -194,7 +355,7 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
     channels = [r[0] for r in con.execute(
         "SELECT DISTINCT channel FROM marts.target_lists WHERE run_date = ? AND campaign_id = ? ORDER BY 1",
         [run_date, c.id]).fetchall()]
-    whole = []
+    whole, by_channel = [], {}
     for ch in channels:
         fields = ", ".join(f"a.{f}" for f in CHANNEL_FIELDS[ch])
         df = con.execute(f"""
@@ -204,11 +365,12 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
             FROM marts.target_lists t JOIN {contacts} a USING (run_date, campaign_id, customer_id)
             WHERE t.run_date = ? AND t.campaign_id = ? AND t.channel = ? AND NOT t.is_holdout
             ORDER BY t.rank_score DESC NULLS LAST, t.customer_id""", [c.offer_code, run_date, c.id, ch]).df()
-        files.update(_write(df, out_dir / f"{c.id}__{ch}"))
+        files.update(_write(df, out_dir / f"{c.id}__{ch}", sheets={ch: df}))
         exported += len(df)
         whole.append(_one_contact_column(df, ch))
-    if whole:
-        files.update(_write(pd.concat(whole, ignore_index=True), out_dir / c.id))
+        by_channel[ch] = df
+    if whole:  # the campaign's workbook: one sheet per channel, each with that channel's own fields
+        files.update(_write(pd.concat(whole, ignore_index=True), out_dir / c.id, sheets=by_channel))
     changes = con.execute("""
         SELECT customer_id, change, reason, channel, is_holdout, prev_run_date
         FROM marts.target_list_changes WHERE run_date = ? AND campaign_id = ?
@@ -216,7 +378,8 @@ def _campaign_files(con, run_date: date, out_dir: Path, c: Campaign, contacts: s
     if len(changes):
         path = out_dir / f"{c.id}__changes.csv"
         write_csv(changes, path)
-        files[path.name] = {"rows": len(changes), "sha256": _sha256(path)}
+        write_xlsx({"changes": changes}, path.with_suffix(".xlsx"))
+        files.update({p.name: _entry(p, len(changes)) for p in (path, path.with_suffix(".xlsx"))})
     return files, exported
 
 
@@ -281,7 +444,7 @@ def _write_night(warehouse: Path, run_date: date, out_dir: Path, campaigns: list
     """Every campaign's files into ``out_dir``; returns rows exported per campaign and the manifest."""
     con = connect(warehouse, read_only=True)
     written: dict[str, int] = {}
-    manifest: dict = {"run_date": run_date.isoformat(), "campaigns": []}
+    manifest: dict = {"run_date": run_date.isoformat(), "phone_formats": PHONE_FORMAT_NOTES, "campaigns": []}
     try:
         for c in campaigns:
             reasons = dict(con.execute("""SELECT reason, count(*) FROM marts.contact_decisions

@@ -5,7 +5,8 @@ A request names the person by phone, email, ID-card number or customer_id
 (:func:`bullseye.night.night_lock`, so no night runs meanwhile) it:
 
 1. rewrites every export folder (``exports/<date>/``, and a night's staged one; its call sheets too) without
-   the person's rows, updating the manifest's row counts and checksums and noting the erasure;
+   the person's rows (CSV, Parquet and every sheet of each ``.xlsx``, a workbook rewritten by the exports'
+   writer), updating the manifest's row counts and checksums and noting the erasure;
 2. erases the person from every other DuckDB file the home keeps (a backfill's warehouse, a
    night's working copy held back by an identity-drift alarm, a staged publication);
 3. erases the person from the committed warehouse as one transaction on a copy that replaces
@@ -259,8 +260,8 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
     matches = text_matcher(person)
     if matches is None:
         return 0, 0
-    plan = {f: _rows_to_drop(f, matches) for f in export_files(folder)}
-    plan = {f: mask for f, mask in plan.items() if mask is not None and mask.any()}
+    plan = {f: rows_to_drop(f, matches) for f in export_files(folder)}
+    plan = {f: masks for f, masks in plan.items() if any(m.any() for m in masks.values())}
     if not plan:
         return 0, 0
     work = folder.with_name(f".{folder.name}.forget-{os.getpid()}")
@@ -268,10 +269,11 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
     shutil.copytree(folder, work)
     removed = 0
     checksums = {}
-    for f, mask in plan.items():
-        removed += int(mask.sum())
+    for f, masks in plan.items():
+        if f.suffix != ".xlsx":  # an xlsx holds the same rows as its CSV: counted once
+            removed += sum(int(m.sum()) for m in masks.values())
         rel = f.relative_to(folder).as_posix()  # call sheets sit in call_sheets/<store>/
-        rows, digest = _rewrite(f, work / rel, mask)
+        rows, digest = _rewrite(f, work / rel, masks)
         checksums[rel] = {"rows": rows, "sha256": digest}
     manifest = work / "manifest.json"
     if manifest.exists():
@@ -280,9 +282,12 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
     return removed, len(plan)
 
 
+EXPORT_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
 def export_files(folder: Path) -> list[Path]:
-    """A night's CSV and Parquet files, the call sheets in its subfolders included."""
-    return sorted(f for f in folder.rglob("*") if f.suffix in (".csv", ".parquet") and f.is_file())
+    """A night's CSV, xlsx and Parquet files, the call sheets in its subfolders included."""
+    return sorted(f for f in folder.rglob("*") if f.suffix in EXPORT_SUFFIXES and f.is_file())
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -291,23 +296,36 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
-def _rows_to_drop(path: Path, matches) -> pd.Series | None:
-    df = _read(path)
-    if df.empty:
-        return None
-    return df.apply(lambda row: any(matches(v) for v in row.tolist()), axis=1)
+def read_sheets(path: Path) -> dict[str, pd.DataFrame]:
+    """An export file's rows by sheet: a workbook's sheets, or one unnamed sheet for CSV and Parquet."""
+    from bullseye.activation.exports import read_xlsx
+
+    return read_xlsx(path) if path.suffix == ".xlsx" else {"": _read(path)}
 
 
-def _rewrite(src: Path, dst: Path, drop: pd.Series) -> tuple[int, str]:
-    """Write ``src`` without the dropped rows to ``dst`` in the format it came in."""
+def rows_to_drop(path: Path, matches) -> dict[str, pd.Series]:
+    """Per sheet, which rows hold one of the person's values (any cell)."""
+    return {name: df.apply(lambda row: any(matches(v) for v in row.tolist()), axis=1) if len(df)
+            else pd.Series([], dtype=bool) for name, df in read_sheets(path).items()}
+
+
+def _rewrite(src: Path, dst: Path, drop: dict[str, pd.Series]) -> tuple[int, str]:
+    """Write ``src`` without the dropped rows to ``dst`` in the format it came in; returns rows left and checksum.
+
+    A workbook is written again by the exports' own writer (text-typed contact columns, frozen header, an
+    outcome dropdown), sheet by sheet, so it looks as the night wrote it."""
     import hashlib
 
-    df = _read(src)[~drop.to_numpy()]
-    if src.suffix == ".parquet":
-        df.to_parquet(dst, index=False)
+    from bullseye.activation.exports import write_xlsx
+
+    kept = {name: df[~drop[name].to_numpy()] if len(df) else df for name, df in read_sheets(src).items()}
+    if src.suffix == ".xlsx":
+        write_xlsx(kept, dst)
+    elif src.suffix == ".parquet":
+        kept[""].to_parquet(dst, index=False)
     else:  # the cells were made safe for Excel when first written: written back as they are
-        df.to_csv(dst, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL)
-    return len(df), hashlib.sha256(dst.read_bytes()).hexdigest()
+        kept[""].to_csv(dst, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_ALL)
+    return sum(len(df) for df in kept.values()), hashlib.sha256(dst.read_bytes()).hexdigest()
 
 
 def _update_manifest(path: Path, checksums: dict, request_id: str, at: datetime, removed: int) -> None:
@@ -321,6 +339,8 @@ def _update_manifest(path: Path, checksums: dict, request_id: str, at: datetime,
         if entry["file"] in checksums:
             sheets["calls"] -= entry["rows"] - checksums[entry["file"]]["rows"]
             entry.update(checksums[entry["file"]])
+        if entry.get("xlsx_file") in checksums:
+            entry["xlsx_sha256"] = checksums[entry["xlsx_file"]]["sha256"]
     manifest.setdefault("erasures", []).append(
         {"request_id": request_id, "at": at.isoformat(timespec="seconds"), "reason": REASON, "rows_removed": removed})
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")

@@ -13,7 +13,7 @@ groups them as a person reads them:
 - ``list_memberships``: the purchased lists they came from, with each list's vendor, legal
   basis and licence (from its manifest);
 - ``lists_they_were_on``: target lists, contact decisions and list changes by night, and the
-  export files on disk that name them;
+  export files on disk that name them (CSV and xlsx, with the workbook's sheets);
 - ``other_stored_rows``: every other table that holds one of their values.
 
 ID-card numbers are shown only as their salted hash: that is all the warehouse keeps.
@@ -97,7 +97,7 @@ def _list_manifests(con: duckdb.DuckDBPyConnection, list_rows: list[dict]) -> li
 
 def _export_files(cfg: RunConfig, person: Person) -> list[dict]:
     """Export files on disk with rows about the person (which night, which file, how many rows)."""
-    from bullseye.privacy.forget import _read, export_files, export_folders
+    from bullseye.privacy.forget import export_files, export_folders, rows_to_drop
 
     matches = text_matcher(person)
     if matches is None:
@@ -105,12 +105,15 @@ def _export_files(cfg: RunConfig, person: Person) -> list[dict]:
     out = []
     for folder in export_folders(cfg):
         for f in export_files(folder):
-            if f.suffix != ".csv":
+            if f.suffix not in (".csv", ".xlsx"):  # Parquet holds the CSV's rows
                 continue
-            df = _read(f)
-            n = int(df.apply(lambda row: any(matches(v) for v in row.tolist()), axis=1).sum()) if len(df) else 0
+            masks = rows_to_drop(f, matches)
+            n = sum(int(m.sum()) for m in masks.values())
             if n:
-                out.append({"night": folder.name, "file": f.relative_to(folder).as_posix(), "rows": n})
+                entry = {"night": folder.name, "file": f.relative_to(folder).as_posix(), "rows": n}
+                if f.suffix == ".xlsx":
+                    entry["sheets"] = {name: int(m.sum()) for name, m in masks.items() if m.any()}
+                out.append(entry)
     return out
 
 
