@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bullseye.config import RunConfig, default_home, default_warehouse
+from bullseye.config import RunConfig, default_home, resolve_paths
 
 console = Console(highlight=False)
 DEMO_SEED = 42
@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bullseye.night import WarehouseBusy, night_lock
     from bullseye.pipeline import STEP_NAMES, NightSummary
 
-    home = Path(args.home).resolve() if args.home else default_home()
+    home, warehouse = resolve_paths(args.home, args.warehouse)
     _setup_logging(home / "logs")
     only = [s.strip() for s in args.steps.split(",")] if args.steps else None
     unknown = sorted(set(only or ()) - set(STEP_NAMES))
@@ -83,7 +83,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]unknown step(s) {', '.join(unknown)}: the steps are {', '.join(STEP_NAMES)}[/red]")
         return 2
     landing = Path(args.landing) if args.landing else _demo_landing(home)
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
                     home=home, identity_mode=args.identity_mode, campaigns=args.campaigns)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
@@ -176,8 +175,7 @@ def _print_notes(s) -> None:
 
 def _privacy_target(args: argparse.Namespace) -> tuple[RunConfig, str, str]:
     """The warehouse and home a privacy command works on, and the (kind, value) naming the person."""
-    home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    home, warehouse = resolve_paths(args.home, args.warehouse)
     cfg = RunConfig(landing=home, warehouse=warehouse, home=home)
     kind, value = next((k, getattr(args, k)) for k in ("phone", "email", "id_card", "customer_id")
                        if getattr(args, k) is not None)
@@ -285,8 +283,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     from bullseye.identity import drift, explain
     from bullseye.warehouse import connect
 
-    home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    _, warehouse = resolve_paths(args.home, args.warehouse)
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]")
         return 1
@@ -504,6 +501,13 @@ def _bench_clv(args: argparse.Namespace) -> int:
     return 0
 
 
+# Both resolved by bullseye.config.resolve_paths, for every command that takes them.
+WAREHOUSE_HELP = ("DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb, or $BULLSEYE_WAREHOUSE "
+                  "when no --home is given); without --home, everything the command writes goes beside it")
+HOME_HELP = ("folder for the warehouse, publication, exports, quality results and logs (default: beside "
+             "--warehouse when given, else $BULLSEYE_HOME, else the repo's var/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bullseye", description="Nightly database-marketing pipeline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -511,9 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the nightly job once (on demo data without --landing)")
     run.add_argument("--landing", help="landing zone folder (default: a generated demo landing zone)")
     run.add_argument("--as-of", type=date.fromisoformat, help="run date YYYY-MM-DD (default: today)")
-    run.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-    run.add_argument("--home", help="folder for warehouse, publication, exports, logs "
-                                    "(default: $BULLSEYE_HOME or ./var)")
+    run.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    run.add_argument("--home", help=HOME_HELP)
     run.add_argument("--steps", help="comma-separated subset of load,build,check,publish,export,commit "
                                      "(a night is committed only by its commit step)")
     run.add_argument("--wait", action="store_true",
@@ -536,8 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     man.set_defaults(fn=cmd_dbt_manifest)
 
     ident = sub.add_parser("identity", help="explain and audit identity resolution")
-    ident.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-    ident.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
+    ident.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    ident.add_argument("--home", help=HOME_HELP)
     isub = ident.add_subparsers(dest="action", required=True)
     ex = isub.add_parser("explain", help="the records of a customer and what tied each")
     ex.add_argument("customer_id")
@@ -564,8 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
         who.add_argument("--email")
         who.add_argument("--id-card", dest="id_card", help="ID-card number (hashed before it is looked up)")
         who.add_argument("--customer-id", dest="customer_id")
-        priv.add_argument("--warehouse", help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-        priv.add_argument("--home", help="bullseye home (default: $BULLSEYE_HOME or ./var)")
+        priv.add_argument("--warehouse", help=WAREHOUSE_HELP)
+        priv.add_argument("--home", help=HOME_HELP)
         if name == "subject-access":
             priv.add_argument("--out", help="JSON file to write (default: ./subject-access-<kind>-<time>.json)")
         priv.set_defaults(fn=fn)
