@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bullseye.config import RunConfig, default_home, resolve_paths
+from bullseye.config import HomeTaken, RunConfig, claim_home, default_home, resolve_paths
 
 console = Console(highlight=False)
 DEMO_SEED = 42
@@ -76,6 +76,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bullseye.pipeline import STEP_NAMES, NightSummary
 
     home, warehouse = resolve_paths(args.home, args.warehouse)
+    try:
+        claim_home(home, warehouse)
+    except HomeTaken as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
     _setup_logging(home / "logs")
     only = [s.strip() for s in args.steps.split(",")] if args.steps else None
     unknown = sorted(set(only or ()) - set(STEP_NAMES))
@@ -189,6 +194,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from bullseye.privacy.person import PersonError
 
     cfg, kind, value = _privacy_target(args)
+    try:
+        claim_home(cfg.home, cfg.warehouse)  # it rewrites the home's exports and publication
+    except HomeTaken as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
     _setup_logging(cfg.home / "logs")
     try:
         r = forget(cfg, kind, value)

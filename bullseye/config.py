@@ -115,6 +115,31 @@ def resolve_paths(home: str | Path | None = None, warehouse: str | Path | None =
     return root, wh or root / "warehouse" / WAREHOUSE_NAME
 
 
+HOME_MARKER = ".bullseye-home"  # in a home: the one warehouse whose outputs it holds
+
+
+class HomeTaken(Exception):
+    """The home already holds the outputs of another warehouse."""
+
+
+def claim_home(home: Path, warehouse: Path) -> None:
+    """Make ``home`` the home of ``warehouse``, or refuse when it holds another warehouse's outputs: two
+    warehouses in one home would overwrite each other's publication and exports and share one GE context
+    (whose suites then fail its freshness check). The warehouse is recorded relative to the home when it
+    lies inside, so a home mounted elsewhere (docker-compose's /opt/bullseye/var) is still the same home."""
+    home, warehouse = Path(home).resolve(), Path(warehouse).resolve()
+    key = str(warehouse.relative_to(home)) if warehouse.is_relative_to(home) else str(warehouse)
+    marker = home / HOME_MARKER
+    if marker.is_file():
+        held = marker.read_text(encoding="utf-8").strip()
+        if held and held != key:
+            raise HomeTaken(f"{home} holds the outputs of the warehouse {held}, not {warehouse}: give this "
+                            f"warehouse its own --home (or its own folder)")
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n", encoding="utf-8")
+
+
 # The secret salt of ID-card hashes and forget-list keys; without it a public default is used (and said).
 ID_SALT_ENV = "BULLSEYE_ID_SALT"
 PUBLIC_ID_SALT = "bullseye-demo-salt"

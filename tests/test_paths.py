@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from bullseye.cli import build_parser
-from bullseye.config import DEMO_HOME, RunConfig, default_home, default_warehouse, resolve_paths
+from bullseye.cli import build_parser, main
+from bullseye.config import (
+    DEMO_HOME,
+    HomeTaken,
+    RunConfig,
+    claim_home,
+    default_home,
+    default_warehouse,
+    resolve_paths,
+)
 
 
 @pytest.fixture
@@ -68,3 +76,21 @@ def test_every_command_that_takes_a_warehouse_takes_a_home(argv):
     opts = ["--warehouse", "W", "--home", "H"]
     args = build_parser().parse_args([argv[0], *opts, *argv[1:]])
     assert (args.warehouse, args.home) == ("W", "H")
+
+
+def test_a_home_holds_one_warehouse(env, tmp_path, capsys):
+    """Two warehouses in one folder would share its home: the second's exports would replace the first's,
+    and both would use one GE context. The first run claims the home; a run of another warehouse there is
+    refused before it writes anything, with a message saying what to do. The same warehouse, reached by
+    another path to the same home (a moved or mounted home), is still its own."""
+    first = tmp_path / "data" / "a.duckdb"
+    claim_home(*resolve_paths(None, first))
+    claim_home(*resolve_paths(None, first))  # again: fine
+    with pytest.raises(HomeTaken, match="holds the outputs of the warehouse a.duckdb"):
+        claim_home(*resolve_paths(None, tmp_path / "data" / "b.duckdb"))
+    assert main(["run", "--landing", str(tmp_path), "--warehouse", str(tmp_path / "data" / "b.duckdb")]) == 2
+    assert "give this warehouse its own --home" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [".bullseye-home"]
+    moved = tmp_path / "moved"
+    (tmp_path / "data").rename(moved)
+    claim_home(moved, moved / "a.duckdb")
