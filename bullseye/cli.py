@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bullseye.config import RunConfig, default_home, default_warehouse
+from bullseye.config import HomeTaken, RunConfig, claim_home, default_home, resolve_paths
 
 console = Console(highlight=False)
 # Output that is not a terminal is read by tools and people scrolling a log: no wrapping at all.
@@ -91,11 +91,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bullseye.night import WarehouseBusy, night_lock
     from bullseye.pipeline import NightSummary
 
-    home = Path(args.home).resolve() if args.home else default_home()
+    home, warehouse = resolve_paths(args.home, args.warehouse)
+    try:
+        claim_home(home, warehouse)
+    except HomeTaken as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
     _setup_logging(home / "logs")
     only = list(args.steps) if args.steps else None  # checked against STEP_NAMES by the parser (_steps)
     landing = Path(args.landing) if args.landing else _demo_landing(home)
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
                     home=home, identity_mode=args.identity_mode, campaigns=args.campaigns)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
@@ -191,8 +195,7 @@ def _print_notes(s) -> None:
 
 def _privacy_target(args: argparse.Namespace) -> tuple[RunConfig, str, str]:
     """The warehouse and home a privacy command works on, and the (kind, value) naming the person."""
-    home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    home, warehouse = resolve_paths(args.home, args.warehouse)
     cfg = RunConfig(landing=home, warehouse=warehouse, home=home)
     kind, value = next((k, getattr(args, k)) for k in ("phone", "email", "id_card", "customer_id")
                        if getattr(args, k) is not None)
@@ -206,6 +209,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from bullseye.privacy.person import PersonError
 
     cfg, kind, value = _privacy_target(args)
+    try:
+        claim_home(cfg.home, cfg.warehouse)  # it rewrites the home's exports and publication
+    except HomeTaken as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        return 2
     _setup_logging(cfg.home / "logs")
     try:
         r = forget(cfg, kind, value)
@@ -300,8 +308,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     from bullseye.identity import drift, explain
     from bullseye.warehouse import connect
 
-    home = Path(args.home).resolve() if args.home else default_home()
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    _, warehouse = resolve_paths(args.home, args.warehouse)
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]")
         return 1
@@ -574,6 +581,13 @@ def _probability(text: str) -> float:
     return value
 
 
+# Both resolved by bullseye.config.resolve_paths, for every command that takes them.
+WAREHOUSE_HELP = ("DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb, or $BULLSEYE_WAREHOUSE "
+                  "when no --home is given); without --home, everything the command writes goes beside it")
+HOME_HELP = ("folder for the warehouse, publication, exports, quality results and logs (default: beside "
+             "--warehouse when given, else $BULLSEYE_HOME, else the repo's var/)")
+
+
 def _shared(*, where: bool, suppress: bool = False) -> argparse.ArgumentParser:
     """Options every command takes, so that they may come after the subcommand too: --debug and, for
     commands that read a warehouse, --warehouse and --home. ``suppress``: for a nested subcommand whose
@@ -583,10 +597,8 @@ def _shared(*, where: bool, suppress: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show the full traceback of an error on the terminal (it is always in the log)")
     if where:
-        p.add_argument("--warehouse", default=default,
-                       help="DuckDB warehouse file (default: <home>/warehouse/bullseye.duckdb)")
-        p.add_argument("--home", default=default, help="bullseye home for publication, exports and logs "
-                                                       "(default: $BULLSEYE_HOME or ./var)")
+        p.add_argument("--warehouse", default=default, help=WAREHOUSE_HELP)
+        p.add_argument("--home", default=default, help=HOME_HELP)
     return p
 
 
@@ -733,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _home_of(args: argparse.Namespace) -> Path:
-    return Path(args.home).resolve() if getattr(args, "home", None) else default_home()
+    """The home a command's log goes to: the same rule as its outputs (beside --warehouse when only it is given)."""
+    return resolve_paths(getattr(args, "home", None), getattr(args, "warehouse", None))[0]
 
 
 def cmd_lists_why(args: argparse.Namespace) -> int:
@@ -742,8 +755,7 @@ def cmd_lists_why(args: argparse.Namespace) -> int:
     from bullseye.activation.why import WhyError, explain, find_people, latest_night
     from bullseye.warehouse import connect
 
-    home = _home_of(args)
-    warehouse = Path(args.warehouse) if args.warehouse else default_warehouse(home)
+    _, warehouse = resolve_paths(args.home, args.warehouse)
     if not warehouse.exists():
         console.print(f"[red]no warehouse at {warehouse}: run `bullseye run` first or pass --warehouse[/red]",
                       soft_wrap=True)

@@ -28,7 +28,7 @@ class RunConfig:
     landing: Path
     warehouse: Path
     as_of: date = field(default_factory=date.today)
-    # Everything else lives beside the warehouse unless set.
+    # Everything else lives beside the warehouse unless set (home_of).
     home: Path | None = None
     # Identity resolution mode: auto, incremental, full or retrain (bullseye.identity.resolver).
     identity_mode: str = "auto"
@@ -40,7 +40,7 @@ class RunConfig:
         self.warehouse = Path(self.warehouse).resolve()
         if isinstance(self.as_of, str):
             self.as_of = date.fromisoformat(self.as_of)
-        self.home = Path(self.home).resolve() if self.home else self.warehouse.parent
+        self.home = Path(self.home).resolve() if self.home else home_of(self.warehouse)
         env = os.environ.get("BULLSEYE_CAMPAIGNS", "")
         self.campaigns = Path(self.campaigns or env or DEFAULT_CAMPAIGNS).expanduser().resolve()
 
@@ -76,8 +76,68 @@ def working_copy(warehouse: Path, as_of: object) -> Path:
     return Path(warehouse).parent / ".nights" / str(as_of) / Path(warehouse).name
 
 
+DEMO_HOME = PROJECT_ROOT / "var"  # the demo's home (`make demo`, `bullseye run` without paths)
+HOME_ENV, WAREHOUSE_ENV = "BULLSEYE_HOME", "BULLSEYE_WAREHOUSE"
+
+
 def default_home() -> Path:
-    return Path(os.environ.get("BULLSEYE_HOME", PROJECT_ROOT / "var")).resolve()
+    """The home of a command given no paths at all (the DAG's too): :func:`resolve_paths` of the environment."""
+    return resolve_paths()[0]
+
+
+def home_of(warehouse: Path) -> Path:
+    """Where everything a run on ``warehouse`` writes goes when no home is named: beside it (contract §3),
+    so that two warehouses in two folders share no file and no quality context. A warehouse in a folder
+    called ``warehouse`` is the layout a home makes (``<home>/warehouse/bullseye.duckdb``): its home is
+    the folder above, so that ``--warehouse var/warehouse/bullseye.duckdb`` is the demo's home again."""
+    folder = Path(warehouse).expanduser().resolve().parent
+    return folder.parent if folder.name == "warehouse" else folder
+
+
+def resolve_paths(home: str | Path | None = None, warehouse: str | Path | None = None) -> tuple[Path, Path]:
+    """The (home, warehouse) of a command, the same for `bullseye run`, forget, subject-access, identity and
+    the Airflow DAG. The command line first, then the environment, then the demo's ``var/``; at each of
+    these levels:
+
+    - a home and a warehouse: both as given;
+    - a home only: its own warehouse, ``<home>/warehouse/bullseye.duckdb``;
+    - a warehouse only: its home is beside it (:func:`home_of`), never the repo's ``var/``.
+
+    Levels do not mix: ``--warehouse`` alone ignores $BULLSEYE_HOME (else a second warehouse would write
+    into the first one's home and share its GE context), and ``--home`` alone ignores $BULLSEYE_WAREHOUSE
+    (else a trial run in another home would write the production warehouse)."""
+    if not (home or warehouse):
+        home, warehouse = os.environ.get(HOME_ENV) or None, os.environ.get(WAREHOUSE_ENV) or None
+    if not (home or warehouse):
+        home = DEMO_HOME
+    wh = Path(warehouse).expanduser().resolve() if warehouse else None
+    root = Path(home).expanduser().resolve() if home else home_of(wh)
+    return root, wh or root / "warehouse" / WAREHOUSE_NAME
+
+
+HOME_MARKER = ".bullseye-home"  # in a home: the one warehouse whose outputs it holds
+
+
+class HomeTaken(Exception):
+    """The home already holds the outputs of another warehouse."""
+
+
+def claim_home(home: Path, warehouse: Path) -> None:
+    """Make ``home`` the home of ``warehouse``, or refuse when it holds another warehouse's outputs: two
+    warehouses in one home would overwrite each other's publication and exports and share one GE context
+    (whose suites then fail its freshness check). The warehouse is recorded relative to the home when it
+    lies inside, so a home mounted elsewhere (docker-compose's /opt/bullseye/var) is still the same home."""
+    home, warehouse = Path(home).resolve(), Path(warehouse).resolve()
+    key = str(warehouse.relative_to(home)) if warehouse.is_relative_to(home) else str(warehouse)
+    marker = home / HOME_MARKER
+    if marker.is_file():
+        held = marker.read_text(encoding="utf-8").strip()
+        if held and held != key:
+            raise HomeTaken(f"{home} holds the outputs of the warehouse {held}, not {warehouse}: give this "
+                            f"warehouse its own --home (or its own folder)")
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n", encoding="utf-8")
 
 
 # The secret salt of ID-card hashes and forget-list keys; without it a public default is used (and said).
@@ -99,10 +159,12 @@ def compiled_manifest() -> Path:
 
 
 def default_warehouse(home: Path | None = None) -> Path:
-    """The warehouse a command uses when none is named: $BULLSEYE_WAREHOUSE (as the Airflow DAG and
-    docker-compose set it), else <home>/warehouse/bullseye.duckdb."""
-    env = os.environ.get("BULLSEYE_WAREHOUSE")
-    return Path(env).resolve() if env else (home or default_home()) / "warehouse" / WAREHOUSE_NAME
+    """The warehouse of ``home`` (:func:`resolve_paths`); with no home, or the environment's home, the
+    environment's warehouse ($BULLSEYE_WAREHOUSE, as the Airflow DAG and docker-compose set it) or the demo's."""
+    env_home, env_warehouse = resolve_paths()
+    if home is None or Path(home).expanduser().resolve() == env_home:
+        return env_warehouse
+    return resolve_paths(home)[1]
 
 
 def default_landing(home: Path | None = None) -> Path:

@@ -18,7 +18,7 @@ import pytest
 from bullseye import night as nights
 from bullseye.activation import night_settings
 from bullseye.cli import main
-from bullseye.config import RunConfig, setting
+from bullseye.config import PROJECT_ROOT, RunConfig, setting
 from bullseye.evaluation import pairwise_scores
 from bullseye.pipeline import PipelineError, step_check, step_load
 from bullseye.quality import QualityError
@@ -352,16 +352,43 @@ def test_backfill_only_sees_data_up_to_its_date(demo_landing, tmp_path):
     assert con.execute("SELECT DISTINCT run_date::VARCHAR FROM marts.target_lists").fetchall() == [("2025-06-30",)]
 
 
-def test_minimal_landing_zone_with_required_columns_only(tmp_path):
+def _listing(root: Path) -> dict[str, int]:
+    """Every file under ``root`` with its modification time: what a run wrote there, or changed."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_second_warehouse_given_only_by_path_shares_nothing_with_the_demo(night, tmp_path, monkeypatch):
+    """The README's `bullseye run --landing L --warehouse /data/bullseye.duckdb`, after a demo night, on a
+    minimal landing zone (required columns only). Before issue 17 its home was $BULLSEYE_HOME or the repo's
+    var/ whatever the warehouse: it overwrote the demo's publication, and its check step failed with GE's
+    CheckpointRelatedResourcesFreshnessError, the two warehouses sharing one GE context. $BULLSEYE_HOME
+    points to the demo's home here on purpose, as a user's shell may: a warehouse named on the command line
+    still gets its own home, its folder (contract §3). So the run succeeds; every file it writes is under
+    that folder (published, exports, quality, logs), none under the demo's home or the repo's var/; and no
+    file it wrote names the demo's home, so the demo's night left nothing in it either."""
+    demo_home, _, _ = night
+    repo_var = PROJECT_ROOT / "var"
+    before = _listing(demo_home), _listing(repo_var) if repo_var.exists() else {}
     land = tmp_path / "land"
     write(land / "crm_customers" / "a.csv", MINIMAL_CRM)
     write(land / "orders" / "o.csv", MINIMAL_ORDERS)
-    wh = tmp_path / "wh" / "bullseye.duckdb"
-    assert main(["run", "--landing", str(land), "--as-of", "2026-06-01", "--warehouse", str(wh),
-                 "--home", str(tmp_path / "home")]) == 0
-    con = duckdb.connect(str(tmp_path / "home" / "published" / "bullseye.duckdb"), read_only=True)
+    data = tmp_path / "data"
+    monkeypatch.setenv("BULLSEYE_HOME", str(demo_home))
+    monkeypatch.delenv("BULLSEYE_WAREHOUSE", raising=False)
+    assert main(["run", "--landing", str(land), "--as-of", "2026-06-01", "--warehouse", str(data / "bullseye.duckdb")]
+                ) == 0
+    assert (_listing(demo_home), _listing(repo_var) if repo_var.exists() else {}) == before
+    written = _listing(data)
+    assert {"published", "exports", "quality", "logs"} <= {Path(f).parts[0] for f in written}, sorted(written)
+    assert (data / "quality" / "gx" / "great_expectations.yml").is_file()  # its own GE context
+    assert (demo_home / "quality" / "gx" / "great_expectations.yml").is_file()  # and the demo's, untouched
+    assert (data / "exports" / "2026-06-01" / "manifest.json").is_file()
+    named = [f for f in written if str(demo_home).encode() in (data / f).read_bytes()]
+    assert not named, named
+    con = duckdb.connect(str(data / "published" / "bullseye.duckdb"), read_only=True)
     assert con.execute("SELECT count(*), count(phone) FROM marts.dim_customer").fetchall() == [(2, 2)]
     assert con.execute("SELECT customer_id, frequency FROM marts.customer_rfm ORDER BY frequency").fetchall()[1][1] == 2
+    con.close()
 
 
 def test_landing_without_customers_fails_clearly(tmp_path):
