@@ -173,9 +173,19 @@ def default_landing(home: Path | None = None) -> Path:
     return Path(env).resolve() if env else (home or default_home()) / "demo_landing"
 
 
+COSMOS_MODES = ("local", "watcher")
+
+
 def cosmos_mode() -> str:
-    """How Cosmos runs dbt in the DAG ($BULLSEYE_COSMOS_MODE): watcher (default) or local."""
-    return os.environ.get("BULLSEYE_COSMOS_MODE", "watcher")
+    """How Cosmos runs dbt in the DAG ($BULLSEYE_COSMOS_MODE). ``local`` (default): one in-process dbt
+    invocation per model, which runs anywhere, `airflow dags test` included. ``watcher``: one ``dbt build``
+    with a sensor per model; the sensors defer to a triggerer, so only a deployment that runs one sets it
+    (docker-compose.yml). Under `airflow dags test` watcher sensors wait forever for a producer that is never
+    scheduled. Anything else is an error rather than a silent fallback."""
+    mode = os.environ.get("BULLSEYE_COSMOS_MODE", "").strip().lower() or "local"
+    if mode not in COSMOS_MODES:
+        raise ValueError(f"BULLSEYE_COSMOS_MODE={mode!r}: use one of {', '.join(COSMOS_MODES)}")
+    return mode
 
 
 # What dbt builds before the identity step (dbt selection syntax; bullseye.identity.step), for

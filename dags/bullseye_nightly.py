@@ -10,8 +10,10 @@ starts the night again from load.
 Thin on purpose: every task calls a function of the ``bullseye`` package, and
 nothing heavy runs at parse time. Cosmos reads the compiled dbt manifest
 (``bullseye dbt-manifest``) instead of running ``dbt ls`` on every parse, and
-runs the whole project with one ``dbt build`` (watcher mode) while still
-showing one Airflow task per model.
+shows one Airflow task per model. $BULLSEYE_COSMOS_MODE (bullseye.config.cosmos_mode)
+picks how it runs them: ``local`` (default; one in-process dbt invocation per model,
+works under ``airflow dags test``) or ``watcher`` (one ``dbt build`` watched by a
+sensor per model; the sensors need a triggerer, so only a deployment with one sets it).
 
 Paths come from the environment: BULLSEYE_LANDING, BULLSEYE_HOME,
 BULLSEYE_WAREHOUSE (see docker-compose.yml). A run's choices are DAG params (trigger the DAG
