@@ -30,7 +30,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 
@@ -189,7 +189,7 @@ def run_checks(warehouse: Path, workdir: Path, layers: tuple[str, ...] = LAYERS,
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     run_date = str(run_date or date.today())
-    run_id = RunIdentifier(run_name=run_date, run_time=datetime.now(timezone.utc))
+    run_id = RunIdentifier(run_name=run_date, run_time=datetime.now(UTC))
     suites = load_suites(directory)
     workdir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(workdir))

@@ -60,7 +60,8 @@ def test_names_severity_and_notes_reach_data_docs_the_page_and_the_results_table
     """One mart, 10 rows, one share out of range. The unique check passes (ids 1..10), the range check fails
     with 10% unexpected; it is a warning, so only reported. The suite, asset and run must carry the table's name
     and the run date, not GE's `__none__`/`None` or a doubled `marts__marts__` prefix, and the severity and note
-    must be in GE's severity and notes fields (Data Docs print the notes), in quality.html and in meta.quality_results."""
+    must be in GE's severity and notes fields (Data Docs print the notes), in quality.html and in
+    meta.quality_results."""
     wh, suites = _world(tmp_path, 10, bad_share=True)
     report = run_checks(wh, tmp_path / "q", directory=suites, run_date="2026-11-25")
     assert [(r.expectation, r.severity, r.success) for r in report.results] == [
