@@ -20,7 +20,7 @@ Where the results go, each night:
   run_date, layer (raw/staging/marts), table_name (schema.table), suite (the GE
   suite: the same name), check_type (GE expectation type), column_name (NULL for
   table checks), severity (critical/warning), success, observed (GE's observed
-  value or unexpected percent, as text), note (why the check matters), checked_at.
+  value, or the unexpected share as ``N% unexpected``), note (why the check matters), checked_at.
   The night's report and BI tools read it; a re-run of a night replaces its rows.
 """
 
@@ -228,11 +228,11 @@ def run_checks(warehouse: Path, workdir: Path, layers: tuple[str, ...] = LAYERS,
                     for r in vr.results:
                         cfg = r.expectation_config
                         res = r.result or {}
-                        observed = res.get("observed_value", res.get("unexpected_percent", ""))
+                        observed = _observed(res)
                         report.results.append(CheckResult(
                             layer=layer, table=table, expectation=cfg.type,
                             column=cfg.kwargs.get("column"), severity=cfg.meta.get("severity", "critical"),
-                            success=bool(r.success), observed=_observed(observed),
+                            success=bool(r.success), observed=observed,
                             note=cfg.meta.get("note", ""),
                             ))
     finally:
@@ -244,11 +244,15 @@ def run_checks(warehouse: Path, workdir: Path, layers: tuple[str, ...] = LAYERS,
     return report
 
 
-def _observed(value: object) -> str:
-    """The observed value as a short string (percentages rounded, the rest as GE gives it)."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
+def _observed(result: dict) -> str:
+    """What GE saw, as text: its observed value (a row count, a statistic), else the unexpected share of
+    rows (``0.5% unexpected``) for the row-by-row checks."""
+    if "observed_value" in result:
+        value = result["observed_value"]
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+    if "unexpected_percent" in result:
+        return f"{result['unexpected_percent'] or 0:.4g}% unexpected"
+    return ""
 
 
 def write_page(path: Path, run_date: str, report: QualityReport) -> Path:

@@ -87,7 +87,7 @@ def test_names_severity_and_notes_reach_data_docs_the_page_and_the_results_table
     assert not re.search(r"""(src|href)=["']?https?:""", page), "the page must open offline"
     rows = _results(wh)
     assert ("2026-11-25", "marts.t", "marts.t", "expect_column_values_to_be_between", "share", "warning", False,
-            "10", "a share is 0-1") in rows
+            "10% unexpected", "a share is 0-1") in rows
     assert len(rows) == 3
 
 
