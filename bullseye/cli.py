@@ -185,6 +185,8 @@ def _print_summary(s) -> None:
         console.print(f"night report:     {s.report}", soft_wrap=True)
     if s.data_docs:
         console.print(f"data docs:        {s.data_docs}", soft_wrap=True)
+    if s.quality_page:
+        console.print(f"quality checks:   {s.quality_page}", soft_wrap=True)
 
 
 def _print_notes(s) -> None:

@@ -47,6 +47,7 @@ class NightSummary:
     lists: dict[str, int] = field(default_factory=dict)
     published: str = ""
     data_docs: str = ""
+    quality_page: str = ""
     exports: str = ""
     report: str = ""  # exports/<run_date>/report.html (bullseye.activation.report)
     kind: str = ""  # night or backfill, once committed
@@ -257,11 +258,12 @@ def rhythm_notes(con) -> list[str]:
 def step_check(cfg: RunConfig, summary: NightSummary | None = None):
     from bullseye.quality import enforce, run_checks
 
-    report = run_checks(night.require(cfg, "check"), cfg.quality_dir)
+    report = run_checks(night.require(cfg, "check"), cfg.quality_dir, run_date=cfg.as_of)
     if summary is not None:
         summary.checks_passed = sum(r.success for r in report.results)
         summary.checks_warned = len(report.warnings)
         summary.data_docs = str(report.data_docs or "")
+        summary.quality_page = str(report.page or "")
     night.failpoint("check")
     enforce(report)
     night.mark(cfg, "check")

@@ -499,3 +499,22 @@ def test_no_greeting_goes_out_after_its_date(night):
     assert len(send) == 1, send  # one send date a night
     assert occasions[0] > 0 and decided[0] > 0, (occasions, decided)
     assert (occasions[1], decided[1]) == (0, 0), (occasions, decided)
+
+
+
+def test_quality_results_are_stored_per_table_with_severity(night):
+    """The demo night (run twice) stores one row per check in meta.quality_results under its run date, the
+    second run replacing the first; suites are named by table, target_lists carries its consent, reason, key and
+    orphan checks, nothing critical failed (the night published), and quality.html sits in the quality folder."""
+    home, _, _ = night
+    wh = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
+    rows = wh.execute("SELECT run_date::VARCHAR, table_name, suite, severity, success FROM meta.quality_results"
+                      ).fetchall()
+    wh.close()
+    assert {r[0] for r in rows} == {AS_OF}
+    assert all(r[1] == r[2] and r[1].count(".") == 1 for r in rows)
+    assert not [r for r in rows if r[3] == "critical" and not r[4]]
+    assert sum(r[1] == "marts.target_lists" for r in rows) >= 5
+    assert len(rows) >= 45
+    page = (home / "quality" / "quality.html").read_text(encoding="utf-8")
+    assert f"Quality checks of {AS_OF}" in page
