@@ -501,7 +501,6 @@ def test_no_greeting_goes_out_after_its_date(night):
     assert (occasions[1], decided[1]) == (0, 0), (occasions, decided)
 
 
-
 def test_quality_results_are_stored_per_table_with_severity(night):
     """The demo night (run twice) stores one row per check in meta.quality_results under its run date, the
     second run replacing the first; suites are named by table, target_lists carries its consent, reason, key and
