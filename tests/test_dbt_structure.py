@@ -61,6 +61,45 @@ UNDESCRIBED_INT = frozenset({
     "int_lookalike__prospects", "int_lookalike__scores", "int_order_lines__enriched",
     "int_orders__category_associations", "int_orders__enriched", "int_orders__margin", "int_service__interactions",
 })
+# Money (issue 17 item 9): every amount in yuan has the one money type of macros/money.sql, in the built marts
+# and in their contracts. A numeric mart column is money when a word of its name (split at "_") is one of
+# MONEY_WORDS (revenue_12m, cost_per_buyer, incremental_margin_ci_low, clv_52w, expected_avg_order_value ...),
+# unless it is a rate or share (a last word in RATE_WORDS: margin_rate) or listed in NOT_MONEY.
+MONEY_WORDS = frozenset({"amount", "revenue", "margin", "profit", "cost", "budget", "value", "clv", "gap", "target",
+                         "monetary", "price", "spend"})
+RATE_WORDS = frozenset({"rate", "share", "roi", "lift", "score", "probability"})
+NOT_MONEY = frozenset({("clv_model_params", "value")})  # a fitted model parameter (r, alpha, p, q ...), not yuan
+NUMERIC = re.compile(r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|HUGEINT|BIGINT|INTEGER)", re.IGNORECASE)
+MONEY_MACRO = PROJECT_ROOT / "dbt_project" / "macros" / "money.sql"
+
+
+def is_money(table: str, column: str, data_type: str) -> bool:
+    """A numeric column whose name says it holds yuan (see MONEY_WORDS above)."""
+    words = column.lower().split("_")
+    return (bool(NUMERIC.match(data_type)) and bool(MONEY_WORDS & set(words)) and words[-1] not in RATE_WORDS
+            and (table, column.lower()) not in NOT_MONEY)
+
+
+def money_type() -> str:
+    """The money type the macro money_type() renders (the one setting), upper-cased as DuckDB names types."""
+    m = re.search(r"macro money_type\(\)\s*-?%}\s*([A-Za-z]+\(\d+,\s*\d+\))", MONEY_MACRO.read_text(encoding="utf-8"))
+    assert m, f"{MONEY_MACRO} defines no money_type() macro"
+    return m.group(1).upper().replace(" ", "")
+
+
+def money_columns_have_the_money_type(manifest: dict, types: dict[tuple[str, str], str], money: str) -> list[str]:
+    """Every money column of a built mart has the money type, and so does its contract's data_type."""
+    out = []
+    for (table, column), data_type in sorted(types.items()):
+        if is_money(table, column, data_type) and data_type.upper().replace(" ", "") != money:
+            out.append(f"{table}.{column} is {data_type}, not the money type {money}")
+    for node in marts(manifest).values():
+        for column, spec in node.get("columns", {}).items():
+            declared = (spec.get("data_type") or "").upper().replace(" ", "")
+            if declared and is_money(node["name"], column, declared) and declared != money:
+                out.append(f"{node['name']}.{column}: its contract says {spec['data_type']}, "
+                           f"not the money type {money}")
+    return out
 
 
 # ---------------------------------------------------------------- manifest helpers
@@ -440,6 +479,49 @@ def built_columns(demo_landing, tmp_path_factory) -> dict[tuple[str, str], set[s
     for schema, table, column in rows:
         built.setdefault((schema, table), set()).add(column)
     return built
+
+
+@pytest.fixture(scope="module")
+def built_mart_types(demo_landing, tmp_path_factory) -> dict[tuple[str, str], str]:
+    """(table, column) -> DuckDB type of every column of the marts of the same demo warehouse."""
+    import duckdb
+
+    from tests.test_dbt_unit_tests import demo_warehouse
+
+    con = duckdb.connect(str(demo_warehouse(demo_landing, tmp_path_factory)), read_only=True)
+    try:
+        rows = con.execute("SELECT table_name, lower(column_name), data_type FROM duckdb_columns() "
+                           "WHERE schema_name = 'marts'").fetchall()
+    finally:
+        con.close()
+    return {(table, column): data_type for table, column, data_type in rows}
+
+
+@pytest.mark.slow
+def test_every_money_column_has_the_money_type(manifest, built_mart_types):
+    """Amounts in yuan are one exact type (macros/money.sql: DECIMAL(18,2)), in the tables and their contracts;
+    the count guards against a pattern that matches nothing (fct_orders alone has four money columns)."""
+    money = money_type()
+    assert money == "DECIMAL(18,2)", f"macros/money.sql renders {money}: update the contracts and this test together"
+    found = [key for key, t in built_mart_types.items() if is_money(*key, t)]
+    assert len(found) >= 40, f"only {len(found)} money columns found in the marts: {sorted(found)}"
+    _ok(money_columns_have_the_money_type(manifest, built_mart_types, money))
+
+
+def test_the_money_rule_catches_its_offence():
+    """A double revenue and a wide-decimal margin are offences, a rate or a model parameter is not money, and a
+    contract naming another type is caught even when the table is right."""
+    types = {("fct_orders", "margin"): "DECIMAL(38,4)", ("customer_segments", "revenue_12m"): "DOUBLE",
+             ("customer_clv", "margin_rate"): "DOUBLE", ("clv_model_params", "value"): "DOUBLE",
+             ("customer_segments", "budget_source"): "VARCHAR", ("fct_orders", "amount"): "DECIMAL(18,2)"}
+    fake = {"nodes": {"model.bullseye.fct_orders": {
+        "resource_type": "model", "name": "fct_orders", "package_name": PROJECT,
+        "unique_id": "model.bullseye.fct_orders", "original_file_path": "models/marts/x/fct_orders.sql",
+        "columns": {"amount": {"data_type": "double"}, "n_lines": {"data_type": "bigint"}}}}}
+    assert money_columns_have_the_money_type(fake, types, "DECIMAL(18,2)") == [
+        "customer_segments.revenue_12m is DOUBLE, not the money type DECIMAL(18,2)",
+        "fct_orders.margin is DECIMAL(38,4), not the money type DECIMAL(18,2)",
+        "fct_orders.amount: its contract says double, not the money type DECIMAL(18,2)"]
 
 
 @pytest.mark.slow

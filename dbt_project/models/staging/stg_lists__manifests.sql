@@ -13,7 +13,7 @@ select
         as basis_valid,
     permitted_channels,
     expires_at,
-    cost
+    {{ money('cost') }} as cost
 from {{ source('lists', 'list_manifests') }}
 where acquired_at <= {{ as_of_date() }}
 qualify row_number() over (partition by list_id order by _delivery_id desc) = 1

@@ -4,7 +4,7 @@
 select
     trim(store_id) as store_id,
     cast(date_trunc('month', month) as date) as month,
-    revenue_target
+    {{ money('revenue_target') }} as revenue_target
 from {{ source('sales', 'store_targets') }}
 qualify row_number() over (partition by trim(store_id), date_trunc('month', month)
                            order by _delivery_id desc, _line desc) = 1

@@ -86,12 +86,12 @@ compared as (
 )
 select campaign_id, wave, wave_name,
     treated, treated_order_rate, holdout, holdout_order_rate,
-    round(treated_margin_per_person, 2) as treated_margin_per_person,
-    round(holdout_margin_per_person, 2) as holdout_margin_per_person,
-    round(treated_contact_cost, 2) as treated_contact_cost,
-    case when no_estimate is null then round(increment, 2) end as incremental_margin,
-    case when no_estimate is null then round(increment - half_width, 2) end as incremental_margin_ci_low,
-    case when no_estimate is null then round(increment + half_width, 2) end as incremental_margin_ci_high,
+    {{ money('round(treated_margin_per_person, 2)') }} as treated_margin_per_person,
+    {{ money('round(holdout_margin_per_person, 2)') }} as holdout_margin_per_person,
+    {{ money('round(treated_contact_cost, 2)') }} as treated_contact_cost,
+    {{ money('case when no_estimate is null then round(increment, 2) end') }} as incremental_margin,
+    {{ money('case when no_estimate is null then round(increment - half_width, 2) end') }} as incremental_margin_ci_low,
+    {{ money('case when no_estimate is null then round(increment + half_width, 2) end') }} as incremental_margin_ci_high,
     case when no_estimate is null and treated_contact_cost > 0
          then round(increment / treated_contact_cost, 4) end as incremental_roi,
     case when no_estimate is null and treated_contact_cost > 0

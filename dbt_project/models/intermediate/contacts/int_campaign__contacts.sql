@@ -7,6 +7,7 @@
 -- address_key is the number or email the contact went to (E.164 / lower-case), when the file names it.
 -- A gateway reply that is a refusal (reply column: T, TD, N, 退订 ... as the policy's
 -- sms_opt_out_replies) is an opt-out: opt_out is true, and the number is bound for everyone who carries it.
+{% set contact_cost_cases %}{% for ch, cost in var('contact_cost').items() %}case when c.channel = '{{ ch }}' then {{ cost }} end, {% endfor %}{% endset %}
 with keys as (select * from {{ ref('int_customer__key_owners') }}),
 people as (select customer_id, current_customer_id from {{ ref('int_identity__id_lineage') }}),
 settings as (select sms_opt_out_replies from {{ ref('int_contact__policy_settings') }})
@@ -21,7 +22,7 @@ select
     c.phone_key, c.email_key,
     case when c.channel in ('sms', 'phone') then c.phone_key when c.channel = 'email' then c.email_key end
         as address_key,
-    coalesce({% for ch, cost in var('contact_cost').items() %}case when c.channel = '{{ ch }}' then {{ cost }} end, {% endfor %}0) as contact_cost
+    {{ money("coalesce(" ~ contact_cost_cases ~ "0)") }} as contact_cost
 from {{ ref('stg_campaigns__contacts') }} c
 left join people p on p.customer_id = c.customer_id
 left join keys kp on kp.key_type = 'phone' and kp.key_value = c.phone_key

@@ -6,7 +6,7 @@ with base as (
         customer_id,
         datediff('day', max(order_date), {{ as_of_date() }}) as recency_days,
         count(distinct order_key) as frequency,
-        sum(amount) as monetary,
+        {{ money('sum(amount)') }} as monetary,
         max(order_date) as last_order_date,
         min(order_date) as first_order_date
     from {{ ref('int_orders__enriched') }}

@@ -77,7 +77,7 @@ select
     -- silence counted in usual gaps between purchases: the lifecycle's main signal
     datediff('day', r.last_purchase, {{ as_of_date() }}) / r.rhythm_days as silence_gaps,
     t.share_of_wallet,
-    t.value,
+    {{ money('t.value') }} as value,
     t.profit_12m,
     t.customer_profit_12m,
     t.orders_12m,

@@ -129,10 +129,23 @@ budgeted as (
         case when coalesce(revenue_12m, 0) <= budget_estimate then budget_estimate end as annual_budget
     from estimated
 )
-select *,
+-- every amount in the money type (macros/money.sql); the share and the gap are computed from the same values
+select * replace (
+    {{ money('revenue_12m') }} as revenue_12m,
+    {{ money('margin_12m') }} as margin_12m,
+    {{ money('service_cost_12m') }} as service_cost_12m,
+    {{ money('giveaway_cost_12m') }} as giveaway_cost_12m,
+    {{ money('return_cost_12m') }} as return_cost_12m,
+    {{ money('contact_cost_12m') }} as contact_cost_12m,
+    {{ money('clv_52w') }} as clv_52w,
+    {{ money('stated_annual_budget') }} as stated_annual_budget,
+    {{ money('customer_profit_12m') }} as customer_profit_12m,
+    {{ money('profit_12m') }} as profit_12m,
+    {{ money('annual_budget') }} as annual_budget
+),
     case when annual_budget > 0 then revenue_12m / annual_budget end as share_of_wallet,
     -- what is left in the customer's wallet, at their margin (nothing when the wallet is unknown), plus
     -- the growth CLV expects
-    round(coalesce(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
-          + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2) as potential_gap
+    {{ money('round(coalesce(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
+          + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2)') }} as potential_gap
 from budgeted

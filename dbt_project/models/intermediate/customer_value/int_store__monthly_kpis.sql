@@ -54,7 +54,7 @@ visitors as (
 select
     g.store_id,
     g.month,
-    coalesce(s.revenue, 0) as revenue,
+    {{ money('coalesce(s.revenue, 0)') }} as revenue,
     coalesce(s.orders, 0) as orders,
     coalesce(s.buyers, 0) as buyers,
     t.revenue_target,

@@ -60,9 +60,9 @@ select
     bz_fold_text(category)                                  as category,
     coalesce(quantity, 1)                                   as quantity,
     unit_price,
-    coalesce(amount, coalesce(quantity, 1) * unit_price)    as amount,
+    {{ money('coalesce(amount, coalesce(quantity, 1) * unit_price)') }} as amount,
     unit_cost,
-    case when unit_cost is not null then coalesce(quantity, 1) * unit_cost end as cost,
+    {{ money('case when unit_cost is not null then coalesce(quantity, 1) * unit_cost end') }} as cost,
     _delivery_id,
     _line
 from latest

@@ -10,7 +10,7 @@ with lines as (
 select
     o.*,
     l.n_lines,
-    l.cost as cost_of_goods,
-    case when l.n_lines > 0 and l.lines_without_cost = 0 then o.amount - l.cost end as margin
+    {{ money('l.cost') }} as cost_of_goods,
+    {{ money('case when l.n_lines > 0 and l.lines_without_cost = 0 then o.amount - l.cost end') }} as margin
 from {{ ref('stg_sales__orders') }} o
 left join lines l on l.source_system = o.source_system and l.order_id = o.order_id

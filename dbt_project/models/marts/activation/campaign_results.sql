@@ -41,8 +41,8 @@ sent as (
         count(*) filter (where c.responded_at is not null) as responded,
         count(*) filter (where cr.orders > 0) as converted,
         count(*) filter (where c.customer_id is null) as unmatched_contacts,
-        coalesce(sum(cr.revenue), 0) as revenue, coalesce(sum(cr.margin), 0) as margin,
-        round(sum(c.contact_cost) + coalesce(sum(cr.coupon_cost), 0), 2) as cost
+        {{ money('coalesce(sum(cr.revenue), 0)') }} as revenue, {{ money('coalesce(sum(cr.margin), 0)') }} as margin,
+        {{ money('sum(c.contact_cost) + coalesce(sum(cr.coupon_cost), 0)') }} as cost
     from contacts c left join credit cr using (contact_id)
     group by 1, 2
 ),

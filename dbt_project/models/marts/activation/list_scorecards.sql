@@ -100,8 +100,8 @@ select
     coalesce(s.responded, 0)                                             as responded,
     coalesce(s.bought, 0)                                                as bought,
     m.cost,
-    m.cost / nullif(s.net_new_people, 0)                                 as cost_per_net_new_person,
-    m.cost / nullif(s.bought, 0)                                         as cost_per_buyer,
+    {{ money('m.cost / nullif(s.net_new_people, 0)') }}                  as cost_per_net_new_person,
+    {{ money('m.cost / nullif(s.bought, 0)') }}                          as cost_per_buyer,
     {{ as_of_date() }}                                                   as as_of_date
 from manifests m
 left join delivered d using (list_id)

@@ -34,8 +34,8 @@ select
     count(*) filter (where wallet_trend = 'growing') as wallet_growing,
     count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
     count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
-    round(list_sum(list(value order by customer_id)), 2) as value,
-    round(list_sum(list(potential_gap order by customer_id)), 2) as potential_gap,
+    {{ money('sum(value)') }} as value,  -- decimal sums are exact in any order
+    {{ money('sum(potential_gap)') }} as potential_gap,
     {{ as_of_date() }} as as_of_date,
     count(*) filter (where share_of_wallet is null) as unknown_wallets  -- last: earlier columns keep their places
 from customers
