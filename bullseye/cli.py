@@ -738,8 +738,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the user; the traceback in the log (and with --debug)
         if args.debug:
             raise
-        if _log_file() is None:
-            _setup_logging(_home_of(args) / "logs")
+        logdir = (_home_of(args) / "logs").resolve()
+        current = _log_file()
+        if current is None or current.resolve().parent != logdir:  # this command's home, not an earlier one's
+            _setup_logging(logdir)
         logging.getLogger("bullseye").error("bullseye %s failed", args.command, exc_info=True)
         console.print(f"[red]error: {escape(_plain(exc))}[/red] [dim](details in {_log_file()}, or run again "
                       f"with --debug)[/dim]", soft_wrap=True)
