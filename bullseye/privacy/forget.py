@@ -6,7 +6,8 @@ A request names the person by phone, email, ID-card number or customer_id
 
 1. rewrites every export folder (``exports/<date>/``, and a night's staged one; its call sheets too) without
    the person's rows (CSV, Parquet and every sheet of each ``.xlsx``, a workbook rewritten by the exports'
-   writer), updating the manifest's row counts and checksums and noting the erasure;
+   writer), and the table rows of the night report (``report.html``) that hold one of the person's values,
+   updating the manifest's row counts and checksums and noting the erasure;
 2. erases the person from every other DuckDB file the home keeps (a backfill's warehouse, a
    night's working copy held back by an identity-drift alarm, a staged publication);
 3. erases the person from the committed warehouse as one transaction on a copy that replaces
@@ -34,6 +35,7 @@ import csv
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -262,7 +264,8 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
         return 0, 0
     plan = {f: rows_to_drop(f, matches) for f in export_files(folder)}
     plan = {f: masks for f, masks in plan.items() if any(m.any() for m in masks.values())}
-    if not plan:
+    pages = [f for f in sorted(folder.glob("*.html")) if _html_rows(f.read_text(encoding="utf-8"), matches)]
+    if not plan and not pages:
         return 0, 0
     work = folder.with_name(f".{folder.name}.forget-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
@@ -275,11 +278,25 @@ def scrub_export_folder(folder: Path, person: Person, request_id: str, at: datet
         rel = f.relative_to(folder).as_posix()  # call sheets sit in call_sheets/<store>/
         rows, digest = _rewrite(f, work / rel, masks)
         checksums[rel] = {"rows": rows, "sha256": digest}
+    for page in pages:  # the night report: its per-person rows go; its counts stay those of the night
+        text = page.read_text(encoding="utf-8")
+        (work / page.name).write_text(_TR.sub(lambda m: "" if matches(m.group(0)) else m.group(0), text),
+                                      encoding="utf-8")
     manifest = work / "manifest.json"
     if manifest.exists():
         _update_manifest(manifest, checksums, request_id, at, removed)
     swap_dir(work, folder)
-    return removed, len(plan)
+    return removed, len(plan) + len(pages)
+
+
+# a table row of an HTML page the export step writes (report.html: one row per person and campaign in its
+# "why" table); rows are written whole by pandas' to_html, never nested
+_TR = re.compile(r"<tr[ >].*?</tr>\s*", re.DOTALL)
+
+
+def _html_rows(text: str, matches) -> int:
+    """How many table rows of a page hold one of the person's values."""
+    return sum(1 for m in _TR.finditer(text) if matches(m.group(0)))
 
 
 EXPORT_SUFFIXES = (".csv", ".xlsx", ".parquet")
