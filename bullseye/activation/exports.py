@@ -271,7 +271,26 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         for name, df in xlsx_sheets(sheets).items():
             _add_sheet(wb, _sheet_title(name, taken), df)
         wb.save(p)
+        _reproducible_zip(p)
     _save(path, write)
+
+
+_XLSX_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _reproducible_zip(path: Path) -> None:
+    """Rewrite a workbook without the save time (the zip entries' dates and docProps' created/modified), so
+    the same rows always give the same bytes: a re-run night's files keep their manifest checksums."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        entries = [(i.filename, src.read(i.filename)) for i in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = _XLSX_TIMES.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", data)
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
 
 
 def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
