@@ -128,8 +128,8 @@ def test_night_report_opens_offline_and_matches_the_marts(night, tmp_path):
     full_phones = [r[0] for r in pub.execute("SELECT phone FROM marts.dim_customer WHERE phone IS NOT NULL LIMIT 50"
                                              ).fetchall()]
     pub.close()
-    expectations = sum(len(t.get("expectations", [])) for spec in load_suites().values()
-                       for t in (spec.get("tables") or {}).values())
+    expectations = sum(len(t.get("expectations", [])) + ("row_count_max_change" in t)  # + row count vs last night
+                       for spec in load_suites().values() for t in (spec.get("tables") or {}).values())
 
     attempted: list[str] = []
 
