@@ -148,7 +148,7 @@ def section_summary(con, as_of: date) -> str:
         sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined
         FROM meta.load_ledger WHERE run_id = ? GROUP BY ALL ORDER BY source""", [as_of.isoformat()])
     reasons = _query(con, """SELECT q.source, q.reason, q.action, count(*) AS n FROM meta.quarantine q
-        JOIN meta.load_ledger l USING (delivery_id) WHERE l.run_id = ? GROUP BY ALL ORDER BY n DESC, 1, 2""",
+        JOIN meta.load_ledger l USING (delivery_id) WHERE l.run_id = ? GROUP BY ALL ORDER BY n DESC, 1, 2, 3""",
                      [as_of.isoformat()])
     cards = "".join(f'<div class="kpi">{label}<b data-figure="{key}">{int(night[key]):,}</b></div>'
                     for key, label in [("deliveries", "new deliveries"), ("rows_in", "rows in"),
@@ -192,7 +192,7 @@ def section_lists(con, as_of: date) -> tuple[str, pd.DataFrame]:
         count(*) FILTER (WHERE decision = 'included' AND NOT is_holdout) AS to_contact
         FROM marts.contact_decisions WHERE run_date = ? GROUP BY ALL ORDER BY campaign_id""", [as_of])
     reasons = _query(con, """SELECT campaign_id, decision, reason, count(*) AS n FROM marts.contact_decisions
-        WHERE run_date = ? GROUP BY ALL ORDER BY campaign_id, decision DESC, n DESC""", [as_of])
+        WHERE run_date = ? GROUP BY ALL ORDER BY campaign_id, decision DESC, n DESC, reason""", [as_of])
     out = [_table(funnel, "funnel")]
     if len(funnel):
         fig, ax = _figure(8.0, max(2.4, 0.45 * len(funnel) + 1))
@@ -233,7 +233,7 @@ def section_segments(con, as_of: date) -> str:
             LEFT JOIN marts.customer_segments_history o
               ON o.customer_id = n.customer_id AND o.dbt_valid_to = n.dbt_valid_from
             WHERE n.dbt_valid_from = ? AND o.{col} IS DISTINCT FROM n.{col}
-            GROUP BY ALL ORDER BY people DESC LIMIT 25""", [as_of])
+            GROUP BY ALL ORDER BY people DESC, 1, 2 LIMIT 25""", [as_of])
         out.append(f"<h3>{col.replace('_', ' ')} flows since {_esc(str(prev)[:10])}</h3>" + _table(flows))
     return "".join(out)
 
@@ -249,7 +249,7 @@ def section_kpis(con, as_of: date) -> str:
           c.orders, p.orders AS orders_last_month, c.buyers, p.buyers AS buyers_last_month,
           c.revenue_target, c.attainment, c.store_visit_rate, p.store_visit_rate AS visit_rate_last_month
         FROM k c LEFT JOIN k p ON p.store_id = c.store_id AND p.month = c.month - INTERVAL 1 MONTH
-        WHERE c.month = ? ORDER BY c.revenue DESC""", [this_month])
+        WHERE c.month = ? ORDER BY c.revenue DESC, c.store_id""", [this_month])
     out = [f'<p class="muted">Month {this_month:%Y-%m} up to {as_of} against the whole of the month before.</p>']
     if len(df):
         fig, ax = _figure(8.0, 3.0)
