@@ -22,7 +22,7 @@ a given lunar year on:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import holidays
 from lunardate import LunarDate
@@ -94,3 +94,11 @@ def lunar_birthday_dates(lunar_years: Iterable[int]) -> list[dict]:
     return [{"lunar_year": y, "lunar_month": m, "lunar_day": d, "is_leap_month": leap,
              "solar_date": lunar_birthday(y, m, d, leap)}
             for y in sorted(set(lunar_years)) for m in range(1, 13) for d in range(1, 31) for leap in (False, True)]
+
+
+def years_needed(run: date, horizon_days: int) -> range:
+    """The years a night's calendar models cover: from the year before the run date (a lookback) to the year
+    the trigger horizon ends in, with a month to spare. One rule for int_calendar__festivals and
+    int_calendar__lunar_birthdays."""
+    last = run + timedelta(days=horizon_days + 31)
+    return range(run.year - 1, last.year + 1)

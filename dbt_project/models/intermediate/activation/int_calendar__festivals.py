@@ -9,17 +9,14 @@ send date always finds its festival.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from datetime import timedelta
-
     import pandas as pd
 
-    from bullseye.activation.calendar import festival_dates
+    from bullseye.activation.calendar import festival_dates, years_needed
     from bullseye.config import run_date
 
     run = run_date(dbt.config.get("as_of"))
     horizon = int(dbt.config.get("horizon_days"))  # its own statement: dbt finds config keys used only so
-    last = run + timedelta(days=horizon + 31)
-    frame = pd.DataFrame(festival_dates(range(run.year - 1, last.year + 1)))
+    frame = pd.DataFrame(festival_dates(years_needed(run, horizon)))
     frame["year"] = frame["year"].astype("int32")
     frame["event_date"] = pd.to_datetime(frame["event_date"]).dt.date
     return frame

@@ -11,17 +11,14 @@ or February, so the solar dates from the run date onwards lie in those years.
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from datetime import timedelta
-
     import pandas as pd
 
-    from bullseye.activation.calendar import lunar_birthday_dates
+    from bullseye.activation.calendar import lunar_birthday_dates, years_needed
     from bullseye.config import run_date
 
     run = run_date(dbt.config.get("as_of"))
     horizon = int(dbt.config.get("horizon_days"))  # its own statement: dbt finds config keys used only so
-    last = run + timedelta(days=horizon + 31)
-    frame = pd.DataFrame(lunar_birthday_dates(range(run.year - 1, last.year + 1)))
+    frame = pd.DataFrame(lunar_birthday_dates(years_needed(run, horizon)))
     for col in ("lunar_year", "lunar_month", "lunar_day"):
         frame[col] = frame[col].astype("int32")
     frame["solar_date"] = pd.to_datetime(frame["solar_date"]).dt.date
