@@ -200,6 +200,7 @@ def run_checks(warehouse: Path, workdir: Path, layers: tuple[str, ...] = LAYERS,
     con = connect(warehouse, read_only=True)
     try:
         last = _last_counts(con, run_date)
+        con.execute("SET VARIABLE bz_night = ?", [run_date])  # the night the suites' queries see
         for layer in layers:
             for table, tspec in (suites[layer].get("tables") or {}).items():
                 df = con.execute(tspec["query"]).df()

@@ -143,7 +143,8 @@ def section_summary(con, as_of: date) -> str:
         coalesce(sum(rows_loaded), 0) AS rows_loaded, coalesce(sum(rows_quarantined), 0) AS rows_quarantined,
         coalesce(sum(values_quarantined), 0) AS values_quarantined
         FROM meta.load_ledger WHERE run_id = ?""", [as_of.isoformat()]).iloc[0]
-    total = _query(con, "SELECT count(*) AS n, coalesce(sum(rows_loaded), 0) AS rows FROM meta.load_ledger").iloc[0]
+    total = _query(con, """SELECT count(*) AS n, coalesce(sum(rows_loaded), 0) AS rows FROM meta.load_ledger
+        WHERE run_id <= ?""", [as_of.isoformat()]).iloc[0]
     by_source = _query(con, """SELECT source, count(*) AS deliveries, sum(rows_in) AS rows_in,
         sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined
         FROM meta.load_ledger WHERE run_id = ? GROUP BY ALL ORDER BY source""", [as_of.isoformat()])
@@ -155,7 +156,8 @@ def section_summary(con, as_of: date) -> str:
                                        ("rows_loaded", "rows loaded"), ("rows_quarantined", "rows quarantined"),
                                        ("values_quarantined", "values quarantined")])
     out = [f'<div class="kpis">{cards}</div>',
-           f'<p class="muted">All nights: {int(total["n"]):,} deliveries, {int(total["rows"]):,} rows loaded.</p>',
+           f'<p class="muted">All nights up to this one: {int(total["n"]):,} deliveries, '
+           f'{int(total["rows"]):,} rows loaded.</p>',
            "<h3>Tonight's deliveries by source</h3>", _table(by_source),
            "<h3>Quarantine by reason</h3>", _table(reasons)]
     return "".join(out)
@@ -165,7 +167,7 @@ def section_identity(con, as_of: date) -> str:
     """People, merges, splits and drift of tonight's identity run (identity.runs), with recent nights."""
     if not _has(con, "identity", "runs"):
         return _missing("identity.runs")
-    runs = _query(con, """SELECT as_of, mode, records, people, new_people, merges, splits,
+    runs = _query(con, """SELECT as_of, model_trained_on, records, people, new_people, merges, splits,
         round(changed_share, 4) AS changed_share, blocked, block_reason, matching_note
         FROM identity.runs WHERE as_of <= ? ORDER BY as_of DESC LIMIT 7""", [as_of])
     people = con.execute("SELECT count(*), count(*) FILTER (WHERE is_customer) FROM marts.dim_customer").fetchone()
