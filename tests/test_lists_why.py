@@ -129,3 +129,37 @@ def test_lists_why_cli_prints_a_table_and_logs_no_person(warehouse, capsys):
     assert "only known for the latest night" in out
     log = home / "logs" / "bullseye.log"
     assert not log.exists() or "王芳" not in log.read_text(encoding="utf-8")
+
+
+def test_the_night_report_explains_the_people_no_campaign_selected(warehouse):
+    """On 06-01, p1 (vip) and p2 (bday) have decisions; p3 (whose only decision is yesterday's) and p4 are on
+    no list. vip: p4 fails `is_customer`, p2 fails the grade clause, p2 (25) and p3 (NULL age) fail
+    `age >= 30`, so one candidate (p1). bday: only p2 has a birthday occasion, so three have none. xmas is
+    not active on the send date 06-02 and leaves out all four."""
+    from bullseye.activation.report import section_why
+    from bullseye.activation.why import clause_misses, unselected
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("CREATE TABLE marts.dim_customer AS SELECT customer_id, name, phone "
+                    "FROM intermediate.int_activation__audience")
+        assert unselected(con, NIGHT) == ["p3", "p4"]
+        steps = {(c, s): (n, total) for c, s, n, total in clause_misses(con, NIGHT)}
+        html = section_why(con, NIGHT)
+    finally:
+        con.close()
+    assert steps == {
+        ("bday", "no birthday occasion in the window"): (3, 4),
+        ("bday", "`is_customer` is not true"): (0, 4),
+        ("bday", "all clauses hold (candidates)"): (1, 4),
+        ("vip", "`is_customer` is not true"): (1, 4),
+        ("vip", "`(grade IS NULL OR grade <> 'D')` is not true"): (1, 4),
+        ("vip", "`age >= 30` is not true"): (2, 4),
+        ("vip", "all clauses hold (candidates)"): (1, 4),
+        ("xmas", "not active on 2026-06-02 (runs 2026-12-01 to 2026-12-31)"): (4, 4),
+    }
+    assert 'data-figure="unselected">2<' in html
+    # p3's and p4's answers are in the searchable table, masked: the name's first character only
+    assert "age &gt;= 30` is unknown (NULL)" in html and "`is_customer` is false (is_customer=False)" in html
+    assert "no birthday occasion in the window" in html
+    assert "孙丽" not in html and "8613712345671" not in html and "…5671" in html

@@ -176,6 +176,7 @@ def test_night_report_opens_offline_and_matches_the_marts(night, tmp_path):
         assert int(by_campaign[campaign][col["included"]]) == lists.get(campaign, 0), campaign
     assert int(figures["checks"]) == quality_rows == expectations
     assert shown == [someone] * their_rows
+    assert int(figures["unselected"].replace(",", "")) > 0  # the demo has people no audience selects (issue 17)
     assert not any(p in text for p in full_phones)  # phones masked to their last four digits
 
 

@@ -24,12 +24,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from bullseye.activation import why
 from bullseye.privacy.masking import mask_name_sql
 from bullseye.warehouse import connect
 
 REPORT_NAME = "report.html"
 STALE_SUITE = pd.Timedelta(hours=1)  # one check pass runs every suite within minutes
 WHY_ROWS_LIMIT = 50_000  # rows of the searchable table; above it the page says how many were left out
+UNSELECTED_SHOWN = 200  # people on no list whose per-campaign answers the table carries (explain() per person)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:0 auto;max-width:1200px;
@@ -392,19 +394,62 @@ def why_rows(con, as_of: date) -> pd.DataFrame:
         WHERE d.run_date = ? ORDER BY d.customer_id, d.campaign_id LIMIT {WHY_ROWS_LIMIT + 1}""", [as_of])
 
 
+def _masked_people(con, ids: list[str]) -> pd.DataFrame:
+    """customer_id, masked name and the phone's last four digits of ``ids`` (as in why_rows)."""
+    con.register("__bz_ids", pd.DataFrame({"customer_id": ids}))
+    try:
+        return _query(con, f"""SELECT i.customer_id, {mask_name_sql('c.name')} AS name,
+            CASE WHEN c.phone IS NULL THEN NULL ELSE '…' || right(regexp_replace(c.phone, '[^0-9]', '', 'g'), 4)
+            END AS phone_last4 FROM __bz_ids i LEFT JOIN marts.dim_customer c USING (customer_id)""")
+    finally:
+        con.unregister("__bz_ids")
+
+
+def unselected_rows(con, as_of: date, ids: list[str]) -> pd.DataFrame:
+    """Rows in the why table's shape for people no campaign decided on: per active campaign, why its selection
+    left them out (bullseye.activation.why.explain). Campaigns not active tonight are left to the steps table."""
+    answers = [a for a in why.explain(con, ids, as_of) if a.outcome != "not active"]
+    df = pd.DataFrame([(a.campaign_id, a.customer_id, a.outcome, "no list tonight", a.why) for a in answers],
+                      columns=["campaign_id", "customer_id", "decision", "reason", "detail"])
+    if not len(df):
+        return df
+    df = df.merge(_masked_people(con, ids), on="customer_id", how="left")
+    return df[["campaign_id", "customer_id", "name", "phone_last4", "decision", "reason", "detail"]]
+
+
 def section_why(con, as_of: date) -> str:
     if not _has(con, "marts", "contact_decisions"):
         return _missing("marts.contact_decisions")
     df = why_rows(con, as_of)
-    cut = ""
+    notes = []
     if len(df) > WHY_ROWS_LIMIT:
         total = con.execute("SELECT count(*) FROM marts.contact_decisions WHERE run_date = ?", [as_of]).fetchone()[0]
         df = df.head(WHY_ROWS_LIMIT)
-        cut = (f'<p class="fail">The table shows the first {WHY_ROWS_LIMIT:,} of {total:,} decisions; '
-               "`bullseye lists why PERSON` answers for anyone.</p>")
+        notes.append(f'<p class="fail">The table shows the first {WHY_ROWS_LIMIT:,} of {total:,} decisions; '
+                     "`bullseye lists why PERSON` answers for anyone.</p>")
+    steps = why.clause_misses(con, as_of)
+    nobody = why.unselected(con, as_of)
+    if steps is None or nobody is None:
+        notes.append('<p class="muted">This warehouse no longer holds the night\'s audience, so the people no '
+                     "campaign selected cannot be explained here.</p>")
+    else:
+        shown = nobody[:UNSELECTED_SHOWN]
+        notes.append(f'<p><b data-figure="unselected">{len(nobody):,}</b> people of tonight\'s audience are on no '
+                     "list and were excluded by no campaign: no campaign selected them. The table below says, per "
+                     "campaign, how many people each step of its selection leaves out (a person counts under every "
+                     "clause they fail).</p>")
+        notes.append(_table(pd.DataFrame(steps, columns=["campaign_id", "selection step", "people left out",
+                                                          "audience"]), "why-steps"))
+        if shown:
+            df = pd.concat([df, unselected_rows(con, as_of, shown)], ignore_index=True)
+            more = (f" (the first {len(shown):,} by customer id; `bullseye lists why PERSON` answers for the rest)"
+                    if len(nobody) > len(shown) else "")
+            notes.append(f'<p class="muted">The searchable table holds every decision of the night and, for '
+                         f"{len(shown):,} people on no list{more}, why each active campaign left them out "
+                         "(reason: no list tonight).</p>")
     search = ('<p><input id="why-filter" type="search" placeholder="customer id, last 4 digits of the phone, '
               f'campaign or reason"> <span id="why-count">{len(df):,}</span> rows</p>')
-    return cut + search + _table(df, "why") + f"<script>{FILTER_JS}</script>"
+    return "".join(notes) + search + _table(df, "why") + f"<script>{FILTER_JS}</script>"
 
 
 # --- the page -------------------------------------------------------------------------------------------------

@@ -325,3 +325,51 @@ def _send_offset(con: duckdb.DuckDBPyConnection, night: date) -> int:
     except RuntimeError:
         return 1
     return policy.send_day_offset
+
+
+# --- the whole night at once (the night report) ---------------------------------------------------------------
+
+def unselected(con: duckdb.DuckDBPyConnection, night: date) -> list[str] | None:
+    """Tonight's audience people for whom no campaign made a decision (on no list, excluded by none), sorted;
+    None when the warehouse no longer holds that night's audience."""
+    if _campaigns(con, night) is None:
+        return None
+    decided = f"SELECT customer_id FROM {DECISIONS} WHERE run_date = ?" if _has(con, DECISIONS) else None
+    sql = f"SELECT DISTINCT customer_id FROM {AUDIENCE}"
+    if decided:
+        sql += f" WHERE customer_id NOT IN ({decided})"
+    return [r[0] for r in con.execute(sql + " ORDER BY 1", [night] if decided else []).fetchall()]
+
+
+def clause_misses(con: duckdb.DuckDBPyConnection, night: date) -> list[tuple[str, str, int, int]] | None:
+    """Per campaign of the night: how many of tonight's audience people each step of its selection leaves out.
+
+    Rows are (campaign_id, step, people left out, people in the audience). The steps are, in order, not
+    active on the send date (everyone), no occasion of the trigger in its window (a trigger campaign), and
+    each top-level AND clause of the audience condition; a person counts under every clause they fail (NULL
+    fails, as in the planner's WHERE), so the counts overlap. The last row per campaign, ``all clauses
+    hold``, counts the candidates the planner then decided on. None when the night's audience is gone."""
+    campaigns = _campaigns(con, night)
+    if campaigns is None:
+        return None
+    people = con.execute(f"SELECT count(DISTINCT customer_id) FROM {AUDIENCE}").fetchall()[0][0]
+    send_date = night + timedelta(days=_send_offset(con, night))
+    out: list[tuple[str, str, int, int]] = []
+    for c in sorted(campaigns, key=lambda c: (-c.priority, c.id)):
+        if not c.is_active(send_date):
+            out.append((c.id, f"not active on {send_date} (runs {c.start} to {c.end})", people, people))
+            continue
+        vet_campaign_sql(c)
+        clauses = audience_clauses(c.audience)
+        # per person: a clause holds if it holds for any of their rows (a trigger campaign: any occasion)
+        tests = "".join(f", bool_or(coalesce(({cl}), false)) AS __c{i}" for i, cl in enumerate(clauses))
+        counts = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE __all)
+            {''.join(f', count(*) FILTER (WHERE NOT __c{i})' for i in range(len(clauses)))}
+            FROM (SELECT x.customer_id, bool_or(coalesce(({c.audience}), false)) AS __all{tests}
+                  FROM {_source(c)} AS x GROUP BY x.customer_id)""").fetchall()[0]
+        with_rows, candidates = counts[0], counts[1]
+        if c.trigger:
+            out.append((c.id, f"no {c.trigger.type} occasion in the window", people - with_rows, people))
+        out.extend((c.id, f"`{cl}` is not true", n, people) for cl, n in zip(clauses, counts[2:], strict=True))
+        out.append((c.id, "all clauses hold (candidates)", candidates, people))
+    return out
