@@ -3,7 +3,7 @@
     bullseye run [--landing DIR] [--as-of DATE] [--warehouse PATH]
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
-    bullseye bench demo-data|load|identity|clv [--scale S] [--customers N]
+    bullseye bench night|demo-data|load|identity|clv [--scale S] [--customers N] [--json FILE]
     bullseye bench identity --records FILE [--records FILE ...] --truth FILE
     bullseye forget --phone P | --email E | --id-card N | --customer-id C [--warehouse PATH] [--home DIR]
     bullseye subject-access --phone P | --email E | --id-card N | --customer-id C [--out FILE]
@@ -403,6 +403,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_clv(args)
     if args.what == "load":
         return _bench_load(args)
+    if args.what == "night":
+        return _bench_night(args)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         landing = Path(tmp) / "landing"
         t0 = time.perf_counter()
@@ -412,6 +414,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = sum(summary.counts.values())
         console.print(f"demo-data scale={args.scale}: {summary.people:,} people, {rows:,} rows, "
                       f"{size / 1e6:,.0f} MB in {gen_s:.1f}s; peak RSS {_peak_rss_mb():,.0f} MB")
+    return 0
+
+
+def _bench_night(args: argparse.Namespace) -> int:
+    """A whole night on demo data: per step wall time, rows per second and peak memory (bullseye.night_bench)."""
+    import tempfile
+
+    from rich.table import Table
+
+    from bullseye.night_bench import bench_night
+
+    if args.tmp:
+        Path(args.tmp).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.tmp) as scratch:
+        base = Path(args.tmp) if args.tmp else Path(scratch)  # --tmp keeps the demo data for the next run
+        fig = bench_night(args.scale, base, DEMO_SEED)
+    made = f"generated in {fig.generate_seconds:.1f}s" if fig.generate_seconds is not None else "reused"
+    console.print(f"night scale={fig.scale:g} as of {fig.as_of}: {fig.people:,} people, {fig.input_rows:,} input "
+                  f"rows (demo data {made})", soft_wrap=True)
+    table = Table("step", "seconds", "rows/s", "peak RSS MB")
+    for s in fig.steps:
+        table.add_row(s.step, f"{s.seconds:,.1f}", f"{s.rows_per_second:,.0f}" if s.rows_per_second else "",
+                      f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "")
+    table.add_row("night", f"{fig.total_seconds:,.1f}",
+                  f"{fig.input_rows / fig.total_seconds:,.0f}" if fig.total_seconds else "", f"{fig.peak_rss_mb:,.0f}")
+    console.print(table)
+    for note in fig.notes:
+        console.print(f"  note: {note}", soft_wrap=True)
+    if args.json:
+        Path(args.json).write_text(fig.to_json() + "\n", encoding="utf-8")
+        console.print(f"figures written to {args.json}", soft_wrap=True)
     return 0
 
 
@@ -680,8 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
     why.set_defaults(fn=cmd_lists_why)
 
     bench = sub.add_parser("bench", help="print speed and memory figures", parents=[plain])
-    bench.add_argument("what", choices=["demo-data", "load", "identity", "clv"],
-                       help="what to measure: demo-data generation, the loader, identity resolution or the CLV fit")
+    bench.add_argument("what", choices=["night", "demo-data", "load", "identity", "clv"],
+                       help="what to measure: a whole night per step, demo-data generation, the loader, identity "
+                            "resolution or the CLV fit")
     bench.add_argument("--scale", type=_positive(float), default=1.0,
                        help="size of the demo data: 1 = about 10k people (default 1)")
     bench.add_argument("--tmp", help="scratch folder (default: system temp)")
@@ -694,6 +728,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="identity: score your own labelled records instead of demo data; a CRM customer file "
                             "(source_customer_id), a list file (list_record_id), a list folder or a whole landing "
                             "zone; repeat for several files")
+    bench.add_argument("--json", metavar="FILE", help="night: also write the figures as JSON to FILE")
     bench.add_argument("--truth", metavar="FILE",
                        help="identity with --records: CSV of true clusters, source,source_record_id,person_id "
                             "or <record id>,<cluster id>")
