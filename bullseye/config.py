@@ -9,6 +9,7 @@ for ``bullseye run`` and the Airflow DAG alike.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -171,6 +172,36 @@ def default_landing(home: Path | None = None) -> Path:
     """The landing zone the Airflow DAG reads: $BULLSEYE_LANDING, else the demo's under <home>."""
     env = os.environ.get("BULLSEYE_LANDING")
     return Path(env).resolve() if env else (home or default_home()) / "demo_landing"
+
+
+# DuckDB's memory and threads: from the machine unless set. DuckDB spills what does not fit under its limit to
+# a temp directory beside the warehouse, so a night's memory is bounded by this setting, not by the data.
+MEMORY_LIMIT_ENV = "BULLSEYE_DUCKDB_MEMORY_LIMIT"  # e.g. 8GB; default: DUCKDB_MEMORY_SHARE of the machine's RAM
+THREADS_ENV = "BULLSEYE_DUCKDB_THREADS"  # default: the CPUs this process may use
+DUCKDB_MEMORY_SHARE = 0.5  # the rest is for Python (pandas, Splink, PyMC), the OS page cache and the BI readers
+
+
+def _machine_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def duckdb_limits() -> tuple[str, int]:
+    """(memory_limit, threads) for every DuckDB connection of a night: $BULLSEYE_DUCKDB_MEMORY_LIMIT and
+    $BULLSEYE_DUCKDB_THREADS, else DUCKDB_MEMORY_SHARE of RAM and the usable CPUs. A value DuckDB cannot read
+    is an error, not a silent default."""
+    memory = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not memory:
+        memory = f"{int(_machine_memory_bytes() * DUCKDB_MEMORY_SHARE / 2**20)}MiB"
+    elif not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory, flags=re.IGNORECASE):
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={memory!r}: write a size such as 8GB or 4096MiB")
+    threads_text = os.environ.get(THREADS_ENV, "").strip()
+    if threads_text:
+        if not threads_text.isdigit() or int(threads_text) < 1:
+            raise ValueError(f"{THREADS_ENV}={threads_text!r}: write a whole number of threads, 1 or more")
+        threads = int(threads_text)
+    else:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return memory, threads
 
 
 COSMOS_MODES = ("local", "watcher")

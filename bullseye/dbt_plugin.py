@@ -43,3 +43,7 @@ def register_udfs(conn: DuckDBPyConnection) -> None:
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         register_udfs(conn)
+        # dbt's connection gets the same memory and thread bounds as the pipeline's own
+        from bullseye.warehouse import apply_limits
+
+        apply_limits(conn)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from bullseye.warehouse import release_dbt_connection
+from bullseye.warehouse import apply_limits, release_dbt_connection
 
 PUBLISHED_SCHEMAS = ("marts",)
 
@@ -57,7 +57,7 @@ def publish(warehouse: Path, target: Path, run_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     release_dbt_connection()
     try:
-        con = duckdb.connect(str(tmp))
+        con = apply_limits(duckdb.connect(str(tmp)))
         try:
             _copy_schemas(con, warehouse, alias, run_id, counts)
         finally:

@@ -26,6 +26,17 @@ def release_dbt_connection() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+def apply_limits(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Bound the connection's memory and threads (bullseye.config.duckdb_limits). What does not fit spills to
+    DuckDB's default temp directory, ``<database file>.tmp`` beside the file, removed when it closes."""
+    from bullseye.config import duckdb_limits
+
+    memory, threads = duckdb_limits()
+    con.execute(f"SET memory_limit = '{memory}'")
+    con.execute(f"SET threads = {threads}")
+    return con
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     release_dbt_connection()
-    return duckdb.connect(str(path), read_only=read_only)
+    return apply_limits(duckdb.connect(str(path), read_only=read_only))

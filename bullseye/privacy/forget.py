@@ -49,7 +49,7 @@ from bullseye.config import RunConfig
 from bullseye.privacy.keys import forget_key
 from bullseye.privacy.person import Person, locate, row_condition, table_columns, text_matcher
 from bullseye.publish import sql_identifier
-from bullseye.warehouse import connect
+from bullseye.warehouse import apply_limits, connect
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def erase_database(path: Path, person: Person, report: ForgetReport, requested_a
     tmp = path.with_name(f".{path.name}.forget-{os.getpid()}")
     _copy_db(path, tmp)
     try:
-        con = duckdb.connect(str(tmp))
+        con = apply_limits(duckdb.connect(str(tmp)))
         try:
             con.execute("BEGIN TRANSACTION")
             erased, blanked = erase_rows(con, person)
