@@ -3,7 +3,7 @@
     bullseye run [--landing DIR] [--as-of DATE] [--warehouse PATH]
     bullseye demo-data --out DIR [--scale S] [--seed N]
     bullseye dbt-manifest [--target DIR]
-    bullseye bench night|demo-data|load|identity|clv [--scale S] [--customers N] [--json FILE]
+    bullseye bench night|demo-data|load|identity|clv [--scale S] [--customers N] [--incremental] [--json FILE]
     bullseye bench identity --records FILE [--records FILE ...] --truth FILE
     bullseye forget --phone P | --email E | --id-card N | --customer-id C [--warehouse PATH] [--home DIR]
     bullseye subject-access --phone P | --email E | --id-card N | --customer-id C [--out FILE]
@@ -419,9 +419,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_night(args: argparse.Namespace) -> int:
     """A whole night on demo data: per step wall time, rows per second and peak memory (bullseye.night_bench)."""
+    import json
     import tempfile
-
-    from rich.table import Table
+    from dataclasses import asdict
 
     from bullseye.night_bench import bench_night
 
@@ -429,21 +429,25 @@ def _bench_night(args: argparse.Namespace) -> int:
         Path(args.tmp).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.tmp) as scratch:
         base = Path(args.tmp) if args.tmp else Path(scratch)  # --tmp keeps the demo data for the next run
-        fig = bench_night(args.scale, base, DEMO_SEED)
-    made = f"generated in {fig.generate_seconds:.1f}s" if fig.generate_seconds is not None else "reused"
-    console.print(f"night scale={fig.scale:g} as of {fig.as_of}: {fig.people:,} people, {fig.input_rows:,} input "
-                  f"rows (demo data {made})", soft_wrap=True)
-    table = Table("step", "seconds", "rows/s", "peak RSS MB")
-    for s in fig.steps:
-        table.add_row(s.step, f"{s.seconds:,.1f}", f"{s.rows_per_second:,.0f}" if s.rows_per_second else "",
-                      f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "")
-    table.add_row("night", f"{fig.total_seconds:,.1f}",
-                  f"{fig.input_rows / fig.total_seconds:,.0f}" if fig.total_seconds else "", f"{fig.peak_rss_mb:,.0f}")
-    console.print(table)
-    for note in fig.notes:
-        console.print(f"  note: {note}", soft_wrap=True)
+        nights = bench_night(args.scale, base, DEMO_SEED, incremental=args.incremental)
+    for fig in nights:
+        made = (f"demo data generated in {fig.generate_seconds:.1f}s" if fig.generate_seconds is not None
+                else "demo data reused")
+        console.print(f"night scale={fig.scale:g} as of {fig.as_of}: {fig.people:,} people, {fig.input_rows:,} "
+                      f"input rows ({made})", soft_wrap=True)
+        table = Table("step", "seconds", "rows/s", "peak RSS MB")
+        for s in fig.steps:
+            table.add_row(s.step, f"{s.seconds:,.1f}", f"{s.rows_per_second:,.0f}" if s.rows_per_second else "",
+                          f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "")
+        table.add_row("night", f"{fig.total_seconds:,.1f}",
+                      f"{fig.input_rows / fig.total_seconds:,.0f}" if fig.total_seconds else "",
+                      f"{fig.peak_rss_mb:,.0f}")
+        console.print(table)
+        for note in fig.notes:
+            console.print(f"  note: {note}", soft_wrap=True)
     if args.json:
-        Path(args.json).write_text(fig.to_json() + "\n", encoding="utf-8")
+        Path(args.json).write_text(json.dumps([asdict(f) for f in nights], indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
         console.print(f"figures written to {args.json}", soft_wrap=True)
     return 0
 
@@ -729,6 +733,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(source_customer_id), a list file (list_record_id), a list folder or a whole landing "
                             "zone; repeat for several files")
     bench.add_argument("--json", metavar="FILE", help="night: also write the figures as JSON to FILE")
+    bench.add_argument("--incremental", action="store_true",
+                       help="night: then add one day of deliveries and run the next night on the same warehouse")
     bench.add_argument("--truth", metavar="FILE",
                        help="identity with --records: CSV of true clusters, source,source_record_id,person_id "
                             "or <record id>,<cluster id>")

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 BENCH_NIGHT = date(2026, 11, 24)  # the demo's last day (bullseye.demo.DEMO_END)
@@ -129,27 +129,17 @@ def run_night(landing: Path, home: Path, as_of: date) -> dict:
 
 # --- the parent ------------------------------------------------------------------------------------------------
 
-def bench_night(scale: float, scratch: Path, seed: int) -> NightFigures:
-    """Demo data for ``scale`` (generated under ``scratch`` or reused), then one night in a fresh home."""
-    import shutil
-
-    from bullseye.ingest.bench import landing_for
-
-    landing, gen_s = landing_for(scale, scratch, seed)
-    home = scratch / f"night_scale{scale:g}"
-    shutil.rmtree(home, ignore_errors=True)
-    figures = NightFigures(scale=scale, as_of=BENCH_NIGHT.isoformat(),
-                           generate_seconds=round(gen_s, 1) if gen_s is not None else None)
+def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> NightFigures:
+    """One night in a child process; fills ``figures`` from what the child measured."""
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "bullseye.night_bench", str(landing), str(home),
-                          BENCH_NIGHT.isoformat()], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    out = subprocess.run([sys.executable, "-m", "bullseye.night_bench", str(landing), str(home), as_of.isoformat()],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     wall = time.perf_counter() - t0
     result = next((line[len(RESULT_MARK):] for line in out.stdout.splitlines() if line.startswith(RESULT_MARK)),
                   None)
     if out.returncode != 0 or result is None:
         tail = (out.stderr or out.stdout)[-3000:]
-        raise RuntimeError(f"the benchmark night failed (exit {out.returncode}); its last output:\n{tail}")
+        raise RuntimeError(f"the benchmark night {as_of} failed (exit {out.returncode}); its last output:\n{tail}")
     child = json.loads(result)
     steps = [StepFigure(**s) for s in child["steps"]]
     start = round(wall - sum(s.seconds for s in steps), 2)
@@ -165,6 +155,38 @@ def bench_night(scale: float, scratch: Path, seed: int) -> NightFigures:
         figures.notes.append("this kernel does not reset the peak-memory mark: each step's peak is the maximum "
                              "so far, not its own")
     return figures
+
+
+def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = False) -> list[NightFigures]:
+    """Demo data for ``scale`` (generated under ``scratch`` or reused), then one night in a fresh home; with
+    ``incremental``, one more day of deliveries (bullseye.demo.next_day) and the next night on the same home."""
+    import shutil
+
+    from bullseye.config import duckdb_limits
+    from bullseye.ingest.bench import landing_for
+
+    landing, gen_s = landing_for(scale, scratch, seed)
+    home = scratch / f"night_scale{scale:g}"
+    shutil.rmtree(home, ignore_errors=True)
+    memory, threads = duckdb_limits()
+    limits = f"DuckDB memory_limit {memory}, threads {threads} (bullseye.config.duckdb_limits)"
+    first = _night(landing, home, BENCH_NIGHT, NightFigures(
+        scale=scale, as_of=BENCH_NIGHT.isoformat(), generate_seconds=round(gen_s, 1) if gen_s is not None else None))
+    first.notes.insert(0, limits)
+    nights = [first]
+    if incremental:
+        from bullseye.demo.next_day import write_next_day
+
+        t0 = time.perf_counter()
+        day = write_next_day(landing, scratch / f"landing_next_scale{scale:g}_seed{seed}", BENCH_NIGHT, seed)
+        made = round(time.perf_counter() - t0, 1)
+        second = _night(day.landing, home, BENCH_NIGHT + timedelta(days=1), NightFigures(
+            scale=scale, as_of=(BENCH_NIGHT + timedelta(days=1)).isoformat(), generate_seconds=made))
+        second.notes.insert(0, f"incremental night: one more day of deliveries ({day.orders:,} orders, "
+                               f"{day.events:,} events, {day.crm_customers:,} new CRM records) on the first "
+                               f"night's warehouse; {limits}")
+        nights.append(second)
+    return nights
 
 
 def main(argv: list[str]) -> int:

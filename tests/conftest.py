@@ -70,6 +70,7 @@ SLOW_TESTS: dict[str, tuple[str, ...]] = {
     "test_pipeline.py": ("test_night_report_opens_offline_and_matches_the_marts",),  # module marked slow too
     "test_identity_bench_file.py": ("test_file_bench_scores_a_labelled_crm_file_and_list_on_their_keys",),
     "test_cli_kind.py": ("test_a_user_error_while_running_is_one_line_without_traceback",),  # imports Splink, 8 s
+    "test_next_day.py": ("*",),  # loads a demo landing zone and a day more
     "test_quality.py": ("test_names_severity_and_notes_reach_data_docs_the_page_and_the_results_table",  # GE runs
                         "test_row_count_is_checked_against_last_night_and_a_rerun_replaces_the_night"),
 }

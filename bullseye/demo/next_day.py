@@ -1,0 +1,119 @@
+"""One more day of deliveries on top of a demo landing zone, for the incremental night of ``bench night``.
+
+A chain's day, per million members (issue 18): about 30,000 orders, 500,000 web and app events and 5,000 new
+CRM records. This writes that much, scaled to the landing zone's people, as new files in a copy of the landing
+zone (hard links to the existing files, so the copy costs no space), dated ``day``:
+
+- ``orders/orders_<day>.csv`` and ``order_lines/order_lines_<day>.csv``: existing customers chosen by a hash
+  of their id and the seed, each buying one existing product at its list price, at the store they bought at;
+- ``events/events_<day>.jsonl``: existing events, re-dated into the day with new event ids;
+- ``crm_customers/new_<day>.csv``: new members copied from existing store records with new ids and phones.
+
+Everything is chosen by hashes in DuckDB (no Python loop over rows), so the same seed writes the same files and
+scale 100 stays within memory. The main generator (bullseye.demo.generator) is not touched: it writes a world
+up to its end date; this adds deliveries after it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+PER_MILLION = {"orders": 30_000, "events": 500_000, "crm_customers": 5_000}
+
+
+@dataclass
+class NextDay:
+    landing: Path
+    day: date
+    orders: int
+    events: int
+    crm_customers: int
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    """dst becomes a copy of src made of hard links (falls back to copies across file systems)."""
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dst, copy_function=link)
+
+
+def _q(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextDay:
+    """Copy ``landing`` to ``out`` (hard links) and add one day of deliveries dated ``day``."""
+    if out.exists():
+        shutil.rmtree(out)
+    _link_copy(landing, out)
+    tag = day.strftime("%Y%m%d")
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        crm = sorted((landing / "crm_customers").glob("*.csv"))
+        people = con.execute(f"SELECT count(*) FROM read_csv({[str(p) for p in crm]}, all_varchar = true, "
+                             "union_by_name = true)").fetchall()[0][0]
+        n = {k: max(1, round(v * people / 1_000_000)) for k, v in PER_MILLION.items()}
+        orders_glob = str(landing / "orders" / "*.csv")
+        lines_glob = str(landing / "order_lines" / "*.csv")
+        con.execute(f"""CREATE TEMP TABLE buyers AS
+            SELECT source_system, source_customer_id, any_value(store_id) AS store_id,
+                   any_value(channel) AS channel, hash(source_system || source_customer_id || '{seed}') AS h
+            FROM read_csv('{orders_glob}', all_varchar = true, union_by_name = true)
+            WHERE source_customer_id IS NOT NULL GROUP BY ALL ORDER BY h LIMIT {n['orders']}""")
+        con.execute(f"""CREATE TEMP TABLE skus AS
+            SELECT sku, any_value(category) AS category, any_value(unit_price) AS unit_price,
+                   any_value(unit_cost) AS unit_cost, row_number() OVER (ORDER BY sku) - 1 AS i
+            FROM read_csv('{lines_glob}', all_varchar = true, union_by_name = true)
+            WHERE sku IS NOT NULL AND try_cast(unit_price AS DOUBLE) > 0 GROUP BY sku""")
+        con.execute(f"""CREATE TEMP TABLE day_orders AS
+            SELECT 'N{tag}-' || lpad(row_number() OVER (ORDER BY b.h)::VARCHAR, 7, '0') AS order_id, b.*,
+                   s.sku, s.category, s.unit_price, s.unit_cost,
+                   strftime(DATE '{day}' + to_seconds((b.h % 86400)::BIGINT), '%Y-%m-%d %H:%M:%S') AS order_ts
+            FROM buyers b JOIN skus s ON s.i = b.h % (SELECT count(*) FROM skus)""")
+        con.execute(f"""COPY (SELECT order_id, source_system, source_customer_id, order_ts, unit_price AS amount,
+                store_id, channel, 0.0 AS discount_amount, NULL AS coupon_code, 'paid' AS status
+            FROM day_orders ORDER BY order_id) TO {_q(out / 'orders' / f'orders_{tag}.csv')} (HEADER)""")
+        con.execute(f"""COPY (SELECT order_id, 1 AS line_no, sku, category, 1 AS quantity, unit_price,
+                unit_price AS amount, unit_cost FROM day_orders ORDER BY order_id)
+            TO {_q(out / 'order_lines' / f'order_lines_{tag}.csv')} (HEADER)""")
+        events = sorted((landing / "events").glob("*.jsonl"))
+        con.execute(f"""COPY (SELECT * REPLACE (
+                'ev-{tag}-' || lpad(row_number() OVER (ORDER BY hash(event_id || '{seed}'))::VARCHAR, 9, '0')
+                    AS event_id,
+                strftime(DATE '{day}' + to_seconds((hash(event_id || '{seed}') % 86400)::BIGINT),
+                         '%Y-%m-%dT%H:%M:%S+08:00') AS event_ts)
+            FROM read_json({[str(p) for p in events]}, format = 'newline_delimited', ignore_errors = true)
+            WHERE event_id IS NOT NULL
+            ORDER BY hash(event_id || '{seed}') LIMIT {n['events']})
+            TO {_q(out / 'events' / f'events_{tag}.jsonl')} (FORMAT json)""")
+        store = landing / "crm_customers" / "store_pos.csv"
+        con.execute(f"""COPY (SELECT * REPLACE (
+                'NEW{tag}-' || lpad(row_number() OVER (ORDER BY hash(source_customer_id || '{seed}'))::VARCHAR,
+                                    7, '0') AS source_customer_id,
+                '199' || lpad((row_number() OVER (ORDER BY hash(source_customer_id || '{seed}')))::VARCHAR, 8, '0')
+                    AS phone,
+                NULL AS email, NULL AS wechat_unionid, NULL AS member_card_no, NULL AS id_card_no,
+                strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%d %H:%M:%S') AS joined_at,
+                strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%dT%H:%M:%S+08:00') AS updated_at)
+            FROM read_csv({_q(store)}, all_varchar = true, delim = ',', header = true, ignore_errors = true)
+            ORDER BY hash(source_customer_id || '{seed}') LIMIT {n['crm_customers']})
+            TO {_q(out / 'crm_customers' / f'new_{tag}.csv')} (HEADER)""")
+        written = {
+            "orders": f"read_csv({_q(out / 'orders' / f'orders_{tag}.csv')})",
+            "events": f"read_json({_q(out / 'events' / f'events_{tag}.jsonl')}, format = 'newline_delimited')",
+            "crm_customers": f"read_csv({_q(out / 'crm_customers' / f'new_{tag}.csv')})"}
+        counts = {k: con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0] for k, src in written.items()}
+    finally:
+        con.close()
+    return NextDay(out, day, counts["orders"], counts["events"], counts["crm_customers"])
