@@ -21,7 +21,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check bullseye dags tests
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 lint: install
 	$(BIN)/ruff check bullseye dags tests

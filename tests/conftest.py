@@ -76,10 +76,17 @@ SLOW_TESTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The longest files first: `make test` runs the files on two workers (pytest-xdist, --dist loadfile), which take
+# files in collection order, so a long file collected last would run alone at the end.
+LONGEST_FIRST = ("test_airflow.py", "test_segments.py", "test_nights.py", "test_forget.py")
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark the tests of :data:`SLOW_TESTS` ``slow``; a name that no longer exists is an error,
-    so a renamed slow test does not drop silently into the quick subset."""
+    so a renamed slow test does not drop silently into the quick subset. Then put LONGEST_FIRST first."""
     slow = pytest.mark.slow
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
     for item in items:
         names = SLOW_TESTS.get(item.path.name)
         if not names:
