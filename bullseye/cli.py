@@ -435,13 +435,14 @@ def _bench_night(args: argparse.Namespace) -> int:
                 else "demo data reused")
         console.print(f"night scale={fig.scale:g} as of {fig.as_of}: {fig.people:,} people, {fig.input_rows:,} "
                       f"input rows ({made})", soft_wrap=True)
-        table = Table("step", "seconds", "rows/s", "peak RSS MB")
+        table = Table("step", "seconds", "rows/s", "peak RSS MB", "RSS at start MB")
         for s in fig.steps:
             table.add_row(s.step, f"{s.seconds:,.1f}", f"{s.rows_per_second:,.0f}" if s.rows_per_second else "",
-                          f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "")
+                          f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "",
+                          f"{s.start_rss_mb:,.0f}" if s.start_rss_mb else "")
         table.add_row("night", f"{fig.total_seconds:,.1f}",
                       f"{fig.input_rows / fig.total_seconds:,.0f}" if fig.total_seconds else "",
-                      f"{fig.peak_rss_mb:,.0f}")
+                      f"{fig.peak_rss_mb:,.0f}", "")
         console.print(table)
         for note in fig.notes:
             console.print(f"  note: {note}", soft_wrap=True)

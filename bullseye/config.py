@@ -181,19 +181,45 @@ THREADS_ENV = "BULLSEYE_DUCKDB_THREADS"  # default: the CPUs this process may us
 DUCKDB_MEMORY_SHARE = 0.5  # the rest is for Python (pandas, Splink, PyMC), the OS page cache and the BI readers
 
 
+MIN_DUCKDB_MEMORY = 256 * 2**20  # below this DuckDB cannot run a night's queries at all
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
 def _machine_memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """The RAM this process may use: the machine's, or less where a cgroup (a container) limits it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def _size_bytes(text: str) -> int | None:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text.strip().lower())
+    if not match or match.group(2) not in _UNITS:
+        return None
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def duckdb_limits() -> tuple[str, int]:
     """(memory_limit, threads) for every DuckDB connection of a night: $BULLSEYE_DUCKDB_MEMORY_LIMIT and
-    $BULLSEYE_DUCKDB_THREADS, else DUCKDB_MEMORY_SHARE of RAM and the usable CPUs. A value DuckDB cannot read
-    is an error, not a silent default."""
+    $BULLSEYE_DUCKDB_THREADS, else DUCKDB_MEMORY_SHARE of the RAM this process may use and its usable CPUs.
+    The limit holds per database file opened (a night has one open at a time). A value DuckDB cannot use is
+    an error, not a silent default."""
     memory = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if not memory:
         memory = f"{int(_machine_memory_bytes() * DUCKDB_MEMORY_SHARE / 2**20)}MiB"
-    elif not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory, flags=re.IGNORECASE):
-        raise ValueError(f"{MEMORY_LIMIT_ENV}={memory!r}: write a size such as 8GB or 4096MiB")
+    else:
+        size = _size_bytes(memory)
+        if size is None:
+            raise ValueError(f"{MEMORY_LIMIT_ENV}={memory!r}: write a size such as 8GB or 4096MiB")
+        if size < MIN_DUCKDB_MEMORY:
+            raise ValueError(f"{MEMORY_LIMIT_ENV}={memory!r}: at least 256MiB, or DuckDB cannot run the night")
     threads_text = os.environ.get(THREADS_ENV, "").strip()
     if threads_text:
         if not threads_text.isdigit() or int(threads_text) < 1:

@@ -11,9 +11,9 @@ not the generator's or the parent's. The child calls the same step functions as 
   would only repeat the size of the process it was forked from);
 - rows per second: the night's input rows (meta.load_ledger rows_in of this night) over the step's seconds.
 
-What the child does before the first step (Python start, imports of dbt, GE, pandas) is shown as its own line,
-``process start``: a fixed overhead of every night. The figures are printed as a table and written as JSON
-(``--json FILE``). Speed figures come from here, never from timed unit tests: machines are noisy.
+What the child does outside the steps (Python start, imports, the campaign check, the lock, exit) is shown as
+its own line, ``start and wind-down``: a fixed overhead of every night. The figures are printed as a table and
+written as JSON (``--json FILE``). Speed figures come from here, never from timed unit tests: machines are noisy.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-BENCH_NIGHT = date(2026, 11, 24)  # the demo's last day (bullseye.demo.DEMO_END)
+BENCH_NIGHT = date(2026, 11, 24)  # the night after the demo's last day of data (bullseye.demo.DEMO_END)
 RESULT_MARK = "BULLSEYE-BENCH-RESULT "
 
 
@@ -35,8 +35,9 @@ RESULT_MARK = "BULLSEYE-BENCH-RESULT "
 class StepFigure:
     step: str
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float | None  # None: not measured (the child's start and wind-down)
     rows_per_second: float | None = None
+    start_rss_mb: float | None = None  # resident at the step's start: memory earlier steps left behind
 
 
 @dataclass
@@ -73,14 +74,24 @@ def reset_peak() -> bool:
         return False
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmRSS: the night benchmark needs Linux")
+
+
 def measure(name: str, fn, rows: int | None = None) -> StepFigure:
-    """Run ``fn()`` and return its wall time and its own peak memory."""
+    """Run ``fn()`` and return its wall time, its peak memory and the memory resident when it started (the
+    peak includes what earlier steps left resident: allocator caches, imported libraries)."""
     reset_peak()
+    start = rss_mb()
     t0 = time.perf_counter()
     fn()
     seconds = time.perf_counter() - t0
-    return StepFigure(name, round(seconds, 2), round(peak_rss_mb(), 1),
-                      round(rows / seconds, 1) if rows and seconds else None)
+    return StepFigure(name, round(seconds, 3), round(peak_rss_mb(), 1),
+                      round(rows / seconds, 1) if rows and seconds else None, round(start, 1))
 
 
 # --- the child: one night, step by step --------------------------------------------------------------------
@@ -143,14 +154,15 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
     child = json.loads(result)
     steps = [StepFigure(**s) for s in child["steps"]]
     start = round(wall - sum(s.seconds for s in steps), 2)
-    figures.steps = [StepFigure("process start", start, 0.0)] + steps
+    figures.steps = [StepFigure("start and wind-down", start, None)] + steps
     figures.total_seconds = round(wall, 1)
-    figures.peak_rss_mb = max(s.peak_rss_mb for s in steps)
+    figures.peak_rss_mb = max(s.peak_rss_mb or 0.0 for s in steps)
     figures.input_rows = child["input_rows"]
     figures.people = child["people"]
     figures.notes = child["notes"] + [
-        f"process start: Python and the imports before the first step ({child['imports_seconds']}s of it the "
-        "pipeline's imports); every night pays it"]
+        f"start and wind-down: the child's wall time outside the steps (Python start, imports "
+        f"({child['imports_seconds']}s of the pipeline's), the campaign check, the lock, exit); every night pays "
+        "it"]
     if not child["peak_reset"]:
         figures.notes.append("this kernel does not reset the peak-memory mark: each step's peak is the maximum "
                              "so far, not its own")

@@ -31,7 +31,7 @@ def test_the_settings_reach_the_pipelines_and_dbts_connections(tmp_path, monkeyp
     other = duckdb.connect(str(tmp_path / "d.duckdb"))
     try:
         Plugin.__new__(Plugin).configure_connection(other)
-        assert _settings(other)[1] == 3
+        assert _settings(other) == (memory, 3)
     finally:
         other.close()
 
@@ -45,6 +45,8 @@ def test_defaults_come_from_the_machine(monkeypatch):
 
 
 @pytest.mark.parametrize("name,value", [("BULLSEYE_DUCKDB_MEMORY_LIMIT", "lots"),
+                                        ("BULLSEYE_DUCKDB_MEMORY_LIMIT", "0GB"),
+                                        ("BULLSEYE_DUCKDB_MEMORY_LIMIT", "12XB"),
                                         ("BULLSEYE_DUCKDB_THREADS", "0"), ("BULLSEYE_DUCKDB_THREADS", "two")])
 def test_an_unreadable_setting_is_refused_by_name(monkeypatch, name, value):
     monkeypatch.setenv(name, value)

@@ -143,7 +143,8 @@ def test_the_night_report_explains_the_people_no_campaign_selected(warehouse):
     try:
         con.execute("CREATE TABLE marts.dim_customer AS SELECT customer_id, name, phone "
                     "FROM intermediate.int_activation__audience")
-        assert unselected(con, NIGHT) == ["p3", "p4"]
+        assert unselected(con, NIGHT, 200) == (2, ["p3", "p4"])
+        assert unselected(con, NIGHT, 1) == (2, ["p3"])
         steps = {(c, s): (n, total) for c, s, n, total in clause_misses(con, NIGHT)}
         html = section_why(con, NIGHT)
     finally:
@@ -151,6 +152,7 @@ def test_the_night_report_explains_the_people_no_campaign_selected(warehouse):
     assert steps == {
         ("bday", "no birthday occasion in the window"): (3, 4),
         ("bday", "`is_customer` is not true"): (0, 4),
+        ("bday", "each clause holds on some occasion, never all on one"): (0, 4),
         ("bday", "all clauses hold (candidates)"): (1, 4),
         ("vip", "`is_customer` is not true"): (1, 4),
         ("vip", "`(grade IS NULL OR grade <> 'D')` is not true"): (1, 4),
@@ -161,5 +163,6 @@ def test_the_night_report_explains_the_people_no_campaign_selected(warehouse):
     assert 'data-figure="unselected">2<' in html
     # p3's and p4's answers are in the searchable table, masked: the name's first character only
     assert "age &gt;= 30` is unknown (NULL)" in html and "`is_customer` is false (is_customer=False)" in html
+    assert "(age=…)" in html and "age=NULL" not in html  # personal values masked in the report (lists why shows them)
     assert "no birthday occasion in the window" in html
     assert "孙丽" not in html and "8613712345671" not in html and "…5671" in html

@@ -408,7 +408,7 @@ def _masked_people(con, ids: list[str]) -> pd.DataFrame:
 def unselected_rows(con, as_of: date, ids: list[str]) -> pd.DataFrame:
     """Rows in the why table's shape for people no campaign decided on: per active campaign, why its selection
     left them out (bullseye.activation.why.explain). Campaigns not active tonight are left to the steps table."""
-    answers = [a for a in why.explain(con, ids, as_of) if a.outcome != "not active"]
+    answers = [a for a in why.explain(con, ids, as_of, masked=True) if a.outcome != "not active"]
     df = pd.DataFrame([(a.campaign_id, a.customer_id, a.outcome, "no list tonight", a.why) for a in answers],
                       columns=["campaign_id", "customer_id", "decision", "reason", "detail"])
     if not len(df):
@@ -422,19 +422,20 @@ def section_why(con, as_of: date) -> str:
         return _missing("marts.contact_decisions")
     df = why_rows(con, as_of)
     notes = []
-    if len(df) > WHY_ROWS_LIMIT:
+    cut = len(df) > WHY_ROWS_LIMIT
+    if cut:
         total = con.execute("SELECT count(*) FROM marts.contact_decisions WHERE run_date = ?", [as_of]).fetchone()[0]
         df = df.head(WHY_ROWS_LIMIT)
         notes.append(f'<p class="fail">The table shows the first {WHY_ROWS_LIMIT:,} of {total:,} decisions; '
                      "`bullseye lists why PERSON` answers for anyone.</p>")
     steps = why.clause_misses(con, as_of)
-    nobody = why.unselected(con, as_of)
+    nobody = why.unselected(con, as_of, UNSELECTED_SHOWN)
     if steps is None or nobody is None:
         notes.append('<p class="muted">This warehouse no longer holds the night\'s audience, so the people no '
                      "campaign selected cannot be explained here.</p>")
     else:
-        shown = nobody[:UNSELECTED_SHOWN]
-        notes.append(f'<p><b data-figure="unselected">{len(nobody):,}</b> people of tonight\'s audience are on no '
+        total, shown = nobody
+        notes.append(f'<p><b data-figure="unselected">{total:,}</b> people of tonight\'s audience are on no '
                      "list and were excluded by no campaign: no campaign selected them. The table below says, per "
                      "campaign, how many people each step of its selection leaves out (a person counts under every "
                      "clause they fail).</p>")
@@ -443,10 +444,11 @@ def section_why(con, as_of: date) -> str:
         if shown:
             df = pd.concat([df, unselected_rows(con, as_of, shown)], ignore_index=True)
             more = (f" (the first {len(shown):,} by customer id; `bullseye lists why PERSON` answers for the rest)"
-                    if len(nobody) > len(shown) else "")
-            notes.append(f'<p class="muted">The searchable table holds every decision of the night and, for '
-                         f"{len(shown):,} people on no list{more}, why each active campaign left them out "
-                         "(reason: no list tonight).</p>")
+                    if total > len(shown) else "")
+            held = f"the first {WHY_ROWS_LIMIT:,} decisions of the night" if cut else "every decision of the night"
+            notes.append(f'<p class="muted">The searchable table holds {held} and, for {len(shown):,} people '
+                         f"on no list{more}, why each active campaign left them out (reason: no list tonight; "
+                         "personal values shown as …).</p>")
     search = ('<p><input id="why-filter" type="search" placeholder="customer id, last 4 digits of the phone, '
               f'campaign or reason"> <span id="why-count">{len(df):,}</span> rows</p>')
     return "".join(notes) + search + _table(df, "why") + f"<script>{FILTER_JS}</script>"

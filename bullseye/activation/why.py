@@ -35,7 +35,7 @@ from sqlglot import exp
 
 from bullseye import normalize
 from bullseye.activation import night_settings
-from bullseye.activation.campaigns import Campaign, vet_campaign_sql
+from bullseye.activation.campaigns import NOT_EXPORTABLE, Campaign, vet_campaign_sql
 
 AUDIENCE = "intermediate.int_activation__audience"
 TRIGGERS = "intermediate.int_activation__triggers"
@@ -45,6 +45,9 @@ IDENTITY_MAP = "marts.customer_identity_map"
 IDENTITY_KEYS = "intermediate.int_identity__keys"
 IDENTITY_RECORDS = "intermediate.int_identity__records"
 _PHONE_TEXT = set("0123456789+-() ./")
+# Audience columns whose values say who the person is or where they live: the night report shows "…" instead
+# (the lists never export them either: campaigns.NOT_EXPORTABLE); `bullseye lists why` shows them to its operator.
+PERSONAL_VALUES = NOT_EXPORTABLE | {"birth_date", "phone", "email", "address"}
 
 
 class WhyError(ValueError):
@@ -214,9 +217,10 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _failed(clause: str, cols: list[str], ok: object, values: dict[str, object]) -> str:
-    """One failed clause with the person's values of its columns; NULL fails as the planner's WHERE does."""
-    shown = ", ".join(f"{col}={_show(values[col])}" for col in cols)
+def _failed(clause: str, cols: list[str], ok: object, values: dict[str, object], masked: bool = False) -> str:
+    """One failed clause with the person's values of its columns; NULL fails as the planner's WHERE does.
+    ``masked`` (the night report) hides the values of personal columns (name, age, gender, where they live)."""
+    shown = ", ".join(f"{col}={'…' if masked and col in PERSONAL_VALUES else _show(values[col])}" for col in cols)
     return f"`{clause}` is {'unknown (NULL)' if ok is None else 'false'}" + (f" ({shown})" if shown else "")
 
 
@@ -229,7 +233,8 @@ def _source(c: Campaign) -> str:
     return f"(SELECT a.* FROM {AUDIENCE} a)"
 
 
-def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str]) -> dict[str, tuple[str, str]]:
+def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str],
+                  masked: bool = False) -> dict[str, tuple[str, str]]:
     """Why the audience of ``c`` did not select each of ``ids``: (outcome, why) per person."""
     vet_campaign_sql(c)  # the condition is pasted into SQL: the same gate as the planner's
     clauses = audience_clauses(c.audience)
@@ -268,15 +273,17 @@ def _not_selected(con: duckdb.DuckDBPyConnection, c: Campaign, ids: list[str]) -
             if all(ok is True for _, _, ok in tested):  # the split did not find the culprit: the condition whole
                 tested = [(c.audience, wanted, row[1])]
             out[cid] = ("not a candidate", "audience: " + "; ".join(
-                _failed(clause, cols, ok, vals) for clause, cols, ok in tested if ok is not True))
+                _failed(clause, cols, ok, vals, masked) for clause, cols, ok in tested if ok is not True))
     return out
 
 
-def explain(con: duckdb.DuckDBPyConnection, customer_ids: list[str], night: date | None = None) -> list[Answer]:
+def explain(con: duckdb.DuckDBPyConnection, customer_ids: list[str], night: date | None = None,
+            masked: bool = False) -> list[Answer]:
     """For each person and each campaign of the night (default: the latest), the outcome and why.
 
     Decisions come from marts.contact_decisions; people a campaign did not consider are explained from the
-    night's campaign settings and audience rows (module docstring). Ordered by person, then campaign."""
+    night's campaign settings and audience rows (module docstring). Ordered by person, then campaign.
+    ``masked`` (for the night report, a page many people read) hides personal values in the answers."""
     night = night or latest_night(con)
     ids = sorted(set(customer_ids))
     if not ids:
@@ -301,7 +308,7 @@ def explain(con: duckdb.DuckDBPyConnection, customer_ids: list[str], night: date
             why = {cid: ("not active", f"runs {c.start} to {c.end}; tonight's lists are for {send_date}")
                    for cid in undecided}
         else:
-            why = _not_selected(con, c, undecided) if undecided else {}
+            why = _not_selected(con, c, undecided, masked) if undecided else {}
         for cid in ids:
             if (cid, c.id) in decided:
                 answers.append(Answer(cid, c.id, *_decision_text(decided[(cid, c.id)])))
@@ -329,16 +336,33 @@ def _send_offset(con: duckdb.DuckDBPyConnection, night: date) -> int:
 
 # --- the whole night at once (the night report) ---------------------------------------------------------------
 
-def unselected(con: duckdb.DuckDBPyConnection, night: date) -> list[str] | None:
-    """Tonight's audience people for whom no campaign made a decision (on no list, excluded by none), sorted;
-    None when the warehouse no longer holds that night's audience."""
+def unselected(con: duckdb.DuckDBPyConnection, night: date, limit: int) -> tuple[int, list[str]] | None:
+    """How many of tonight's audience people no campaign made a decision on (on no list, excluded by none), and
+    the first ``limit`` of them by customer id; None when the warehouse no longer holds that night's audience."""
     if _campaigns(con, night) is None:
         return None
-    decided = f"SELECT customer_id FROM {DECISIONS} WHERE run_date = ?" if _has(con, DECISIONS) else None
-    sql = f"SELECT DISTINCT customer_id FROM {AUDIENCE}"
-    if decided:
-        sql += f" WHERE customer_id NOT IN ({decided})"
-    return [r[0] for r in con.execute(sql + " ORDER BY 1", [night] if decided else []).fetchall()]
+    where, params = "", []
+    if _has(con, DECISIONS):
+        where = (f" WHERE NOT EXISTS (SELECT 1 FROM {DECISIONS} d WHERE d.run_date = ? "
+                 "AND d.customer_id = a.customer_id)")
+        params = [night]
+    people = f"SELECT DISTINCT a.customer_id FROM {AUDIENCE} a{where}"
+    total = con.execute(f"SELECT count(*) FROM ({people})", params).fetchall()[0][0]
+    first = con.execute(f"{people} ORDER BY 1 LIMIT {int(limit)}", params).fetchall()
+    return total, [r[0] for r in first]
+
+
+def _step_counts(con: duckdb.DuckDBPyConnection, c: Campaign, clauses: list[str]) -> tuple:
+    """(people with rows, candidates, people whose every clause holds on some row but never all on one row,
+    then people failing each clause). A clause holds for a person if it holds on any of their rows (a trigger
+    campaign has one row per occasion); NULL counts as failed, as in the planner's WHERE."""
+    tests = "".join(f", bool_or(coalesce(({cl}), false)) AS __c{i}" for i, cl in enumerate(clauses))
+    each = " AND ".join(f"__c{i}" for i in range(len(clauses))) or "true"
+    return con.execute(f"""SELECT count(*), count(*) FILTER (WHERE __all),
+        count(*) FILTER (WHERE NOT __all AND {each})
+        {''.join(f', count(*) FILTER (WHERE NOT __c{i})' for i in range(len(clauses)))}
+        FROM (SELECT x.customer_id, bool_or(coalesce(({c.audience}), false)) AS __all{tests}
+              FROM {_source(c)} AS x GROUP BY x.customer_id)""").fetchall()[0]
 
 
 def clause_misses(con: duckdb.DuckDBPyConnection, night: date) -> list[tuple[str, str, int, int]] | None:
@@ -347,8 +371,9 @@ def clause_misses(con: duckdb.DuckDBPyConnection, night: date) -> list[tuple[str
     Rows are (campaign_id, step, people left out, people in the audience). The steps are, in order, not
     active on the send date (everyone), no occasion of the trigger in its window (a trigger campaign), and
     each top-level AND clause of the audience condition; a person counts under every clause they fail (NULL
-    fails, as in the planner's WHERE), so the counts overlap. The last row per campaign, ``all clauses
-    hold``, counts the candidates the planner then decided on. None when the night's audience is gone."""
+    fails, as in the planner's WHERE), so the counts overlap. A trigger campaign adds the people whose clauses
+    each hold on some occasion but never all on the same one. The last row per campaign, ``all clauses hold``,
+    counts the candidates the planner then decided on. None when the night's audience is gone."""
     campaigns = _campaigns(con, night)
     if campaigns is None:
         return None
@@ -361,15 +386,16 @@ def clause_misses(con: duckdb.DuckDBPyConnection, night: date) -> list[tuple[str
             continue
         vet_campaign_sql(c)
         clauses = audience_clauses(c.audience)
-        # per person: a clause holds if it holds for any of their rows (a trigger campaign: any occasion)
-        tests = "".join(f", bool_or(coalesce(({cl}), false)) AS __c{i}" for i, cl in enumerate(clauses))
-        counts = con.execute(f"""SELECT count(*), count(*) FILTER (WHERE __all)
-            {''.join(f', count(*) FILTER (WHERE NOT __c{i})' for i in range(len(clauses)))}
-            FROM (SELECT x.customer_id, bool_or(coalesce(({c.audience}), false)) AS __all{tests}
-                  FROM {_source(c)} AS x GROUP BY x.customer_id)""").fetchall()[0]
-        with_rows, candidates = counts[0], counts[1]
+        try:
+            counts = _step_counts(con, c, clauses)
+        except duckdb.Error:  # a clause sqlglot wrote back in a form DuckDB reads otherwise: the condition whole
+            clauses = [c.audience]
+            counts = _step_counts(con, c, clauses)
+        with_rows, candidates, apart = counts[0], counts[1], counts[2]
         if c.trigger:
             out.append((c.id, f"no {c.trigger.type} occasion in the window", people - with_rows, people))
-        out.extend((c.id, f"`{cl}` is not true", n, people) for cl, n in zip(clauses, counts[2:], strict=True))
+        out.extend((c.id, f"`{cl}` is not true", n, people) for cl, n in zip(clauses, counts[3:], strict=True))
+        if c.trigger:
+            out.append((c.id, "each clause holds on some occasion, never all on one", apart, people))
         out.append((c.id, "all clauses hold (candidates)", candidates, people))
     return out

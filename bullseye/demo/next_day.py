@@ -7,7 +7,9 @@ zone (hard links to the existing files, so the copy costs no space), dated ``day
 - ``orders/orders_<day>.csv`` and ``order_lines/order_lines_<day>.csv``: existing customers chosen by a hash
   of their id and the seed, each buying one existing product at its list price, at the store they bought at;
 - ``events/events_<day>.jsonl``: existing events, re-dated into the day with new event ids;
-- ``crm_customers/new_<day>.csv``: new members copied from existing store records with new ids and phones.
+- ``crm_customers/new_<day>.csv``: new members copied from existing store records with new ids and phones
+  (``199`` and a running number) and without email, card or ID number; they keep the name, birth date and
+  address they were copied from, so identity resolution may join some of them to the person copied.
 
 Everything is chosen by hashes in DuckDB (no Python loop over rows), so the same seed writes the same files and
 scale 100 stays within memory. The main generator (bullseye.demo.generator) is not touched: it writes a world
@@ -23,6 +25,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from bullseye.warehouse import apply_limits
 
 PER_MILLION = {"orders": 30_000, "events": 500_000, "crm_customers": 5_000}
 
@@ -57,9 +61,8 @@ def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextD
         shutil.rmtree(out)
     _link_copy(landing, out)
     tag = day.strftime("%Y%m%d")
-    con = duckdb.connect()
+    con = apply_limits(duckdb.connect())
     try:
-        con.execute("SET threads = 2")
         crm = sorted((landing / "crm_customers").glob("*.csv"))
         people = con.execute(f"SELECT count(*) FROM read_csv({[str(p) for p in crm]}, all_varchar = true, "
                              "union_by_name = true)").fetchall()[0][0]
@@ -67,17 +70,19 @@ def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextD
         orders_glob = str(landing / "orders" / "*.csv")
         lines_glob = str(landing / "order_lines" / "*.csv")
         con.execute(f"""CREATE TEMP TABLE buyers AS
-            SELECT source_system, source_customer_id, any_value(store_id) AS store_id,
-                   any_value(channel) AS channel, hash(source_system || source_customer_id || '{seed}') AS h
+            SELECT source_system, source_customer_id, min(store_id) AS store_id,
+                   min(channel) AS channel, hash(source_system || source_customer_id || '{seed}') AS h
             FROM read_csv('{orders_glob}', all_varchar = true, union_by_name = true)
-            WHERE source_customer_id IS NOT NULL GROUP BY ALL ORDER BY h LIMIT {n['orders']}""")
+            WHERE source_customer_id IS NOT NULL GROUP BY source_system, source_customer_id
+            ORDER BY h, source_customer_id LIMIT {n['orders']}""")
         con.execute(f"""CREATE TEMP TABLE skus AS
-            SELECT sku, any_value(category) AS category, any_value(unit_price) AS unit_price,
-                   any_value(unit_cost) AS unit_cost, row_number() OVER (ORDER BY sku) - 1 AS i
+            SELECT sku, min(category) AS category, min(unit_price) AS unit_price,
+                   min(unit_cost) AS unit_cost, row_number() OVER (ORDER BY sku) - 1 AS i
             FROM read_csv('{lines_glob}', all_varchar = true, union_by_name = true)
             WHERE sku IS NOT NULL AND try_cast(unit_price AS DOUBLE) > 0 GROUP BY sku""")
         con.execute(f"""CREATE TEMP TABLE day_orders AS
-            SELECT 'N{tag}-' || lpad(row_number() OVER (ORDER BY b.h)::VARCHAR, 7, '0') AS order_id, b.*,
+            SELECT 'N{tag}-' || lpad(row_number() OVER (ORDER BY b.h, b.source_customer_id)::VARCHAR, 7, '0')
+                       AS order_id, b.*,
                    s.sku, s.category, s.unit_price, s.unit_cost,
                    strftime(DATE '{day}' + to_seconds((b.h % 86400)::BIGINT), '%Y-%m-%d %H:%M:%S') AS order_ts
             FROM buyers b JOIN skus s ON s.i = b.h % (SELECT count(*) FROM skus)""")
@@ -88,26 +93,27 @@ def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextD
                 unit_price AS amount, unit_cost FROM day_orders ORDER BY order_id)
             TO {_q(out / 'order_lines' / f'order_lines_{tag}.csv')} (HEADER)""")
         events = sorted((landing / "events").glob("*.jsonl"))
-        con.execute(f"""COPY (SELECT * REPLACE (
-                'ev-{tag}-' || lpad(row_number() OVER (ORDER BY hash(event_id || '{seed}'))::VARCHAR, 9, '0')
-                    AS event_id,
-                strftime(DATE '{day}' + to_seconds((hash(event_id || '{seed}') % 86400)::BIGINT),
-                         '%Y-%m-%dT%H:%M:%S+08:00') AS event_ts)
-            FROM read_json({[str(p) for p in events]}, format = 'newline_delimited', ignore_errors = true)
-            WHERE event_id IS NOT NULL
-            ORDER BY hash(event_id || '{seed}') LIMIT {n['events']})
+        # the day's events: the top N by a hash of the id (a Top-N, not a sort of every event), then numbered
+        con.execute(f"""COPY (SELECT * EXCLUDE (__h) REPLACE (
+                'ev-{tag}-' || lpad(row_number() OVER (ORDER BY __h, event_id)::VARCHAR, 9, '0') AS event_id,
+                strftime(DATE '{day}' + to_seconds((__h % 86400)::BIGINT), '%Y-%m-%dT%H:%M:%S+08:00') AS event_ts)
+            FROM (SELECT *, hash(event_id || '{seed}') AS __h
+                  FROM read_json({[str(p) for p in events]}, format = 'newline_delimited', ignore_errors = true)
+                  WHERE event_id IS NOT NULL ORDER BY __h, event_id LIMIT {n['events']})
+            ORDER BY __h, event_id)
             TO {_q(out / 'events' / f'events_{tag}.jsonl')} (FORMAT json)""")
         store = landing / "crm_customers" / "store_pos.csv"
-        con.execute(f"""COPY (SELECT * REPLACE (
-                'NEW{tag}-' || lpad(row_number() OVER (ORDER BY hash(source_customer_id || '{seed}'))::VARCHAR,
-                                    7, '0') AS source_customer_id,
-                '199' || lpad((row_number() OVER (ORDER BY hash(source_customer_id || '{seed}')))::VARCHAR, 8, '0')
-                    AS phone,
+        con.execute(f"""COPY (SELECT * EXCLUDE (__h) REPLACE (
+                'NEW{tag}-' || lpad(row_number() OVER (ORDER BY __h, source_customer_id)::VARCHAR, 7, '0')
+                    AS source_customer_id,
+                '199' || lpad(row_number() OVER (ORDER BY __h, source_customer_id)::VARCHAR, 8, '0') AS phone,
                 NULL AS email, NULL AS wechat_unionid, NULL AS member_card_no, NULL AS id_card_no,
                 strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%d %H:%M:%S') AS joined_at,
                 strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%dT%H:%M:%S+08:00') AS updated_at)
-            FROM read_csv({_q(store)}, all_varchar = true, delim = ',', header = true, ignore_errors = true)
-            ORDER BY hash(source_customer_id || '{seed}') LIMIT {n['crm_customers']})
+            FROM (SELECT *, hash(source_customer_id || '{seed}') AS __h
+                  FROM read_csv({_q(store)}, all_varchar = true, delim = ',', header = true, ignore_errors = true)
+                  ORDER BY __h, source_customer_id LIMIT {n['crm_customers']})
+            ORDER BY __h, source_customer_id)
             TO {_q(out / 'crm_customers' / f'new_{tag}.csv')} (HEADER)""")
         written = {
             "orders": f"read_csv({_q(out / 'orders' / f'orders_{tag}.csv')})",
