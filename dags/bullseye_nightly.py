@@ -11,9 +11,10 @@ Thin on purpose: every task calls a function of the ``bullseye`` package, and
 nothing heavy runs at parse time. Cosmos reads the compiled dbt manifest
 (``bullseye dbt-manifest``) instead of running ``dbt ls`` on every parse, and
 shows one Airflow task per model. $BULLSEYE_COSMOS_MODE (bullseye.config.cosmos_mode)
-picks how it runs them: ``local`` (default; one in-process dbt invocation per model,
-works under ``airflow dags test``) or ``watcher`` (one ``dbt build`` watched by a
-sensor per model; the sensors need a triggerer, so only a deployment with one sets it).
+picks how it runs them: ``local`` (default; one in-process ``dbt build`` per model,
+which builds and tests it; works under ``airflow dags test``) or ``watcher`` (one
+``dbt build`` watched by a sensor per model; the sensors need a triggerer, so only
+a deployment with one sets it).
 
 Paths come from the environment: BULLSEYE_LANDING, BULLSEYE_HOME,
 BULLSEYE_WAREHOUSE (see docker-compose.yml). A run's choices are DAG params (trigger the DAG
@@ -32,7 +33,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 
 from airflow.sdk import dag, task  # noqa: E402
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
-from cosmos.constants import ExecutionMode, LoadMode  # noqa: E402
+from cosmos.constants import ExecutionMode, LoadMode, TestBehavior  # noqa: E402
 
 from bullseye.config import (  # noqa: E402 - light: no database or dbt import
     DBT_PROJECT_DIR,
@@ -53,6 +54,10 @@ WAREHOUSE = str(default_warehouse(HOME))
 LANDING = str(default_landing(HOME))
 os.environ.setdefault("BULLSEYE_WAREHOUSE", WAREHOUSE)  # read by dbt_project/profiles.yml
 EXECUTION_MODE = ExecutionMode(cosmos_mode())
+# local mode: one task per model that builds and tests it (`dbt build --select <model>`), half the tasks of a run
+# task and a test task each (Airflow's start of a task costs about a second); tests on two models still run
+# once both are built (detached). watcher mode keeps Cosmos' default.
+TEST_BEHAVIOR = TestBehavior.BUILD if EXECUTION_MODE == ExecutionMode.LOCAL else TestBehavior.AFTER_EACH
 if not MANIFEST.exists():
     raise FileNotFoundError(f"dbt manifest {MANIFEST} is missing: run `make manifest` (bullseye dbt-manifest)")
 
@@ -100,6 +105,7 @@ def _dbt_group(group_id: str, render: dict):
         execution_config=ExecutionConfig(execution_mode=EXECUTION_MODE),
         # Tests on two models (relationships) run once both are built, as in `dbt build`.
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True,
+                                   test_behavior=TEST_BEHAVIOR,
                                    **render),
         # dbt builds the night's working copy (bullseye.night); Cosmos renders the template per run.
         operator_args={"install_deps": False,
