@@ -55,6 +55,18 @@ def _q(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _csv(files: list[Path]) -> str:
+    """SQL reading demo CSV files as text. The demo plants broken lines (an unbalanced quote, an extra field)
+    that defeat DuckDB's dialect sniffer, so the dialect is given: the header names the columns (the same in
+    every file), every value is text, and broken lines are skipped."""
+    headers = {f.open(encoding="utf-8-sig").readline().strip() for f in files}
+    if len(headers) != 1:
+        raise ValueError(f"demo files with different headers: {[str(f) for f in files]}")
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in headers.pop().split(",")) + "}"
+    return (f"read_csv({[str(f) for f in files]}, auto_detect = false, header = true, delim = ',', quote = '\"', "
+            f"escape = '\"', columns = {columns}, ignore_errors = true, null_padding = true)")
+
+
 def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextDay:
     """Copy ``landing`` to ``out`` (hard links) and add one day of deliveries dated ``day``."""
     if out.exists():
@@ -64,21 +76,20 @@ def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextD
     con = apply_limits(duckdb.connect())
     try:
         crm = sorted((landing / "crm_customers").glob("*.csv"))
-        people = con.execute(f"SELECT count(*) FROM read_csv({[str(p) for p in crm]}, all_varchar = true, "
-                             "union_by_name = true)").fetchall()[0][0]
+        people = sum(sum(1 for _ in f.open("rb")) - 1 for f in crm)  # CRM records (lines after the header)
         n = {k: max(1, round(v * people / 1_000_000)) for k, v in PER_MILLION.items()}
-        orders_glob = str(landing / "orders" / "*.csv")
-        lines_glob = str(landing / "order_lines" / "*.csv")
+        orders_csv = _csv(sorted((landing / "orders").glob("*.csv")))
+        lines_csv = _csv(sorted((landing / "order_lines").glob("*.csv")))
         con.execute(f"""CREATE TEMP TABLE buyers AS
             SELECT source_system, source_customer_id, min(store_id) AS store_id,
                    min(channel) AS channel, hash(source_system || source_customer_id || '{seed}') AS h
-            FROM read_csv('{orders_glob}', all_varchar = true, union_by_name = true)
+            FROM {orders_csv}
             WHERE source_customer_id IS NOT NULL GROUP BY source_system, source_customer_id
             ORDER BY h, source_customer_id LIMIT {n['orders']}""")
         con.execute(f"""CREATE TEMP TABLE skus AS
             SELECT sku, min(category) AS category, min(unit_price) AS unit_price,
                    min(unit_cost) AS unit_cost, row_number() OVER (ORDER BY sku) - 1 AS i
-            FROM read_csv('{lines_glob}', all_varchar = true, union_by_name = true)
+            FROM {lines_csv}
             WHERE sku IS NOT NULL AND try_cast(unit_price AS DOUBLE) > 0 GROUP BY sku""")
         con.execute(f"""CREATE TEMP TABLE day_orders AS
             SELECT 'N{tag}-' || lpad(row_number() OVER (ORDER BY b.h, b.source_customer_id)::VARCHAR, 7, '0')
@@ -111,7 +122,7 @@ def write_next_day(landing: Path, out: Path, day: date, seed: int = 42) -> NextD
                 strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%d %H:%M:%S') AS joined_at,
                 strftime(DATE '{day}' + INTERVAL 10 HOUR, '%Y-%m-%dT%H:%M:%S+08:00') AS updated_at)
             FROM (SELECT *, hash(source_customer_id || '{seed}') AS __h
-                  FROM read_csv({_q(store)}, all_varchar = true, delim = ',', header = true, ignore_errors = true)
+                  FROM {_csv([store])}
                   ORDER BY __h, source_customer_id LIMIT {n['crm_customers']})
             ORDER BY __h, source_customer_id)
             TO {_q(out / 'crm_customers' / f'new_{tag}.csv')} (HEADER)""")
