@@ -56,12 +56,17 @@ class NightFigures:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
 
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (kB) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}: the night benchmark needs Linux")
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory since start or the last :func:`reset_peak` (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("/proc/self/status has no VmHWM: the night benchmark needs Linux")
+    return _status_mb("VmHWM")
 
 
 def reset_peak() -> bool:
@@ -76,10 +81,7 @@ def reset_peak() -> bool:
 
 def rss_mb() -> float:
     """This process's resident memory now (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("/proc/self/status has no VmRSS: the night benchmark needs Linux")
+    return _status_mb("VmRSS")
 
 
 def measure(name: str, fn, rows: int | None = None) -> StepFigure:

@@ -384,11 +384,15 @@ def section_quality(quality_dir: Path | None) -> str:
     return head + left_out + _table(order)
 
 
+def _masked_sql(alias: str) -> str:
+    """SQL columns ``name, phone_last4`` of a dim_customer row: the name's first character, the phone's last 4."""
+    return (f"{mask_name_sql(f'{alias}.name')} AS name, CASE WHEN {alias}.phone IS NULL THEN NULL "
+            f"ELSE '…' || right(regexp_replace({alias}.phone, '[^0-9]', '', 'g'), 4) END AS phone_last4")
+
+
 def why_rows(con, as_of: date) -> pd.DataFrame:
     """One row per campaign and candidate tonight, with a masked name and the phone's last four digits."""
-    return _query(con, f"""SELECT d.campaign_id, d.customer_id, {mask_name_sql('c.name')} AS name,
-        CASE WHEN c.phone IS NULL THEN NULL ELSE '…' || right(regexp_replace(c.phone, '[^0-9]', '', 'g'), 4) END
-          AS phone_last4,
+    return _query(con, f"""SELECT d.campaign_id, d.customer_id, {_masked_sql('c')},
         d.decision, d.reason, d.detail
         FROM marts.contact_decisions d LEFT JOIN marts.dim_customer c USING (customer_id)
         WHERE d.run_date = ? ORDER BY d.customer_id, d.campaign_id LIMIT {WHY_ROWS_LIMIT + 1}""", [as_of])
@@ -398,9 +402,8 @@ def _masked_people(con, ids: list[str]) -> pd.DataFrame:
     """customer_id, masked name and the phone's last four digits of ``ids`` (as in why_rows)."""
     con.register("__bz_ids", pd.DataFrame({"customer_id": ids}))
     try:
-        return _query(con, f"""SELECT i.customer_id, {mask_name_sql('c.name')} AS name,
-            CASE WHEN c.phone IS NULL THEN NULL ELSE '…' || right(regexp_replace(c.phone, '[^0-9]', '', 'g'), 4)
-            END AS phone_last4 FROM __bz_ids i LEFT JOIN marts.dim_customer c USING (customer_id)""")
+        return _query(con, f"""SELECT i.customer_id, {_masked_sql('c')}
+            FROM __bz_ids i LEFT JOIN marts.dim_customer c USING (customer_id)""")
     finally:
         con.unregister("__bz_ids")
 
