@@ -42,6 +42,63 @@ def demo_landing(tmp_path_factory) -> Path:
     return out
 
 
+DEMO_NIGHT = "2026-11-24"  # the night after the demo's last day of data
+
+
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The base temporary folder every pytest-xdist worker of this run shares (each worker's basetemp is a
+    ``popen-gwN`` folder inside it); without xdist, this process's own basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if base.name.startswith("popen-gw") else base
+
+
+@pytest.fixture(scope="session")
+def demo_night(tmp_path_factory) -> Path:
+    """The home of one committed demo night (``bullseye run`` on the scale-0.1, seed-7 demo, as of
+    :data:`DEMO_NIGHT`): built once per test run, whichever worker asks first, the others wait on a file lock.
+    Read-only: copy it (:func:`copy_home`) before running anything on it. What the run printed is in
+    ``console.txt`` beside the home. Several test files start from this
+    same night; building it once instead of once per file is about a minute of CPU each on the 2-core CI."""
+    from filelock import FileLock
+
+    root = shared_root(tmp_path_factory) / "demo_night"
+    root.mkdir(exist_ok=True)
+    home, done, failed = root / "home", root / "built", root / "failed"
+    with FileLock(str(root / "lock")):
+        if failed.exists():
+            pytest.fail(f"the shared demo night failed in another worker: {failed.read_text()}")
+        if not done.exists():
+            import contextlib
+            import io
+
+            from bullseye import cli
+            from bullseye.demo import generate
+
+            generate(root / "landing", scale=0.1, seed=7)
+            out = io.StringIO()
+            console, cli.console = cli.console, cli.Console(file=out, highlight=False, width=200)
+            try:
+                with contextlib.redirect_stdout(out):
+                    code = cli.main(["run", "--landing", str(root / "landing"), "--as-of", DEMO_NIGHT,
+                                     "--home", str(home)])
+            finally:
+                cli.console = console
+            (root / "console.txt").write_text(out.getvalue(), encoding="utf-8")
+            if code != 0:
+                failed.write_text(f"bullseye run exited {code}")
+                pytest.fail(f"the shared demo night failed: bullseye run exited {code}")
+            done.touch()
+    return home
+
+
+def copy_home(home: Path, to: Path) -> Path:
+    """A private copy of a night's home (warehouse, published, exports ...) to run more nights on."""
+    import shutil
+
+    shutil.copytree(home, to)
+    return to
+
+
 MINIMAL_CRM = """source_customer_id,name,phone
 c1,张伟,138 0013 8001
 c2,李娜,+86 139-0000-1111

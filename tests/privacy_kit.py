@@ -1,4 +1,5 @@
-"""One committed demo night shared (read-only) by the subject-access and list-scorecard tests."""
+"""One committed demo night shared by the subject-access and list-scorecard tests: a copy, per worker, of the
+run's shared demo night (tests.conftest.demo_night)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,14 @@ import functools
 import tempfile
 from pathlib import Path
 
-NIGHT = "2026-11-24"
+from tests.conftest import DEMO_NIGHT, copy_home
+
+NIGHT = DEMO_NIGHT
 
 
 @functools.cache
-def committed_night(landing: Path) -> tuple[Path, str]:
-    """(home, console output) of one demo night on ``landing``; run once per test session."""
-    import contextlib
-    import io
-
-    from bullseye import cli
-
-    home = Path(tempfile.mkdtemp(prefix="bullseye-privacy-")) / "home"
-    out = io.StringIO()
-    console, cli.console = cli.console, cli.Console(file=out, highlight=False, width=200)
-    try:
-        with contextlib.redirect_stdout(out):
-            code = cli.main(["run", "--landing", str(landing), "--as-of", NIGHT, "--home", str(home)])
-    finally:
-        cli.console = console
-    assert code == 0, out.getvalue()
-    return home, out.getvalue()
+def committed_night(demo_night: Path) -> tuple[Path, str]:
+    """(home, console output) of the shared demo night, the home copied once per worker: the tests write
+    subject-access files and logs beside it."""
+    home = copy_home(demo_night, Path(tempfile.mkdtemp(prefix="bullseye-privacy-")) / "home")
+    return home, (demo_night.parent / "console.txt").read_text(encoding="utf-8")

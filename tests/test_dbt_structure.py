@@ -461,14 +461,14 @@ def test_the_domain_rule_catches_its_offence():
 
 
 @pytest.fixture(scope="module")
-def built_columns(demo_landing, tmp_path_factory) -> dict[tuple[str, str], set[str]]:
+def built_columns(demo_night, tmp_path_factory) -> dict[tuple[str, str], set[str]]:
     """(schema, table) -> columns of the marts and int_ tables of a demo night's warehouse (load and build
     only; the warehouse is shared with tests/test_dbt_unit_tests.py, built once per session)."""
     import duckdb
 
     from tests.test_dbt_unit_tests import demo_warehouse
 
-    warehouse = demo_warehouse(demo_landing, tmp_path_factory)
+    warehouse = demo_warehouse(demo_night, tmp_path_factory)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute("SELECT table_schema, table_name, lower(column_name) FROM information_schema.columns "
@@ -482,13 +482,13 @@ def built_columns(demo_landing, tmp_path_factory) -> dict[tuple[str, str], set[s
 
 
 @pytest.fixture(scope="module")
-def built_mart_types(demo_landing, tmp_path_factory) -> dict[tuple[str, str], str]:
+def built_mart_types(demo_night, tmp_path_factory) -> dict[tuple[str, str], str]:
     """(table, column) -> DuckDB type of every column of the marts of the same demo warehouse."""
     import duckdb
 
     from tests.test_dbt_unit_tests import demo_warehouse
 
-    con = duckdb.connect(str(demo_warehouse(demo_landing, tmp_path_factory)), read_only=True)
+    con = duckdb.connect(str(demo_warehouse(demo_night, tmp_path_factory)), read_only=True)
     try:
         rows = con.execute("SELECT table_name, lower(column_name), data_type FROM duckdb_columns() "
                            "WHERE schema_name = 'marts'").fetchall()

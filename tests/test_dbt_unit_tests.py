@@ -11,15 +11,16 @@ depend on that night.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from bullseye.cli import main
-from bullseye.config import RunConfig, working_copy
+from bullseye.config import RunConfig
+from tests.conftest import DEMO_NIGHT
 
 pytestmark = pytest.mark.slow
-AS_OF = "2026-11-24"
+AS_OF = DEMO_NIGHT
 _BUILT: dict[Path, Path] = {}
 # One unit test per rule issues 15 and 16 name (dbt_project/models/*/*/_unit_tests*.yml).
 RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rfm_quintiles_and_segment_boxes",
@@ -31,23 +32,22 @@ RULES = {"lifecycle_hysteresis_and_purchases", "golden_record_survivorship", "rf
          "call_sheet_rows_carry_the_calls_context", "grade_changes_through_no_grade"}
 
 
-def demo_warehouse(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The working copy of a demo night run through load and build on ``landing``: every relation dbt
-    builds exists, with tonight's types. Built once per session (tests/test_dbt_structure.py reads
-    its marts' columns)."""
-    if landing not in _BUILT:
-        home = tmp_path_factory.mktemp("dbt_demo_night")
-        assert main(["run", "--landing", str(landing), "--as-of", AS_OF, "--home", str(home),
-                     "--steps", "load,build"]) == 0
-        _BUILT[landing] = working_copy(home / "warehouse" / "bullseye.duckdb", AS_OF)
-    return _BUILT[landing]
+def demo_warehouse(demo_night: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared demo night's committed warehouse (tests.conftest.demo_night): every relation dbt
+    builds exists, with tonight's types. Copied once per worker (tests/test_dbt_structure.py reads its marts'
+    columns; dbt writes its unit tests' fixtures into it)."""
+    if demo_night not in _BUILT:
+        copy = tmp_path_factory.mktemp("dbt_demo_night") / "bullseye.duckdb"
+        shutil.copyfile(demo_night / "warehouse" / "bullseye.duckdb", copy)
+        _BUILT[demo_night] = copy
+    return _BUILT[demo_night]
 
 
 @pytest.fixture(scope="module")
-def unit_results(demo_landing, tmp_path_factory):
+def unit_results(demo_landing, demo_night, tmp_path_factory):
     from bullseye.transform import run_dbt
 
-    warehouse = demo_warehouse(demo_landing, tmp_path_factory)
+    warehouse = demo_warehouse(demo_night, tmp_path_factory)
     cfg = RunConfig(landing=demo_landing, warehouse=warehouse, as_of=AS_OF,
                     home=tmp_path_factory.mktemp("dbt_unit_tests"))
     return run_dbt(cfg, "test", "--select", "test_type:unit")

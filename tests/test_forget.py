@@ -24,8 +24,9 @@ from bullseye import normalize
 from bullseye.cli import main
 from bullseye.privacy.forget_filter import REASON
 from bullseye.privacy.keys import forget_key
+from tests.conftest import DEMO_NIGHT, copy_home
 
-NIGHT_1, NIGHT_2 = date(2026, 11, 24), date(2026, 11, 25)
+NIGHT_1, NIGHT_2 = date.fromisoformat(DEMO_NIGHT), date(2026, 11, 25)
 
 
 def _run(landing: Path, home: Path, as_of: date) -> None:
@@ -33,12 +34,12 @@ def _run(landing: Path, home: Path, as_of: date) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, demo_landing):
+def world(tmp_path_factory, demo_landing, demo_night):
+    """A copy of the demo landing and of the shared demo night on it (NIGHT_1, tests.conftest.demo_night)."""
     base = tmp_path_factory.mktemp("forget")
-    landing, home = base / "landing", base / "home"
+    landing = base / "landing"
     shutil.copytree(demo_landing, landing)
-    _run(landing, home, NIGHT_1)
-    return landing, home
+    return landing, copy_home(demo_night, base / "home")
 
 
 def pick_person(warehouse: Path) -> dict:

@@ -22,8 +22,8 @@ def _landing_truth(landing, list_id: str) -> dict:
     return {"lines": lines, "cost": manifest.get("cost")}
 
 
-def test_each_purchased_list_gets_a_scorecard_that_adds_up(demo_landing):
-    home, output = committed_night(demo_landing)
+def test_each_purchased_list_gets_a_scorecard_that_adds_up(demo_landing, demo_night):
+    home, output = committed_night(demo_night)
     con = duckdb.connect(str(home / "warehouse" / "bullseye.duckdb"), read_only=True)
     try:
         cards = con.execute("SELECT * FROM marts.list_scorecards ORDER BY list_id").df()

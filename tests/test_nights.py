@@ -26,9 +26,10 @@ import pytest
 from bullseye.cli import main
 from bullseye.config import RunConfig
 from bullseye.night import WarehouseBusy, lock_path, night_lock, working_copy
+from tests.conftest import DEMO_NIGHT, copy_home
 
 pytestmark = pytest.mark.slow
-D1, D2 = "2026-11-24", "2026-11-25"
+D1, D2 = DEMO_NIGHT, "2026-11-25"
 BIN = Path(sys.executable).parent / "bullseye"
 
 
@@ -80,10 +81,9 @@ def _merge_delivery(home: Path, landing: Path, out: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(demo_landing, tmp_path_factory):
+def world(demo_landing, demo_night, tmp_path_factory):
     root = tmp_path_factory.mktemp("nights")
-    home_a = root / "A"
-    assert main(_args(demo_landing, home_a, D1)) == 0
+    home_a = copy_home(demo_night, root / "A")  # D1 on the demo landing (tests.conftest.demo_night)
     home_c = root / "C"
     shutil.copytree(home_a, home_c, ignore=shutil.ignore_patterns("logs", "quality"))
     first_exports = exports_digest(home_a / "exports" / D1)

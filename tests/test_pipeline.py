@@ -22,12 +22,12 @@ from bullseye.config import PROJECT_ROOT, RunConfig, setting
 from bullseye.evaluation import pairwise_scores
 from bullseye.pipeline import PipelineError, step_check, step_load
 from bullseye.quality import QualityError
-from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
+from tests.conftest import DEMO_NIGHT, MINIMAL_CRM, MINIMAL_ORDERS, copy_home, write
 
 pytestmark = pytest.mark.slow
 MARTS = ["dim_customer", "customer_identity_map", "fct_orders", "customer_rfm", "target_lists", "customer_clv",
          "clv_model_params", "customer_segments"]
-AS_OF = "2026-11-24"
+AS_OF = DEMO_NIGHT
 
 
 def _marts_digest(db: Path) -> dict[str, str]:
@@ -43,10 +43,11 @@ def _marts_digest(db: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def night(demo_landing, tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
+def night(demo_landing, demo_night, tmp_path_factory):
+    """The shared demo night (tests.conftest.demo_night, the same command on the same data), copied, then
+    run once more: the same night again must give the same marts."""
+    home = copy_home(demo_night, tmp_path_factory.mktemp("night") / "home")
     args = ["run", "--landing", str(demo_landing), "--as-of", AS_OF, "--home", str(home)]
-    assert main(args) == 0
     first = _marts_digest(home / "published" / "bullseye.duckdb")
     assert main(args) == 0  # the same night again
     return home, first, args

@@ -23,8 +23,8 @@ def _a_buyer_from_a_list_on_a_target_list(warehouse) -> tuple[str, str]:
         con.close()
 
 
-def test_subject_access_writes_every_kind_of_row_about_the_person(demo_landing, tmp_path):
-    home, _ = committed_night(demo_landing)
+def test_subject_access_writes_every_kind_of_row_about_the_person(demo_night, tmp_path):
+    home, _ = committed_night(demo_night)
     warehouse = home / "warehouse" / "bullseye.duckdb"
     cid, email = _a_buyer_from_a_list_on_a_target_list(warehouse)
     out = tmp_path / "access.json"
@@ -61,8 +61,8 @@ def test_subject_access_writes_every_kind_of_row_about_the_person(demo_landing, 
     assert all(r["customer_id"] == cid for r in s["orders"]["marts.fct_orders"])
 
 
-def test_an_unknown_person_gives_an_empty_file_not_someone_else(demo_landing, tmp_path):
-    home, _ = committed_night(demo_landing)
+def test_an_unknown_person_gives_an_empty_file_not_someone_else(demo_night, tmp_path):
+    home, _ = committed_night(demo_night)
     out = tmp_path / "nobody.json"
     assert main(["subject-access", "--phone", "13100000001", "--home", str(home), "--out", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
