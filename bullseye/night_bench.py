@@ -294,14 +294,16 @@ class FixedProbes:
             parse = sum(d["before_dbt"] + d["dbt_start_and_parse"] for d in self.dbt)
             runs = "; ".join(
                 f"{d['command']} ({'partial' if d['partial_parse'] else 'full'} parse): "
-                f"{d['before_dbt']:.1f}s to dbt's start (import, first time) + {d['dbt_start_and_parse']:.1f}s "
-                "to the first node" for d in self.dbt)
+                f"{d['before_dbt']:.1f}s to dbt's start{' (importing dbt)' if i == 0 else ''} + "
+                f"{d['dbt_start_and_parse']:.1f}s to the first node" for i, d in enumerate(self.dbt))
             out.append(FixedFigure("build", "dbt start and parse", round(parse, 2), len(self.dbt), runs))
             out.append(FixedFigure("build", "dbt finish", round(sum(d["finish"] for d in self.dbt), 2),
-                                   len(self.dbt), "from the last node's end to the return (dbt's artifacts)"))
+                                   len(self.dbt), "from the last node's end to the return (dbt writes its artifacts): "
+                                   + ", ".join(f"{d['finish']:.1f}s" for d in self.dbt)))
         if self.compilations or self.compile_seconds:
             out.append(FixedFigure("build", "pytensor compilation", round(self.compile_seconds, 2),
-                                   self.compilations, "CLV fits in dbt's Python models (bullseye.clv)"))
+                                   self.compilations, f"{self.compilations} pytensor functions compiled for the CLV "
+                                   "fits and scores in dbt's Python models (bullseye.clv)"))
         if self.ge_calls:
             out.append(FixedFigure("check", "GE import and context", round(self.ge_import + self.ge_context, 2),
                                    self.ge_calls, f"import {self.ge_import:.2f}s, get_context {self.ge_context:.2f}s"))
