@@ -14,17 +14,42 @@ not the generator's or the parent's. The child calls the same step functions as 
 What the child does outside the steps (Python start, imports, the campaign check, the lock, exit) is shown as
 its own line, ``start and wind-down``: a fixed overhead of every night. The figures are printed as a table and
 written as JSON (``--json FILE``). Speed figures come from here, never from timed unit tests: machines are noisy.
+
+Fixed overheads (issue 18): what a night pays whatever its data, shown as "of which fixed" lines under the step
+that pays them (``NightFigures.fixed``), each measured inside the real night, not in a separate run:
+
+- ``dbt start and parse`` (build): per dbt invocation (bullseye.transform.run_dbt), from the call (which, the
+  first time, imports dbt) to the first node's start, the earliest ``timing.started_at`` in that invocation's
+  run_results.json; dbt's own share begins at its ``metadata.invocation_started_at``. Whether dbt could parse
+  partially (a partial_parse.msgpack in the target folder before the call) is in the detail. The time after the
+  last node (dbt writing its artifacts) is given as ``dbt finish``.
+- ``GE import and context`` (check): ``import great_expectations`` (0 when something imported it earlier) plus
+  the calls to ``great_expectations.get_context``, timed by wrapping bullseye.quality.run_checks. The suites,
+  checkpoints and Data Docs built per table are not in it: they grow with the tables checked.
+- ``pytensor compilation`` (build, when the night fits CLV: the dbt Python models of bullseye.clv): wall time
+  inside pytensor's ``FunctionMaker.__init__`` (graph rewrites) and ``FunctionMaker.create`` (linking, C code
+  compiled or loaded from pytensor's cache, so a warm cache makes it smaller), outermost calls summed; dbt may
+  run two Python models at once, so the sum can overlap. Patched right after pytensor's module is first imported,
+  so the probe imports nothing early.
+- ``Airflow task start`` (not part of this night: ``bullseye run`` and the benchmark run the steps in one
+  process, Airflow starts a process per task): measured once in a fresh child as Python's start,
+  ``import airflow`` and parsing the DAG file with DagBag, which is what each task's process does before its
+  work; the scheduler's queueing and the task supervisor's own work are not in it. The DAG's task count is
+  shown beside it.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.abc
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 BENCH_NIGHT = date(2026, 11, 24)  # the night after the demo's last day of data (bullseye.demo.DEMO_END)
@@ -41,6 +66,16 @@ class StepFigure:
 
 
 @dataclass
+class FixedFigure:
+    """A fixed overhead: what ``step`` spends whatever the data (see the module's docstring for each ``what``)."""
+    step: str  # the step that pays it; "airflow" for the Airflow task start, which this night does not pay
+    what: str
+    seconds: float
+    count: int = 1  # how many times the night paid it (dbt invocations, compilations)
+    detail: str = ""
+
+
+@dataclass
 class NightFigures:
     scale: float
     as_of: str
@@ -50,6 +85,7 @@ class NightFigures:
     total_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     steps: list[StepFigure] = field(default_factory=list)
+    fixed: list[FixedFigure] = field(default_factory=list)  # "of which fixed", under their steps
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -96,6 +132,226 @@ def measure(name: str, fn, rows: int | None = None) -> StepFigure:
                       round(rows / seconds, 1) if rows and seconds else None, round(start, 1))
 
 
+# --- fixed overheads, measured inside the child's night ------------------------------------------------------
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def dbt_start_finish(run_results: Path, called: datetime, returned: datetime) -> tuple[float, float, float] | None:
+    """(seconds from the call to dbt's own start, from dbt's start to its first node, from its last node to the
+    return) of one dbt invocation, from its run_results.json; None when the file is not this invocation's (dbt
+    failed before writing it) or no node ran."""
+    try:
+        results = json.loads(run_results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    started = results.get("metadata", {}).get("invocation_started_at")
+    timing = [t for r in results.get("results", []) for t in r.get("timing") or [] if t.get("started_at")]
+    if not started or not timing or _utc(started) < called - timedelta(seconds=1):
+        return None
+    first = min(_utc(t["started_at"]) for t in timing)
+    last = max(_utc(t.get("completed_at") or t["started_at"]) for t in timing)
+    return ((_utc(started) - called).total_seconds(), (first - _utc(started)).total_seconds(),
+            (returned - last).total_seconds())
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls ``then(module)`` right after module ``name`` is first executed: a probe that must not import a heavy
+    library early (which would move its import out of the step that pays it)."""
+
+    def __init__(self, name: str, then):
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run, then = spec.loader.exec_module, self.then
+
+        def exec_module(module):
+            run(module)
+            try:
+                then(module)
+            except Exception:  # a probe never breaks the night
+                pass
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+class FixedProbes:
+    """Wrap what the night calls to time its fixed overheads (module docstring); :meth:`figures` reads them."""
+
+    PYTENSOR = "pytensor.compile.function.types"
+
+    def __init__(self):
+        self.dbt: list[dict] = []
+        self.ge_import = self.ge_context = 0.0
+        self.ge_calls = 0
+        self.compile_seconds = 0.0
+        self.compilations = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._undo: list = []
+
+    def install(self) -> FixedProbes:
+        from bullseye import quality, transform
+
+        self._wrap(transform, "run_dbt", self._timed_dbt)
+        self._wrap(quality, "run_checks", self._timed_checks)
+        if self.PYTENSOR in sys.modules:
+            self._patch_pytensor(sys.modules[self.PYTENSOR])
+        else:
+            hook = _AfterImport(self.PYTENSOR, self._patch_pytensor)
+            sys.meta_path.insert(0, hook)
+            self._undo.append(lambda: hook in sys.meta_path and sys.meta_path.remove(hook))
+        return self
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _wrap(self, owner, name: str, make) -> None:
+        original = getattr(owner, name)
+        setattr(owner, name, functools.wraps(original)(make(original)))
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def _timed_dbt(self, run_dbt):
+        def timed(cfg, command="build", *extra):
+            target = Path(cfg.dbt_target)
+            partial = (target / "partial_parse.msgpack").exists()
+            called = datetime.now(UTC)
+            try:
+                return run_dbt(cfg, command, *extra)
+            finally:
+                got = dbt_start_finish(target / "run_results.json", called, datetime.now(UTC))
+                if got:
+                    self.dbt.append({"command": command, "partial_parse": partial, "before_dbt": got[0],
+                                     "dbt_start_and_parse": got[1], "finish": got[2]})
+        return timed
+
+    def _timed_checks(self, run_checks):
+        def timed(*args, **kwargs):
+            from bullseye.quality import _quiet_gx
+
+            _quiet_gx()
+            t0 = time.perf_counter()
+            import great_expectations as gx
+            self.ge_import += time.perf_counter() - t0
+            get_context = gx.get_context
+
+            def timed_context(*a, **k):
+                t1 = time.perf_counter()
+                try:
+                    return get_context(*a, **k)
+                finally:
+                    self.ge_context += time.perf_counter() - t1
+                    self.ge_calls += 1
+            gx.get_context = timed_context
+            try:
+                return run_checks(*args, **kwargs)
+            finally:
+                gx.get_context = get_context
+        return timed
+
+    def _patch_pytensor(self, types) -> None:
+        maker = types.FunctionMaker
+        for name in ("__init__", "create"):
+            original = getattr(maker, name)
+            setattr(maker, name, self._timed_compile(original, count=name == "create"))
+            self._undo.append(lambda name=name, original=original: setattr(maker, name, original))
+
+    def _timed_compile(self, fn, count: bool):
+        local, lock = self._local, self._lock
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            depth = getattr(local, "depth", 0)  # an inner function compiled by an outer one is counted once
+            local.depth = depth + 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                local.depth = depth
+                if depth == 0:
+                    with lock:
+                        self.compile_seconds += time.perf_counter() - t0
+                        self.compilations += count
+        return timed
+
+    def figures(self) -> list[FixedFigure]:
+        out = []
+        if self.dbt:
+            parse = sum(d["before_dbt"] + d["dbt_start_and_parse"] for d in self.dbt)
+            runs = "; ".join(
+                f"{d['command']} ({'partial' if d['partial_parse'] else 'full'} parse): "
+                f"{d['before_dbt']:.1f}s to dbt's start{' (importing dbt)' if i == 0 else ''} + "
+                f"{d['dbt_start_and_parse']:.1f}s to the first node" for i, d in enumerate(self.dbt))
+            out.append(FixedFigure("build", "dbt start and parse", round(parse, 2), len(self.dbt), runs))
+            out.append(FixedFigure("build", "dbt finish", round(sum(d["finish"] for d in self.dbt), 2),
+                                   len(self.dbt), "from the last node's end to the return (dbt writes its artifacts): "
+                                   + ", ".join(f"{d['finish']:.1f}s" for d in self.dbt)))
+        if self.compilations or self.compile_seconds:
+            out.append(FixedFigure("build", "pytensor compilation", round(self.compile_seconds, 2),
+                                   self.compilations, f"{self.compilations} pytensor functions compiled for the CLV "
+                                   "fits and scores in dbt's Python models (bullseye.clv)"))
+        if self.ge_calls:
+            out.append(FixedFigure("check", "GE import and context", round(self.ge_import + self.ge_context, 2),
+                                   self.ge_calls, f"import {self.ge_import:.2f}s, get_context {self.ge_context:.2f}s"))
+        return out
+
+
+AIRFLOW_START = """
+import os, sys, time
+t0 = time.perf_counter()
+import airflow
+imported = time.perf_counter() - t0
+from airflow.dag_processing.dagbag import DagBag
+t1 = time.perf_counter()
+bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+parsed = time.perf_counter() - t1
+tasks = sum(len(d.task_ids) for d in bag.dags.values())
+print("AIRFLOW-START", imported, parsed, tasks, len(bag.import_errors), flush=True)
+"""
+
+
+def airflow_task_start(scratch: Path, manifest: Path | None = None) -> FixedFigure | None:
+    """What each Airflow task's process pays before its work (module docstring): a fresh Python, ``import
+    airflow`` and the DAG file parsed by DagBag, in a child with its own AIRFLOW_HOME under ``scratch``. None when
+    Airflow is not installed or the DAG does not parse (the reason is then in the figure's place: a note)."""
+    from bullseye.config import PROJECT_ROOT, compiled_manifest
+
+    home = scratch / "airflow_home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+                "BULLSEYE_DBT_MANIFEST": str(manifest or compiled_manifest())})
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", AIRFLOW_START], capture_output=True, text=True, env=env,
+                         timeout=600)
+    wall = time.perf_counter() - t0
+    line = next((x for x in out.stdout.splitlines() if x.startswith("AIRFLOW-START ")), None)
+    if out.returncode != 0 or line is None:
+        return None
+    imported, parsed, tasks, errors = line.split()[1:]
+    imported, parsed = float(imported), float(parsed)
+    start = wall - imported - parsed
+    return FixedFigure("airflow", "Airflow task start", round(wall, 2), int(tasks),
+                       f"per task process: Python start and exit {start:.2f}s, import airflow {imported:.2f}s, "
+                       f"DAG file parse {parsed:.2f}s; count: the DAG's tasks"
+                       + (f"; {errors} DAG import error(s)" if int(errors) else ""))
+
+
 # --- the child: one night, step by step --------------------------------------------------------------------
 
 def _input_rows(warehouse: Path, as_of: date) -> int:
@@ -126,17 +382,21 @@ def run_night(landing: Path, home: Path, as_of: date) -> dict:
     steps: list[StepFigure] = []
     rows = 0
     check_campaigns(cfg)
-    with night_lock(cfg, "bench"):
-        for name, fn in STEPS:
-            steps.append(measure(name, lambda fn=fn: fn(cfg, summary), rows))
-            if name == "load":
-                rows = summary.rows_in
-                steps[-1].rows_per_second = round(rows / steps[-1].seconds, 1) if steps[-1].seconds else None
+    probes = FixedProbes().install()
+    try:
+        with night_lock(cfg, "bench"):
+            for name, fn in STEPS:
+                steps.append(measure(name, lambda fn=fn: fn(cfg, summary), rows))
+                if name == "load":
+                    rows = summary.rows_in
+                    steps[-1].rows_per_second = round(rows / steps[-1].seconds, 1) if steps[-1].seconds else None
+    finally:
+        probes.uninstall()
     if not rows:
         rows = _input_rows(cfg.warehouse, as_of)
     assert not working_copy(cfg.warehouse, as_of).exists(), "the night did not commit"
     return {"imports_seconds": round(imports, 2), "steps": [asdict(s) for s in steps], "input_rows": rows,
-            "people": summary.people, "notes": list(summary.notes),
+            "people": summary.people, "notes": list(summary.notes), "fixed": [asdict(f) for f in probes.figures()],
             "peak_reset": reset_peak()}
 
 
@@ -157,6 +417,7 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
     steps = [StepFigure(**s) for s in child["steps"]]
     start = round(wall - sum(s.seconds for s in steps), 2)
     figures.steps = [StepFigure("start and wind-down", start, None)] + steps
+    figures.fixed = [FixedFigure(**f) for f in child.get("fixed", [])]
     figures.total_seconds = round(wall, 1)
     figures.peak_rss_mb = max(s.peak_rss_mb or 0.0 for s in steps)
     figures.input_rows = child["input_rows"]
@@ -173,7 +434,8 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
 
 def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = False) -> list[NightFigures]:
     """Demo data for ``scale`` (generated under ``scratch`` or reused), then one night in a fresh home; with
-    ``incremental``, one more day of deliveries (bullseye.demo.next_day) and the next night on the same home."""
+    ``incremental``, one more day of deliveries (bullseye.demo.next_day) and the next night on the same home.
+    Then, once, the Airflow task start (:func:`airflow_task_start`), added to the first night's fixed figures."""
     import shutil
 
     from bullseye.config import duckdb_limits
@@ -200,6 +462,11 @@ def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = Fals
                                f"{day.events:,} events, {day.crm_customers:,} new CRM records) on the first "
                                f"night's warehouse; {limits}")
         nights.append(second)
+    airflow = airflow_task_start(scratch, home / "dbt_target" / "manifest.json")
+    if airflow is None:
+        first.notes.append("Airflow task start: not measured (Airflow is not installed, or the DAG did not parse)")
+    else:
+        first.fixed.append(airflow)
     return nights
 
 

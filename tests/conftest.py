@@ -130,6 +130,8 @@ SLOW_TESTS: dict[str, tuple[str, ...]] = {
     "test_next_day.py": ("*",),  # loads a demo landing zone and a day more
     "test_quality.py": ("test_names_severity_and_notes_reach_data_docs_the_page_and_the_results_table",  # GE runs
                         "test_row_count_is_checked_against_last_night_and_a_rerun_replaces_the_night"),
+    "test_night_bench.py": ("test_probes_time_dbt_ge_and_pytensor_through_the_functions_the_night_calls",  # GE
+                            "test_airflow_task_start_parses_the_dag_in_a_fresh_process"),  # Airflow in a subprocess
 }
 
 

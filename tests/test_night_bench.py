@@ -21,3 +21,99 @@ def test_each_step_has_its_own_peak_and_its_rows_per_second():
     assert 1_000 / (big.seconds + 0.0005) - 0.05 <= big.rows_per_second <= 1_000 / (big.seconds - 0.0005) + 0.05
     assert big.start_rss_mb < big.peak_rss_mb
     assert small.rows_per_second is None
+
+
+# --- fixed overheads (issue 18): each probe reports a figure, and the figures are sane (no timing thresholds) --------
+
+def test_dbt_start_and_finish_come_from_this_invocations_run_results(tmp_path):
+    """From the call to dbt's start, from its start to the first node (any timing entry), from the last node to the
+    return; a run_results.json older than the call (dbt failed before writing one) gives nothing."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from bullseye.night_bench import dbt_start_finish
+
+    called = datetime(2026, 11, 24, 1, 0, 0, tzinfo=UTC)
+    results = {"metadata": {"invocation_started_at": "2026-11-24T01:00:02Z"}, "results": [
+        {"timing": [{"name": "compile", "started_at": "2026-11-24T01:00:12Z", "completed_at": "2026-11-24T01:00:13Z"},
+                    {"name": "execute", "started_at": "2026-11-24T01:00:13Z", "completed_at": "2026-11-24T01:00:20Z"}]},
+        {"timing": [{"name": "compile", "started_at": "2026-11-24T01:00:10.5Z",
+                     "completed_at": "2026-11-24T01:00:11Z"}]},
+        {"timing": []}]}
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps(results))
+    assert dbt_start_finish(path, called, called + timedelta(seconds=21)) == (2.0, 8.5, 1.0)
+    assert dbt_start_finish(path, called + timedelta(minutes=5), called + timedelta(minutes=6)) is None  # stale
+    assert dbt_start_finish(tmp_path / "none.json", called, called) is None
+
+
+def test_probes_time_dbt_ge_and_pytensor_through_the_functions_the_night_calls(tmp_path, monkeypatch):
+    """The probes wrap bullseye.transform.run_dbt and bullseye.quality.run_checks, and pytensor's FunctionMaker once
+    pytensor is imported; a compiled pytensor function, a GE context and a (fake) dbt run each give a figure with
+    a count, seconds >= 0, and nothing stays patched after uninstall."""
+    import json
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from bullseye import quality, transform
+    from bullseye.night_bench import FixedProbes
+
+    def fake_dbt(cfg, command="build", *extra):  # writes run_results.json as dbt does, 0.2 s before its first node
+        now = datetime.now(UTC)
+        stamp = lambda s: (now + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+        (cfg.dbt_target / "run_results.json").write_text(json.dumps({
+            "metadata": {"invocation_started_at": stamp(0)},
+            "results": [{"timing": [{"started_at": stamp(0.2), "completed_at": stamp(0.3)}]}]}))
+        return []
+
+    def fake_checks(warehouse, workdir, **kwargs):
+        import great_expectations as gx
+
+        gx.get_context(mode="ephemeral")
+        return "report"
+
+    monkeypatch.setattr(transform, "run_dbt", fake_dbt)
+    monkeypatch.setattr(quality, "run_checks", fake_checks)
+    probes = FixedProbes().install()
+    try:
+        cfg = SimpleNamespace(dbt_target=tmp_path)
+        transform.run_dbt(cfg, "build", "--select", "x")
+        (tmp_path / "partial_parse.msgpack").write_bytes(b"")
+        transform.run_dbt(cfg, "build")
+        assert quality.run_checks(tmp_path / "wh.duckdb", tmp_path / "q") == "report"
+        import pytensor
+        import pytensor.tensor as pt
+
+        x = pt.dvector("x")
+        assert pytensor.function([x], (x ** 2).sum())([1.0, 2.0]) == 5.0
+    finally:
+        probes.uninstall()
+    figures = {f.what: f for f in probes.figures()}
+    assert set(figures) == {"dbt start and parse", "dbt finish", "pytensor compilation", "GE import and context"}
+    dbt = figures["dbt start and parse"]
+    assert (dbt.step, dbt.count) == ("build", 2) and dbt.seconds >= 0.39, dbt  # 0.2 s before each first node
+    assert "full parse" in dbt.detail and "partial parse" in dbt.detail
+    assert figures["pytensor compilation"].count >= 1 and figures["pytensor compilation"].seconds > 0
+    ge = figures["GE import and context"]
+    assert (ge.step, ge.count) == ("check", 1) and ge.seconds > 0
+    assert transform.run_dbt is fake_dbt and quality.run_checks is fake_checks  # unwrapped
+    from pytensor.compile.function.types import FunctionMaker
+
+    assert not hasattr(FunctionMaker.create, "__wrapped__")
+
+
+def test_airflow_task_start_parses_the_dag_in_a_fresh_process(tmp_path):
+    """Python start, import airflow and the DAG file parsed: seconds that add up, and the DAG's task count."""
+    import re
+
+    import pytest
+
+    from bullseye.config import compiled_manifest
+    from bullseye.night_bench import airflow_task_start
+
+    if not compiled_manifest().exists():
+        pytest.skip("no compiled dbt manifest (bullseye dbt-manifest)")
+    fig = airflow_task_start(tmp_path)
+    assert fig is not None and fig.step == "airflow" and fig.count > 10, fig
+    parts = [float(v) for v in re.findall(r"(\d+\.\d+)s", fig.detail)]
+    assert len(parts) == 3 and all(v >= 0 for v in parts) and abs(sum(parts) - fig.seconds) < 0.05, fig

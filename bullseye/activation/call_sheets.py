@@ -37,7 +37,13 @@ from pathlib import Path
 import pandas as pd
 
 from bullseye.activation.campaigns import Campaign
-from bullseye.activation.exports import _sha256, for_excel, write_csv_cells, write_xlsx
+from bullseye.activation.exports import (
+    _sha256,
+    excel_safe,
+    national_phones,
+    write_csv_cells,
+    write_xlsx_cells,
+)
 from bullseye.ingest.call_outcomes import FILL_IN_COLUMNS, OUTCOMES
 
 # The dbt model of tonight's call rows with their context (its relation comes from dbt's manifest).
@@ -218,26 +224,30 @@ count as a call that did not reach them.
 def write_call_sheets(con, run_date, out_dir: Path, campaigns: list[Campaign], relation: str) -> dict:
     """Write tonight's sheets under ``out_dir/call_sheets``; returns their manifest entry.
 
-    The rows are made safe for Excel once (bullseye.activation.exports.for_excel, as every export) and each
-    sheet written with the exports' CSV format: thousands of one-row files, so no per-file DataFrame work."""
+    The rows are made safe for Excel once (bullseye.activation.exports.for_excel, as every export: phones
+    national, then no formula cell) and each sheet written with the exports' CSV and xlsx writers from those rows:
+    thousands of one-row files, so no per-file DataFrame work."""
     rows = sheet_rows(con, run_date, campaigns, relation)
     folder = Path(out_dir) / FOLDER
     folder.mkdir()
     (folder / "README.md").write_text(readme(), encoding="utf-8")
-    safe = for_excel(rows)
+    national = national_phones(rows)  # the xlsx cells (xlsx_sheets); the CSV's are also made formula-safe
+    safe = excel_safe(national)
     cells = safe.astype(object).where(safe.notna(), "").to_numpy().tolist()
+    xlsx_cells = national.astype(object).to_numpy().tolist()
     header = list(safe.columns)
     where = [sheet_path(s, p) for s, p in zip(rows.store_id, rows.salesperson_id, strict=True)]
+    stores, people = rows.store_id.tolist(), rows.salesperson_id.tolist()
     sheets = []
     for rel, idx in sorted(pd.Series(range(len(rows))).groupby(where).groups.items()):
         path = folder / rel
         path.parent.mkdir(exist_ok=True)
         write_csv_cells(path, header, [cells[i] for i in idx])
         xlsx = path.with_suffix(".xlsx")
-        write_xlsx({"calls": rows.iloc[list(idx)]}, xlsx)
-        first = rows.iloc[idx[0]]
-        sheets.append({"file": f"{FOLDER}/{rel}", "store_id": None if pd.isna(first.store_id) else first.store_id,
-                       "salesperson_id": None if pd.isna(first.salesperson_id) else first.salesperson_id,
+        write_xlsx_cells(xlsx, {"calls": (header, [xlsx_cells[i] for i in idx])})
+        store, person = stores[idx[0]], people[idx[0]]
+        sheets.append({"file": f"{FOLDER}/{rel}", "store_id": None if pd.isna(store) else store,
+                       "salesperson_id": None if pd.isna(person) else person,
                        "rows": len(idx), "sha256": _sha256(path),
                        "xlsx_file": f"{FOLDER}/{xlsx.relative_to(folder).as_posix()}", "xlsx_sha256": _sha256(xlsx)})
     missing = {col: int(rows[col].isna().sum()) for col in REQUIRED_CONTEXT if rows[col].isna().any()}

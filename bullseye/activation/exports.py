@@ -23,12 +23,14 @@ E.164 (``+8613812345678``). The manifest says which phone format each file uses 
 without spaces, ``13812345678`` or ``01012345678``; a foreign number stays E.164, ``+14155552671``, since a
 national form would be misdialled from China), ``e164`` for Parquet.
 
-The ``.xlsx`` beside each CSV (openpyxl) is for marketers who open the lists in Excel: contact columns
-(phone, contact, customer_id, every ``*_id`` and ``*_code``) are text cells formatted as text, so Excel never
-turns ``13812345678`` into ``1.38E+10`` or drops an id's leading zeros; every text cell is a string cell, so
-nothing in it runs as a formula (no leading quote needed, the value shows as stored); the header row is
-frozen and filterable and columns are as wide as their content. The campaign's workbook (``<campaign>.xlsx``)
-has one sheet per channel, each with that channel's own fields; the others one sheet.
+The ``.xlsx`` beside each CSV (written with xlsxwriter; openpyxl reads it back) is for marketers who open the
+lists in Excel: contact columns (phone, contact, customer_id, every ``*_id`` and ``*_code``) are text cells
+formatted as text, so Excel never turns ``13812345678`` into ``1.38E+10`` or drops an id's leading zeros; every
+text cell is a string cell, so nothing in it runs as a formula (no leading quote needed, the value shows as
+stored); the header row is frozen and filterable and columns are as wide as their content. The campaign's
+workbook (``<campaign>.xlsx``) has one sheet per channel, each with that channel's own fields; the others one
+sheet. A workbook's bytes depend on its rows alone (fixed document and zip dates), so a re-run night's files keep
+their manifest checksums.
 
 ``call_sheets/`` holds tomorrow's phone calls as one sheet per salesperson and per store
 (bullseye.activation.call_sheets); a filled-in sheet comes back through ``contacts/``.
@@ -50,13 +52,14 @@ from __future__ import annotations
 
 import csv
 import errno
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +116,13 @@ def domestic_phone(value: object) -> object:
     ``+<country>`` form (and is then neutralised like any text starting with ``+``)."""
     if not isinstance(value, str) or not value.strip():
         return value
+    return _domestic_text(value)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _domestic_text(value: str) -> str:
+    """:func:`domestic_phone` of a text, remembered: a night writes each list's phones four times (CSV and xlsx,
+    per channel and for the whole campaign), and parsing a number is the costly part."""
     try:
         parsed = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
@@ -135,7 +145,12 @@ def national_phones(df: pd.DataFrame) -> pd.DataFrame:
 
 def for_excel(df: pd.DataFrame) -> pd.DataFrame:
     """The frame as it is written to CSV: domestic phones national, no text cell that runs as a formula."""
-    out = national_phones(df)
+    return excel_safe(national_phones(df))
+
+
+def excel_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`for_excel` of a frame whose phones are already national: no text cell that runs as a formula."""
+    out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(excel_safe_text)
@@ -185,8 +200,8 @@ def _display_width(value: object) -> int:
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    """A valid, unique sheet title: at most 31 characters, none of ``[]:*?/\\``."""
-    title = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+    """A valid, unique sheet title: at most 31 characters, none of ``[]:*?/\\``, no ``'`` first or last."""
+    title = re.sub(r"[\[\]:*?/\\]", "_", name)[:31].strip("'") or "sheet"
     base, n = title, 1
     while title.lower() in taken:
         n += 1
@@ -196,8 +211,10 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 
 
 def _cell_value(value: object) -> object:
-    """A value as openpyxl writes it: missing as empty, numpy scalars as Python ones, text without the control
+    """A value as it is written to xlsx: missing as empty, numpy scalars as Python ones, text without the control
     characters the xlsx format cannot hold."""
+    if type(value) is str:
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
     if isinstance(value, np.generic):
@@ -209,48 +226,55 @@ def _cell_value(value: object) -> object:
     return str(value)
 
 
-def _add_sheet(wb, title: str, df: pd.DataFrame) -> None:
+# Fixed document times (docProps/core.xml; xlsxwriter dates the zip entries 1980-01-01 itself): the same rows
+# always give the same bytes, so a re-run night's files keep their manifest checksums.
+XLSX_CREATED = datetime(1980, 1, 1)
+# Above this many rows a workbook is written row by row to temporary files (xlsxwriter's constant_memory): memory
+# stays flat for a large list; below it, everything stays in memory (no temporary files: many small call sheets).
+XLSX_STREAM_ROWS = 20_000
+
+
+def _outcome_validation() -> dict:
+    from bullseye.ingest.call_outcomes import OUTCOMES
+
+    return {"validate": "list", "source": list(OUTCOMES), "ignore_blank": True, "error_type": "warning",
+            "error_title": "outcome",
+            "error_message": "Not one of the outcomes the loader reads: " + ", ".join(OUTCOMES)}
+
+
+def _add_sheet(wb, title: str, cols: list[str], rows: list[list], text_format) -> None:
     """One sheet: header row frozen and filterable, columns as wide as their content, text columns text-typed,
     every text cell a string cell (never a formula), an outcome column a dropdown of the allowed outcomes."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = "A2"
-    cols = [str(c) for c in df.columns]
-    rows = df.astype(object).to_numpy().tolist()
+    ws = wb.add_worksheet(title)
+    ws.freeze_panes(1, 0)
     for i, col in enumerate(cols):
         widest = max([_display_width(col), *(_display_width(r[i]) for r in rows[:500])])
-        ws.column_dimensions[get_column_letter(i + 1)].width = min(widest + 2, XLSX_MAX_WIDTH)
-    last = get_column_letter(max(len(cols), 1))
+        # in pixels of Calibri 11 (7 a character), so the stored width is exactly min(widest + 2, 60) characters
+        ws.set_column_pixels(i, i, 7 * min(widest + 2, XLSX_MAX_WIDTH))
     if cols:
-        ws.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+        ws.autofilter(0, 0, len(rows), len(cols) - 1)
     if OUTCOME_COLUMN in cols:
-        from bullseye.ingest.call_outcomes import OUTCOMES
-
-        letter = get_column_letter(cols.index(OUTCOME_COLUMN) + 1)
-        dv = DataValidation(type="list", formula1='"' + ",".join(OUTCOMES) + '"', allow_blank=True,
-                            showErrorMessage=True, errorStyle="warning", errorTitle="outcome",
-                            error="Not one of the outcomes the loader reads: " + ", ".join(OUTCOMES))
-        dv.add(f"{letter}2:{letter}{max(len(rows), 1) + 200}")  # room for rows a caller adds
-        ws.data_validations.append(dv)
+        j = cols.index(OUTCOME_COLUMN)
+        ws.data_validation(1, j, max(len(rows), 1) + 199, j, _outcome_validation())  # room for rows a caller adds
+    for j, col in enumerate(cols):
+        ws.write_string(0, j, ILLEGAL_CHARACTERS_RE.sub("", col))
     text = [_is_text_column(c) for c in cols]
-
-    def cell(value: object, as_text: bool) -> object:
-        value = _cell_value(value)
-        if value is None and not as_text:
-            return None
-        c = WriteOnlyCell(ws, value=str(value) if as_text and value is not None else value)
-        if isinstance(c.value, str):
-            c.data_type = "s"  # openpyxl would make "=..." a formula: a string cell is only ever text
-        if as_text:
-            c.number_format = "@"
-        return c
-
-    ws.append([cell(c, False) for c in cols])
-    for r in rows:
-        ws.append([cell(v, t) for v, t in zip(r, text, strict=True)])
+    write_string, write_number, write_boolean, write_blank = ws.write_string, ws.write_number, ws.write_boolean, \
+        ws.write_blank
+    for i, r in enumerate(rows, start=1):
+        for j, (raw, as_text) in enumerate(zip(r, text, strict=True)):
+            value = _cell_value(raw)
+            if value is None:
+                if as_text:
+                    write_blank(i, j, None, text_format)  # empty, but formatted as text for what is typed in
+            elif as_text:
+                write_string(i, j, value if type(value) is str else str(value), text_format)
+            elif type(value) is str:
+                write_string(i, j, value)  # a string cell, never a formula
+            elif type(value) is bool:
+                write_boolean(i, j, value)
+            else:
+                write_number(i, j, value)
 
 
 def xlsx_sheets(sheets: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -263,34 +287,30 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
 
     Unlike the CSV, a text cell keeps its value without a leading quote: an xlsx string cell is never
     evaluated, so ``=HYPERLINK(...)`` in a name shows as those characters."""
-    from openpyxl import Workbook
+    write_xlsx_cells(path, {name: ([str(c) for c in df.columns], df.astype(object).to_numpy().tolist())
+                            for name, df in xlsx_sheets(sheets).items()})
+
+
+def write_xlsx_cells(path: Path, sheets: dict[str, tuple[list[str], list[list]]]) -> None:
+    """:func:`write_xlsx` of rows already in xlsx form (:func:`xlsx_sheets`: phones national), as a header and
+    row lists per sheet: for many small files (call sheets), where a DataFrame per file costs more than the file.
+
+    Written with xlsxwriter, dated :data:`XLSX_CREATED`, so the bytes depend on the rows alone."""
+    import xlsxwriter
+
+    stream = sum(len(rows) for _, rows in sheets.values()) > XLSX_STREAM_ROWS
 
     def write(p: Path) -> None:
-        wb = Workbook(write_only=True)
+        wb = xlsxwriter.Workbook(str(p), {
+            "in_memory": not stream, "constant_memory": stream, "strings_to_numbers": False,
+            "strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": True})
+        wb.set_properties({"created": XLSX_CREATED})
+        text_format = wb.add_format({"num_format": "@"})
         taken: set[str] = set()
-        for name, df in xlsx_sheets(sheets).items():
-            _add_sheet(wb, _sheet_title(name, taken), df)
-        wb.save(p)
-        _reproducible_zip(p)
+        for name, (cols, rows) in sheets.items():
+            _add_sheet(wb, _sheet_title(name, taken), cols, rows, text_format)
+        wb.close()  # only a whole workbook is written; on an error nothing is (the night's folder is dropped)
     _save(path, write)
-
-
-_XLSX_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
-
-
-def _reproducible_zip(path: Path) -> None:
-    """Rewrite a workbook without the save time (the zip entries' dates and docProps' created/modified), so
-    the same rows always give the same bytes: a re-run night's files keep their manifest checksums."""
-    import zipfile
-
-    with zipfile.ZipFile(path) as src:
-        entries = [(i.filename, src.read(i.filename)) for i in src.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name, data in entries:
-            if name == "docProps/core.xml":
-                data = _XLSX_TIMES.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", data)
-            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
-                         compress_type=zipfile.ZIP_DEFLATED)
 
 
 def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
