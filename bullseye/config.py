@@ -267,7 +267,9 @@ def spark_conf(root: Path) -> dict[str, str]:
         "spark.app.name": "bullseye",
         "spark.sql.shuffle.partitions": str(SPARK_SHUFFLE_PARTITIONS),
         "spark.default.parallelism": str(SPARK_SHUFFLE_PARTITIONS),
-        "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock (DuckDB TIMESTAMP): never shifted
+        "spark.sql.session.timeZone": "UTC",
+        # timestamps are wall-clock, as DuckDB's TIMESTAMP: `timestamp` and cast(x as timestamp) mean TIMESTAMP_NTZ
+        "spark.sql.timestampType": "TIMESTAMP_NTZ",
         "spark.sql.warehouse.dir": str(root / "warehouse"),
         "spark.sql.catalogImplementation": "hive",  # dbt-spark's session mode enables Hive support
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true",

@@ -100,3 +100,91 @@ cast(coalesce({% for f in formats -%}
     try_to_timestamp({{ expr }}, '{{ pattern }}'){% if not loop.last %}, {% endif %}
 {%- endfor %}) as date)
 {%- endmacro %}
+
+
+{#- The text type for casts (DuckDB varchar, Spark string). -#}
+{% macro text_type() -%}
+    {{- return(adapter.dispatch('text_type', 'bullseye')()) -}}
+{%- endmacro %}
+
+{% macro default__text_type() -%}
+varchar
+{%- endmacro %}
+
+{% macro spark__text_type() -%}
+string
+{%- endmacro %}
+
+
+{#- The most frequent non-NULL value, the lowest of those tied (DuckDB mode(x order by x); Spark's
+    mode(x, true) is deterministic the same way). -#}
+{% macro mode_lowest(expr) -%}
+    {{- return(adapter.dispatch('mode_lowest', 'bullseye')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__mode_lowest(expr) -%}
+mode({{ expr }} order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__mode_lowest(expr) -%}
+mode({{ expr }}, true)
+{%- endmacro %}
+
+
+{#- The value on the row where `by` is highest, rows with a NULL `by` left out (DuckDB arg_max, Spark max_by). -#}
+{% macro value_at_max(value, by) -%}
+    {{- return(adapter.dispatch('value_at_max', 'bullseye')(value, by)) -}}
+{%- endmacro %}
+
+{% macro default__value_at_max(value, by) -%}
+arg_max({{ value }}, {{ by }})
+{%- endmacro %}
+
+{% macro spark__value_at_max(value, by) -%}
+max_by({{ value }}, {{ by }})
+{%- endmacro %}
+
+
+{#- A select-list item that makes one row per date from start to stop (both included) in steps of `step` (an
+    interval), named `alias`: DuckDB unnest(generate_series(..)) cast to date, Spark explode(sequence(..)). -#}
+{% macro unnest_date_series(start, stop, step, alias) -%}
+    {{- return(adapter.dispatch('unnest_date_series', 'bullseye')(start, stop, step, alias)) -}}
+{%- endmacro %}
+
+{% macro default__unnest_date_series(start, stop, step, alias) -%}
+cast(unnest(generate_series({{ start }}, {{ stop }}, {{ step }})) as date) as {{ alias }}
+{%- endmacro %}
+
+{% macro spark__unnest_date_series(start, stop, step, alias) -%}
+explode(sequence(cast({{ start }} as date), cast({{ stop }} as date), {{ step }})) as {{ alias }}
+{%- endmacro %}
+
+
+{#- A select-list item that makes one row per whole number from start up to stop, stop left out (DuckDB range),
+    named `alias`. -#}
+{% macro unnest_range(start, stop, alias) -%}
+    {{- return(adapter.dispatch('unnest_range', 'bullseye')(start, stop, alias)) -}}
+{%- endmacro %}
+
+{% macro default__unnest_range(start, stop, alias) -%}
+unnest(range({{ start }}, {{ stop }})) as {{ alias }}
+{%- endmacro %}
+
+{% macro spark__unnest_range(start, stop, alias) -%}
+explode(sequence({{ start }}, {{ stop }} - 1)) as {{ alias }}
+{%- endmacro %}
+
+
+{#- The mean as a DOUBLE: DuckDB's avg of a DECIMAL is a DOUBLE already; Spark's is a DECIMAL with 4 more places,
+    cast here to DOUBLE. -#}
+{% macro avg_as_double(expr) -%}
+    {{- return(adapter.dispatch('avg_as_double', 'bullseye')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__avg_as_double(expr) -%}
+avg({{ expr }})
+{%- endmacro %}
+
+{% macro spark__avg_as_double(expr) -%}
+cast(avg({{ expr }}) as double)
+{%- endmacro %}
