@@ -230,6 +230,57 @@ def duckdb_limits() -> tuple[str, int]:
     return memory, threads
 
 
+# Which output of dbt_project/profiles.yml dbt builds on ($BULLSEYE_DBT_TARGET): "local", DuckDB (the default, the
+# night), or "spark", a local Spark session through dbt-spark (issue 18; bullseye.spark drives it, with the
+# optional extra `pip install -e '.[spark]'`). Anything else is an error rather than a silent fallback.
+DBT_TARGET_ENV = "BULLSEYE_DBT_TARGET"
+DBT_TARGETS = ("local", "spark")
+
+
+def dbt_target_name() -> str:
+    """The profile output dbt builds on: ``local`` (DuckDB) unless $BULLSEYE_DBT_TARGET says ``spark``."""
+    name = os.environ.get(DBT_TARGET_ENV, "").strip().lower() or "local"
+    if name not in DBT_TARGETS:
+        raise ValueError(f"{DBT_TARGET_ENV}={name!r}: use one of {', '.join(DBT_TARGETS)}")
+    return name
+
+
+# The local Spark session of the spark target (bullseye.spark). Its files (the raw tables exported to Parquet,
+# the Spark warehouse of the tables dbt builds, the Derby metastore) go under $BULLSEYE_SPARK_DIR, else
+# <home>/spark: never the repo. $BULLSEYE_SPARK_MASTER is the master (local[2] on a small machine).
+SPARK_DIR_ENV = "BULLSEYE_SPARK_DIR"
+SPARK_MASTER_ENV = "BULLSEYE_SPARK_MASTER"
+SPARK_SHUFFLE_PARTITIONS = 4  # few cores, little data per night: Spark's default 200 tasks per shuffle are overhead
+
+
+def spark_dir(home: Path) -> Path:
+    """Where the spark target's files go: $BULLSEYE_SPARK_DIR, else ``<home>/spark``."""
+    env = os.environ.get(SPARK_DIR_ENV, "").strip()
+    return Path(env).expanduser().resolve() if env else Path(home).resolve() / "spark"
+
+
+def spark_conf(root: Path) -> dict[str, str]:
+    """The Spark session's settings (bullseye.spark.session): one place for each of them."""
+    root = Path(root).resolve()
+    return {
+        "spark.master": os.environ.get(SPARK_MASTER_ENV, "").strip() or "local[2]",
+        "spark.app.name": "bullseye",
+        "spark.sql.shuffle.partitions": str(SPARK_SHUFFLE_PARTITIONS),
+        "spark.default.parallelism": str(SPARK_SHUFFLE_PARTITIONS),
+        "spark.sql.session.timeZone": "UTC",
+        # timestamps are wall-clock, as DuckDB's TIMESTAMP: `timestamp` and cast(x as timestamp) mean TIMESTAMP_NTZ
+        "spark.sql.timestampType": "TIMESTAMP_NTZ",
+        "spark.sql.warehouse.dir": str(root / "warehouse"),
+        "spark.sql.catalogImplementation": "hive",  # dbt-spark's session mode enables Hive support
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={root / 'derby'}",
+        "spark.local.dir": str(root / "tmp"),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+    }
+
+
 COSMOS_MODES = ("local", "watcher")
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullseye.config import DBT_PROJECT_DIR, RunConfig, compiled_manifest, dbt_vars
+from bullseye.config import DBT_PROJECT_DIR, RunConfig, compiled_manifest, dbt_target_name, dbt_vars
 from bullseye.warehouse import release_dbt_connection
 
 
@@ -42,9 +42,12 @@ def _dbt_env(cfg: RunConfig):
 
 
 def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
+    # the profile's default output (local, DuckDB) unless $BULLSEYE_DBT_TARGET names another (bullseye.spark)
+    target = dbt_target_name()
     return [command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
             "--vars", json.dumps(dbt_vars(cfg)),
+            *(["--target", target] if target != "local" else []),
             "--quiet", *extra]
 
 

@@ -39,18 +39,18 @@ select
     joined_at,
     updated_at,
     -- A survey answer delivered as an extra column: the customer's yearly budget for our categories.
-    try_cast(json_extract_string(_extra, '$.annual_budget') as double) as stated_annual_budget,
+    try_cast({{ json_text('_extra', '$.annual_budget') }} as double) as stated_annual_budget,
     -- An optional wedding_date column (any of 2012-05-20, 20120520, 2012/5/20) for anniversaries.
-    cast(try_strptime(trim(json_extract_string(_extra, '$.wedding_date')), ['%Y-%m-%d', '%Y%m%d', '%Y/%m/%d'])
-         as date) as wedding_date,
+    {{ try_parse_date('trim(' ~ json_text('_extra', '$.wedding_date') ~ ')', ['%Y-%m-%d', '%Y%m%d', '%Y/%m/%d']) }}
+         as wedding_date,
     -- An optional lunar_birthday column: the lunar month and day the customer celebrates, in numbers (08-15,
     -- 8/15, 闰04-10, L4-10, 1980-08-15) or words (八月十五, 农历正月初一, 腊月廿三, 闰四月初十), read by
     -- bullseye.normalize.lunar_birthday into MM-DD (闰MM-DD in a leap month). A value it cannot read is NULL here
     -- and reported by the loader (meta.quarantine, value_dropped, with its file and line).
-    {% set lunar = "bz_lunar_birthday(json_extract_string(_extra, '$.lunar_birthday'))" %}
+    {% set lunar = "bz_lunar_birthday(" ~ json_text('_extra', '$.lunar_birthday') ~ ")" %}
     cast(substr({{ lunar }}, -5, 2) as integer)             as lunar_birth_month,
     cast(right({{ lunar }}, 2) as integer)                  as lunar_birth_day,
-    starts_with({{ lunar }}, '闰')                           as lunar_birth_leap,
+    {{ text_starts_with(lunar, "'闰'") }}                   as lunar_birth_leap,
     _delivery_id
 from latest
 where _version = 1

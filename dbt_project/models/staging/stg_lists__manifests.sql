@@ -3,7 +3,8 @@
 -- so the latest accepted one is never wider than an earlier one. legal_basis is the documented code
 -- (consent_with_transfer, contract, public, legal_duty, revoked) or NULL when the delivered text
 -- names none of them; such a list is kept (scorecards) but never contacted (int_contact__list_terms).
-select
+{% call select_first_per(from=source('lists', 'list_manifests'), where="acquired_at <= " ~ as_of_date(),
+                         partition_by='list_id', order_by='_delivery_id desc') %}
     list_id,
     vendor,
     acquired_at,
@@ -14,6 +15,4 @@ select
     permitted_channels,
     expires_at,
     {{ money('cost') }} as cost
-from {{ source('lists', 'list_manifests') }}
-where acquired_at <= {{ as_of_date() }}
-qualify row_number() over (partition by list_id order by _delivery_id desc) = 1
+{% endcall %}

@@ -1,6 +1,7 @@
 -- Prospect list records as delivered, the latest delivery of each record (int_lists__records keeps those of
 -- lists acquired by the run date).
-select
+{% call select_first_per(from=source('lists', 'lists'), alias='r', partition_by='r.list_id, r.list_record_id',
+                         order_by='r._delivery_id desc, r._line desc') %}
     r.list_id,
     r.list_record_id,
     r.list_id || ':' || r.list_record_id            as source_record_id,
@@ -21,6 +22,5 @@ select
     r.company,
     r.title,
     r.industry,
-    try_cast(json_extract_string(r._extra, '$.annual_budget') as double) as stated_annual_budget
-from {{ source('lists', 'lists') }} r
-qualify row_number() over (partition by r.list_id, r.list_record_id order by r._delivery_id desc, r._line desc) = 1
+    try_cast({{ json_text('r._extra', '$.annual_budget') }} as double) as stated_annual_budget
+{% endcall %}

@@ -8,16 +8,16 @@ with held as (
     select delivery_id, path, line, record
     from {{ source('meta', 'quarantine') }}
     where source = 'contacts' and column_name = 'outcome' and action = 'row_held'
-        and starts_with(reason, 'not called:')
+        and {{ text_starts_with('reason', "'not called:'") }}
 )
 select
     delivery_id,
     path,
     line,
-    case when json_valid(record) then nullif(trim(json_extract_string(record, '$.contact_id')), '') end
+    case when {{ json_is_valid('record') }} then nullif(trim({{ json_text('record', '$.contact_id') }}), '') end
         as contact_id,
-    case when json_valid(record) then nullif(trim(json_extract_string(record, '$.campaign_id')), '') end
+    case when {{ json_is_valid('record') }} then nullif(trim({{ json_text('record', '$.campaign_id') }}), '') end
         as campaign_id,
-    case when json_valid(record) then nullif(trim(json_extract_string(record, '$.customer_id')), '') end
+    case when {{ json_is_valid('record') }} then nullif(trim({{ json_text('record', '$.customer_id') }}), '') end
         as customer_id
 from held

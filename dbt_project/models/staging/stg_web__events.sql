@@ -1,5 +1,6 @@
 -- Web and app events up to the run date; phones and emails from form submits normalized.
-select
+{% call select_first_per(from=source('web', 'events'), where="event_ts < " ~ as_of_end(),
+                         partition_by='event_id', order_by='_delivery_id desc, _line desc') %}
     event_id,
     event_ts,
     anonymous_id,
@@ -15,6 +16,4 @@ select
     bz_province(province)             as province,
     bz_city(city)                     as city,
     properties
-from {{ source('web', 'events') }}
-where event_ts < {{ as_of_end() }}
-qualify row_number() over (partition by event_id order by _delivery_id desc, _line desc) = 1
+{% endcall %}

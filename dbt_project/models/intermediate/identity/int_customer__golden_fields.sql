@@ -12,7 +12,7 @@ candidates as (
     from r where name is not null
     union all select customer_id, 'gender', gender, value_source, seen_at, source_rank, source_record_id
     from r where gender is not null
-    union all select customer_id, 'birth_date', cast(birth_date as varchar), value_source, seen_at, source_rank,
+    union all select customer_id, 'birth_date', cast(birth_date as {{ text_type() }}), value_source, seen_at, source_rank,
         source_record_id
     from r where birth_date is not null
     union all select customer_id, 'phone', phone, value_source, seen_at, source_rank, source_record_id
@@ -33,9 +33,9 @@ ranked as (
             partition by customer_id, field
             order by
                 case when rule = 'most_frequent' then -n_records_with_value else 0 end,
-                case when rule in ('most_trusted', 'most_frequent', 'non_empty') then source_rank else 0 end,
+                case when rule in ('most_trusted', 'most_frequent', 'non_empty') then source_rank else 0 end nulls last,
                 seen_at desc nulls last,
-                source_rank,
+                source_rank nulls last,
                 value,
                 value_source,
                 source_record_id

@@ -7,11 +7,11 @@
 -- is NULL on every row (linked_via on a night of singletons) would otherwise have no type, breaking the
 -- contract of marts.customer_identity_map.
 select
-    cast(source as varchar) as source,
-    cast(source_record_id as varchar) as source_record_id,
-    cast(customer_id as varchar) as customer_id,
-    cast(match_rule as varchar) as match_rule,
+    cast(source as {{ text_type() }}) as source,
+    cast(source_record_id as {{ text_type() }}) as source_record_id,
+    cast(customer_id as {{ text_type() }}) as customer_id,
+    cast(match_rule as {{ text_type() }}) as match_rule,
     cast(match_probability as double) as match_probability,
-    cast(linked_via as varchar) as linked_via,
+    cast(linked_via as {{ text_type() }}) as linked_via,
     cast(cluster_size as bigint) as cluster_size
 from {{ source('identity', 'clusters') }}

@@ -6,10 +6,10 @@
 -- here. Merge chains are followed to their end (A into B, later B into C: A is C tonight).
 -- current_customer_id is NULL when the person has no record left tonight.
 with recursive journal as (
-    select old_customer_id, new_customer_id
-    from {{ source('identity', 'journal') }}
-    where event = 'merge' and as_of <= {{ as_of_date() }}
-    qualify row_number() over (partition by old_customer_id order by as_of desc, new_customer_id) = 1
+    {% call select_first_per(from=source('identity', 'journal'), where="event = 'merge' and as_of <= " ~ as_of_date(),
+                             partition_by='old_customer_id', order_by='as_of desc, new_customer_id') -%}
+        old_customer_id, new_customer_id
+    {%- endcall %}
 ),
 issued as (
     select distinct customer_id from {{ source('identity', 'registry') }} where valid_from <= {{ as_of_date() }}
@@ -24,7 +24,7 @@ chain(customer_id, target, hops) as (
     where c.hops < 100
 ),
 resolved as (
-    select customer_id, arg_max(target, hops) as target, max(hops) as hops from chain group by customer_id
+    select customer_id, {{ value_at_max('target', 'hops') }} as target, max(hops) as hops from chain group by customer_id
 ),
 tonight as (select distinct customer_id from {{ ref('int_identity__clusters') }})
 select r.customer_id, t.customer_id as current_customer_id, r.hops as merges_followed,

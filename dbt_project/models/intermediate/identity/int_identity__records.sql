@@ -21,10 +21,10 @@ lists as (
 ),
 events as (
     select
-        'events', anonymous_id, 'web', null, null, null, null::date,
+        'events', anonymous_id, 'web', null, null, null, cast(null as date),
         -- the value a visitor gave most often; a tie goes to the first by value (not to chance)
-        mode(phone_key order by phone_key), null, mode(email_key order by email_key),
-        mode(province order by province), mode(city order by city), null, null, null,
+        {{ mode_lowest('phone_key') }}, null, {{ mode_lowest('email_key') }},
+        {{ mode_lowest('province') }}, {{ mode_lowest('city') }}, null, null, null,
         max(event_ts), min(event_ts)
     from {{ ref('stg_web__events') }}
     group by anonymous_id

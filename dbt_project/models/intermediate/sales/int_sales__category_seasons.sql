@@ -22,7 +22,7 @@ bounds as (
     from lines
 ),
 months as (
-    select cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month_start
+    select {{ unnest_date_series('first_month', 'last_month', 'interval 1 month', 'month_start') }}
     from bounds where first_month <= last_month
 ),
 categories as (
@@ -37,12 +37,12 @@ monthly as (
     group by 1, 2
 ),
 calendar_months as (
-    select category, cast(month(month_start) as integer) as month, avg(sales) as avg_sales, count(*) as n_months
+    select category, cast(month(month_start) as integer) as month, {{ avg_as_double("sales") }} as avg_sales, count(*) as n_months
     from monthly group by 1, 2
 ),
 all_months as (
     select c.category, c.n_orders, m.month
-    from categories c cross join (select unnest(range(1, 13)) as month) m
+    from categories c cross join (select {{ unnest_range(1, 13, 'month') }}) m
 ),
 indexed as (
     select a.category, a.month, a.n_orders, cm.n_months, cm.avg_sales,
@@ -54,7 +54,7 @@ indexed as (
 )
 select category, cast(month as integer) as month, cast(coalesce(n_months, 0) as integer) as n_months,
     cast(n_orders as integer) as n_orders, avg_sales, season_index,
-    case when is_known then row_number() over (partition by category, is_known order by season_index, month)
+    case when is_known then row_number() over (partition by category, is_known order by season_index nulls last, month)
                             <= {{ var('quiet_season_months') }}
                             and season_index <= {{ var('quiet_season_max_index') }} end as is_quiet
 from indexed

@@ -1,0 +1,253 @@
+"""The dbt project on Apache Spark (issue 18, first slice): dbt-spark in session mode on a local Spark session.
+
+What runs where:
+  1. the night's DuckDB warehouse holds the raw tables the loader wrote (and the pipeline's state sources);
+  2. :func:`export_sources` copies every source table of the dbt project to Parquet (``<spark dir>/sources/``),
+     and :func:`register_sources` declares each as a Spark table of the same schema and name (raw.orders ...),
+     so that ``source('sales', 'orders')`` names the same data on both engines;
+  3. :func:`session` starts the local SparkSession (bullseye.config.spark_conf: local[2], 4 shuffle partitions,
+     warehouse and Derby metastore under ``<spark dir>``) and registers the ``bz_*`` normalizers as Spark UDFs,
+     the same Python functions the DuckDB plugin registers (bullseye.dbt_plugin);
+  4. dbt runs in this process with ``--target spark`` ($BULLSEYE_DBT_TARGET): dbt-spark's session mode picks up
+     the running session (SparkSession.builder.getOrCreate), so the UDFs and tables are there.
+A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
+through ``python -m bullseye.spark build``.
+
+:func:`compare` counts each built model's rows and non-NULL values per column, and sums its numeric columns,
+on Spark and in the DuckDB warehouse (same run date): what the port must keep equal.
+
+Needs the optional extra: ``pip install -c constraints.txt -e '.[spark]'`` and Java 17.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from bullseye.config import DBT_TARGET_ENV, RunConfig, resolve_paths, spark_conf, spark_dir
+from bullseye.transform import NodeResult, compile_manifest, run_dbt
+
+# DuckDB types Parquet or Spark cannot carry as they are: exported as text (JSON and UUID are text to Spark)
+# or as the nearest Spark type.
+_EXPORT_CASTS = {"JSON": "VARCHAR", "UUID": "VARCHAR", "HUGEINT": "DECIMAL(38,0)", "UHUGEINT": "DECIMAL(38,0)"}
+
+
+def session(root: Path):
+    """The local SparkSession of the spark target, with the bz_* UDFs registered."""
+    from pyspark.sql import SparkSession
+
+    for sub in ("warehouse", "derby", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    # Python UDFs run in worker processes: the same interpreter, and this checkout of bullseye
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(root).items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    register_udfs(spark)
+    return spark
+
+
+def register_udfs(spark) -> None:
+    """The normalizers the staging models call, as Spark SQL functions (string -> string), NULL in, NULL out
+    as the functions decide (the DuckDB plugin's null_handling="special"). bz_legal_basis is a SQL macro in
+    the DuckDB warehouse (bullseye.ingest.licences.basis_macro_sql); on Spark the Python reading it mirrors."""
+    from pyspark.sql.types import StringType
+
+    from bullseye import normalize
+    from bullseye.ingest.licences import normalize_basis
+
+    udfs = {
+        "bz_fold_text": normalize.fold_text,
+        "bz_person_name": normalize.person_name,
+        "bz_phone_e164": normalize.phone_e164,
+        "bz_phone_issue": normalize.phone_issue,
+        "bz_phone_key": normalize.phone_key,
+        "bz_email_norm": normalize.email_norm,
+        "bz_email_key": normalize.email_key,
+        "bz_province": normalize.province,
+        "bz_city": normalize.city,
+        "bz_gender": normalize.gender,
+        "bz_name_pinyin": normalize.name_pinyin,
+        "bz_lunar_birthday": normalize.lunar_birthday,
+        "bz_legal_basis": normalize_basis,
+    }
+    for name, fn in udfs.items():
+        spark.udf.register(name, fn, StringType())
+
+
+def source_tables(manifest: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every source the dbt project declares."""
+    doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    return sorted({(s["schema"], s["identifier"]) for s in doc["sources"].values()})
+
+
+def export_sources(warehouse: Path, out: Path, tables: list[tuple[str, str]]) -> dict[tuple[str, str], Path]:
+    """Copy each source table that exists in the warehouse to ``out/<schema>/<table>/data.parquet``."""
+    import duckdb
+
+    done: dict[tuple[str, str], Path] = {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for schema, table in tables:
+            cols = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+            if not cols:
+                continue
+            select = ", ".join(
+                f'cast("{c}" as {_EXPORT_CASTS[t]}) as "{c}"' if t in _EXPORT_CASTS else f'"{c}"' for c, t in cols)
+            folder = out / schema / table
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / "data.parquet"
+            con.execute(f"copy (select {select} from \"{schema}\".\"{table}\") to '{target}' (format parquet)")
+            done[(schema, table)] = folder
+    finally:
+        con.close()
+    return done
+
+
+def register_sources(spark, exported: dict[tuple[str, str], Path]) -> None:
+    """Declare each exported table as a Spark table of the same schema and name, over its Parquet folder."""
+    for (schema, table), folder in sorted(exported.items()):
+        spark.sql(f"create database if not exists `{schema}`")
+        spark.sql(f"drop table if exists `{schema}`.`{table}`")
+        spark.sql(f"create table `{schema}`.`{table}` using parquet location '{folder}'")
+
+
+@dataclass
+class Comparison:
+    relation: str
+    spark_rows: int | None
+    duckdb_rows: int | None
+    columns_differing: list[str]
+
+    @property
+    def equal(self) -> bool:
+        return self.spark_rows == self.duckdb_rows and not self.columns_differing
+
+
+def _profile_sql(relation: str, columns: list[tuple[str, bool]], quote: str) -> str:
+    parts = ["count(*)"]
+    for name, numeric in columns:
+        q = f"{quote}{name}{quote}"
+        parts.append(f"count({q})")
+        # sums rounded to the cent: money columns are DECIMAL(18,2) on both; doubles are compared to 1e-6
+        parts.append(f"round(cast(sum({q}) as double), 6)" if numeric else "null")
+    return f"select {', '.join(parts)} from {relation}"
+
+
+def compare(spark, warehouse: Path, relations: list[str]) -> list[Comparison]:
+    """For each schema.table: rows, non-NULL values per column and sums of numeric columns, on both engines."""
+    import duckdb
+
+    out = []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for rel in relations:
+            schema, table = rel.split(".")
+            fields = spark.table(rel).schema.fields
+            numeric_types = ("int", "bigint", "smallint", "tinyint", "double", "float")
+            cols = [(f.name, f.dataType.simpleString() in numeric_types
+                     or f.dataType.simpleString().startswith("decimal")) for f in fields]
+            s = spark.sql(_profile_sql(f"`{schema}`.`{table}`", cols, "`")).collect()[0]
+            try:
+                d = con.execute(_profile_sql(f'"{schema}"."{table}"', cols, '"')).fetchone()
+            except duckdb.Error:
+                out.append(Comparison(rel, s[0], None, ["(no such table in DuckDB)"]))
+                continue
+            differing = []
+            for i, (name, numeric) in enumerate(cols):
+                sn, dn = s[1 + 2 * i], d[1 + 2 * i]
+                ss, ds = s[2 + 2 * i], d[2 + 2 * i]
+                if sn != dn:
+                    differing.append(f"{name}: non-null {sn} vs {dn}")
+                elif numeric and not (ss == ds or (ss is not None and ds is not None
+                                                   and abs(float(ss) - float(ds)) <= 1e-6 * max(1.0, abs(float(ds))))):
+                    differing.append(f"{name}: sum {ss} vs {ds}")
+            out.append(Comparison(rel, s[0], d[0], differing))
+    finally:
+        con.close()
+    return out
+
+
+def built_relations(nodes: list[NodeResult], manifest: Path) -> list[str]:
+    """schema.table of each model the build ran successfully."""
+    doc = json.loads(Path(manifest).read_text(encoding="utf-8"))["nodes"]
+    ok = {n.name for n in nodes if n.resource_type == "model" and n.status == "success"}
+    return sorted(f'{n["schema"]}.{n.get("alias") or n["name"]}' for n in doc.values()
+                  if n["resource_type"] == "model" and n["name"] in ok)
+
+
+def build(warehouse: Path, home: Path, as_of: date, select: list[str], *extra: str) -> dict:
+    """Export the warehouse's sources, start the session, run ``dbt build --target spark --select ...``."""
+    root = spark_dir(home)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    manifest = compile_manifest(root / "parse")
+    exported = export_sources(warehouse, root / "sources", source_tables(manifest))
+    timings["export_sources_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    spark = session(root)
+    register_sources(spark, exported)
+    timings["session_and_sources_s"] = round(time.perf_counter() - t, 1)
+    # dbt's target and logs of the Spark run go under the spark dir: the DuckDB run's own are left alone
+    cfg = RunConfig(landing=root, warehouse=warehouse, as_of=as_of, home=root)
+    saved = os.environ.get(DBT_TARGET_ENV)
+    os.environ[DBT_TARGET_ENV] = "spark"
+    t = time.perf_counter()
+    try:
+        nodes = run_dbt(cfg, "build", "--select", *select, *extra)
+    finally:
+        if saved is None:
+            os.environ.pop(DBT_TARGET_ENV, None)
+        else:
+            os.environ[DBT_TARGET_ENV] = saved
+    timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
+    return {"spark": spark, "nodes": nodes, "manifest": cfg.dbt_target / "manifest.json", "timings": timings,
+            "sources": len(exported)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bullseye.spark",
+                                description="build dbt models on a local Spark session (dbt-spark, session mode)")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="dbt build --target spark of a selection, on the warehouse's sources")
+    b.add_argument("--as-of", type=date.fromisoformat, required=True, help="run date YYYY-MM-DD (the night's)")
+    b.add_argument("--warehouse", help="the DuckDB warehouse whose sources are read (default: the home's)")
+    b.add_argument("--home", help="the home (default as bullseye run); Spark's files go under <home>/spark")
+    b.add_argument("-s", "--select", nargs="+", default=["staging"], help="dbt selection (default: staging)")
+    b.add_argument("--exclude-resource-type", nargs="*", default=[], help="e.g. unit_test")
+    b.add_argument("--compare", action="store_true", help="compare each built model with the warehouse's")
+    b.add_argument("--json", help="write the results to this file")
+    args = p.parse_args(argv)
+    home, warehouse = resolve_paths(args.home, args.warehouse)
+    extra = ["--exclude-resource-type", *args.exclude_resource_type] if args.exclude_resource_type else []
+    res = build(warehouse, home, args.as_of, args.select, *extra)
+    report: dict = {"as_of": args.as_of.isoformat(), "select": args.select, "sources": res["sources"],
+                    "timings": res["timings"], "nodes": [asdict(n) for n in res["nodes"]]}
+    for n in res["nodes"]:
+        print(f"{n.resource_type:10} {n.name:60} {n.status:8} {n.seconds:6.1f}s {n.message}")
+    print(f"sources exported: {res['sources']}; " + ", ".join(f"{k} {v}" for k, v in res["timings"].items()))
+    if args.compare:
+        rows = compare(res["spark"], warehouse, built_relations(res["nodes"], res["manifest"]))
+        report["comparison"] = [{**asdict(c), "equal": c.equal} for c in rows]
+        print(f"{'relation':45} {'spark rows':>11} {'duckdb rows':>11}  equal")
+        for c in rows:
+            print(f"{c.relation:45} {c.spark_rows!s:>11} {c.duckdb_rows!s:>11}  {c.equal}"
+                  + (f"  ({'; '.join(c.columns_differing)})" if c.columns_differing else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
