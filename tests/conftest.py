@@ -99,6 +99,30 @@ def copy_home(home: Path, to: Path) -> Path:
     return to
 
 
+def render_model_sql(model: Path, **context) -> str:
+    """A dbt model's SQL as DuckDB runs it, without dbt: its Jinja rendered with the project's macros, each
+    cross-database macro (``adapter.dispatch``) taking its ``duckdb__``, else ``default__``, implementation;
+    ``context`` gives the rest (``source``, ``ref``, ``var`` ... as functions). For tests that run one model's
+    SQL on a warehouse they made by hand."""
+    import jinja2
+
+    from bullseye.config import DBT_PROJECT_DIR
+
+    macros = "\n".join(f.read_text(encoding="utf-8") for f in sorted((DBT_PROJECT_DIR / "macros").glob("*.sql")))
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    module = None
+
+    class Adapter:
+        @staticmethod
+        def dispatch(name: str, _package: str | None = None):
+            return getattr(module, f"duckdb__{name}", None) or getattr(module, f"default__{name}")
+
+    glob = {"adapter": Adapter, "return": lambda value: value, **context}
+    module = env.from_string(macros, globals=glob).module
+    glob.update({k: getattr(module, k) for k in dir(module) if not k.startswith("_")})
+    return env.from_string(model.read_text(encoding="utf-8"), globals=glob).render()
+
+
 MINIMAL_CRM = """source_customer_id,name,phone
 c1,张伟,138 0013 8001
 c2,李娜,+86 139-0000-1111

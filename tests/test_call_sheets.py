@@ -26,7 +26,7 @@ from bullseye.config import PROJECT_ROOT
 from bullseye.ingest import load_landing
 from bullseye.ingest.call_outcomes import NOT_CALLED, OUTCOMES
 from tests.activation_kit import campaign
-from tests.conftest import q, write
+from tests.conftest import q, render_model_sql, write
 
 
 def test_each_call_goes_to_its_salesperson_its_store_or_the_no_store_sheet():
@@ -146,8 +146,8 @@ def test_the_not_called_rows_are_read_back_from_the_quarantine(tmp_path, con):
             {"contact_id": "call:2026-06-01:svc:C3:1", "customer_id": "C3", "outcome": "回头再说"}]
     write(tmp_path / "land" / "contacts" / "E7.csv", _sheet(rows), encoding="utf-8-sig")
     load_landing(con, tmp_path / "land", "2026-06-03")
-    model = (PROJECT_ROOT / "dbt_project" / "models" / "staging" / "stg_meta__calls_not_made.sql").read_text()
-    sql = model.replace("{{ source('meta', 'quarantine') }}", "meta.quarantine")
+    sql = render_model_sql(PROJECT_ROOT / "dbt_project" / "models" / "staging" / "stg_meta__calls_not_made.sql",
+                           source=lambda schema, table: f"{schema}.{table}")
     assert q(con, f"SELECT path, line, contact_id, campaign_id, customer_id FROM ({sql})") == [
         ("contacts/E7.csv", 3, "call:2026-06-01:svc:C2:1", "svc", "C2")]
 def _sheet(rows: list[dict]) -> str:
