@@ -18,10 +18,11 @@ WORKDIR /opt/bullseye
 # (-e): the package finds dbt_project/, campaigns/ and expectations/ beside itself (bullseye.config
 # PROJECT_ROOT), which a copy in site-packages would not. apache-airflow is named with the image's own
 # version so that nothing can move it; the [postgres] extra brings what a PostgreSQL metadata database
-# needs (asyncpg, psycopg2). pip check fails the build on a conflict with what the image ships.
+# needs (asyncpg, psycopg2), and the [celery] extra the Celery provider, celery and redis for the workers of
+# docker-compose.celery.yml. pip check fails the build on a conflict with what the image ships.
 COPY --chown=airflow:0 pyproject.toml constraints.txt ./
 COPY --chown=airflow:0 bullseye/__init__.py bullseye/__init__.py
-RUN pip install --no-cache-dir -c constraints.txt "apache-airflow==${AIRFLOW_VERSION}" -e ".[postgres]" \
+RUN pip install --no-cache-dir -c constraints.txt "apache-airflow==${AIRFLOW_VERSION}" -e ".[postgres,celery]" \
     && pip check
 
 # The project itself (.dockerignore keeps out the venv, var/, logs, .env and the tests), installed again

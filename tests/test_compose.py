@@ -206,3 +206,132 @@ def test_readme_and_login_comment_say_how_to_deploy():
     init_env = SERVICES["airflow-init"]["environment"]
     for var in ("_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD"):
         assert var in header and var in init_env
+
+
+# --- the CeleryExecutor variant: docker-compose.celery.yml, an override of docker-compose.yml ---------------
+
+CELERY_FILE = ROOT / "docker-compose.celery.yml"
+CELERY = yaml.safe_load(CELERY_FILE.read_text(encoding="utf-8"))
+
+
+def _merge(base, override):
+    """What `docker compose -f docker-compose.yml -f docker-compose.celery.yml` makes of a service (the compose
+    spec's merge rules for what the files use): mappings merge key by key, the override's scalars and
+    sequences (command, healthcheck test) win, volumes merge by container path."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            if key == "volumes" and key in base:
+                merged[key] = [f"{h}:{c}" for c, h in {**_mounts(base), **_mounts(override)}.items()]
+            else:
+                merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+MERGED: dict[str, dict] = {name: _merge(SERVICES.get(name, {}), CELERY["services"].get(name, {}))
+                           for name in {*SERVICES, *CELERY["services"]}}
+CELERY_AIRFLOW = {name: s for name, s in MERGED.items() if s.get("build") == COMMON["build"]}
+CELERY_LONG_RUNNING = {name: s for name, s in MERGED.items() if name != "airflow-init" and not s.get("profiles")}
+
+
+def test_celery_variant_runs_every_airflow_service_with_celery_on_redis_and_postgres():
+    """With both files every Airflow service (the worker too) runs the CeleryExecutor, with the Redis service as
+    broker and the Celery result backend in the metadata database (the same PostgreSQL database as
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, with the psycopg2 driver it uses), and starts once Redis is healthy."""
+    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-init",
+            "airflow-cli", "airflow-worker"} <= set(CELERY_AIRFLOW)
+    assert set(SERVICES) <= set(MERGED), "an override: docker-compose.yml's services stay"
+    for name, svc in CELERY_AIRFLOW.items():
+        env = svc["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert re.fullmatch(r"redis://(:@)?redis:6379/\d+", env["AIRFLOW__CELERY__BROKER_URL"]), name
+        backend = env["AIRFLOW__CELERY__RESULT_BACKEND"]
+        assert backend == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert backend.startswith("db+postgresql+psycopg2://") and "@postgres:5432/" in backend, name
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    redis = MERGED["redis"]
+    assert redis["image"].startswith("redis:") and "redis-cli" in redis["healthcheck"]["test"]
+
+
+def test_celery_worker_runs_the_tasks_with_the_common_image_settings_and_volumes():
+    """The worker is `celery worker` in the project's image with x-airflow-common's environment (plus the Celery
+    settings), user and volumes: the landing zone, the warehouse folder (DuckDB file, its working copies and
+    lock, a night's outputs) and the task logs are the same folders the other services see. Its tasks reach
+    the api-server's Task SDK execution API, so it starts once that is healthy, and it signs with the same JWT
+    secret. Its healthcheck pings its own Celery node."""
+    worker = MERGED["airflow-worker"]
+    assert worker["command"] == "celery worker"
+    assert worker["build"] == COMMON["build"] and worker["image"] == COMMON["image"]
+    assert worker["user"] == COMMON["user"]
+    assert _mounts(worker) == _mounts(COMMON)
+    env = dict(worker["environment"])
+    assert env.pop("DUMB_INIT_SETSID") == "0", "warm shutdown: the signal reaches celery, as in the official file"
+    assert env == {**COMMON["environment"], **CELERY["x-celery-env"]}
+    api = MERGED["airflow-apiserver"]
+    url = env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+    assert url == f"http://airflow-apiserver:{api['ports'][0].rsplit(':', 1)[1]}/execution/"
+    assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    check = " ".join(worker["healthcheck"]["test"])
+    assert worker["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "celery_executor.app inspect ping" in check and 'celery@$${HOSTNAME}' in check
+    assert worker.get("restart") == "always"
+
+
+def test_celery_variant_long_running_services_have_healthchecks_and_the_scheduler_keeps_its_own():
+    """Every long-running service of the variant (Redis and the worker included) has a healthcheck; the
+    scheduler keeps its health check server and its order after a healthy api-server."""
+    assert {"redis", "airflow-worker"} <= set(CELERY_LONG_RUNNING)
+    for name, svc in CELERY_LONG_RUNNING.items():
+        assert svc["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL") and len(svc["healthcheck"]["test"]) > 1, name
+        assert svc.get("restart") == "always", name
+    scheduler = MERGED["airflow-scheduler"]
+    assert "8974" in " ".join(scheduler["healthcheck"]["test"])
+    assert scheduler["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_celery_variant_adds_no_secret_and_reads_only_settings_from_env_example():
+    """The override holds no secret: JWT secret and Fernet key are the same required `${VAR:?}` references as in
+    docker-compose.yml, every ${VAR} it reads is in .env.example, and the only credentials written in it are the
+    metadata database's `airflow:airflow` of docker-compose.yml (and of the official file); Redis has none."""
+    text = CELERY_FILE.read_text(encoding="utf-8")
+    env_example = _env_example()
+    refs = VAR_REF.findall(text)
+    assert refs
+    for var, op, _ in refs:
+        assert var in env_example, var
+        if op == "?":
+            assert env_example[var] == "", var
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"):
+        assert MERGED["airflow-worker"]["environment"][key] == COMMON["environment"][key]
+        assert key not in CELERY["x-celery-env"]
+    credentials = set(re.findall(r"//([^/@\s]*)@", text))
+    assert credentials <= {"airflow:airflow", ":"}, credentials
+    assert "airflow:airflow@postgres" in COMMON["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert not re.search(r"(?i)(password|secret|token|key)\s*:\s*['\"]?[\w+/=-]{8,}", text)
+
+
+def test_the_image_and_make_install_carry_the_celery_provider_pinned():
+    """The workers run the project's image: the Dockerfile installs the [celery] extra (the Celery provider,
+    celery and the redis client), which `make install` installs too, and constraints.txt pins them."""
+    install = next(a for kw, a in _dockerfile() if kw == "RUN" and "-c constraints.txt" in a)
+    extras = re.search(r"-e\s+\"?\.\[([\w,-]+)\]", install).group(1).split(",")
+    assert {"postgres", "celery"} <= set(extras)
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"-e '\.\[[\w,]*celery[\w,]*\]'", make)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("apache-airflow-providers-celery") for r in project["optional-dependencies"]["celery"])
+    pins = dict(ln.split("==") for ln in (ROOT / "constraints.txt").read_text().split() if "==" in ln)
+    assert {"apache-airflow-providers-celery", "celery", "kombu", "redis"} <= set(pins)
+
+
+def test_readme_says_how_to_run_the_celery_variant_and_the_kubernetes_settings():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Deploying with Docker Compose", 1)[1].split("\n## ", 1)[0]
+    assert "-f docker-compose.yml -f docker-compose.celery.yml" in section
+    k8s = readme.split("### KubernetesExecutor", 1)[1].split("\n## ", 1)[0]
+    for needed in ("AIRFLOW__CORE__EXECUTOR: KubernetesExecutor", "pod_template_file", "ReadWriteMany",
+                   "one writer", "EXECUTION_API_SERVER_URL", "JWT_SECRET"):
+        assert needed in k8s, needed
