@@ -119,6 +119,10 @@ def _dbt_group(group_id: str, render: dict):
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # one writer at a time: DuckDB allows a single writer
+    # local mode: each model's task opens the DuckDB file to write, and DuckDB lets one process write it: one task
+    # at a time (a real scheduler, LocalExecutor, Celery or Kubernetes, would otherwise start several at once).
+    # watcher mode: one `dbt build` writes, its sensors only wait, so Airflow's default applies.
+    **({"max_active_tasks": 1} if EXECUTION_MODE == ExecutionMode.LOCAL else {}),
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["bullseye"],
     params=PARAMS,
