@@ -95,7 +95,9 @@ def test_probes_time_dbt_ge_and_pytensor_through_the_functions_the_night_calls(t
     assert "full parse" in dbt.detail and "partial parse" in dbt.detail
     assert figures["pytensor compilation"].count >= 1 and figures["pytensor compilation"].seconds > 0
     ge = figures["GE import and context"]
-    assert (ge.step, ge.count) == ("check", 1) and ge.seconds > 0
+    # counted once, in the check step; its seconds may round to 0.00 where an earlier test of this process has
+    # already imported GE (an ephemeral context alone takes milliseconds)
+    assert (ge.step, ge.count) == ("check", 1) and ge.seconds >= 0 and "get_context" in ge.detail, ge
     assert transform.run_dbt is fake_dbt and quality.run_checks is fake_checks  # unwrapped
     from pytensor.compile.function.types import FunctionMaker
 
