@@ -310,13 +310,27 @@ def project_vars() -> dict[str, Any]:
 
 # The vars a run passes to dbt: the run date, and the run's choices that override the project's settings.
 DBT_RUN_VARS = ("as_of", "identity_mode", "campaigns_dir")
+# How `bullseye run` gives dbt the run date instead (bullseye.transform.run_dbt): read only while dbt executes
+# (macros/as_of.sql under `execute`, :func:`run_date` in the Python models), never while it parses. A var is in
+# dbt's partial-parse state (its vars hash): a run date passed as a var made every night parse the whole project
+# again; this variable is not, and nothing parsed depends on it, so a later night reuses the parse and still
+# builds with its own date. A var as_of, when given (the Airflow DAG, the dbt unit tests' overrides, by hand),
+# comes first.
+RUN_DATE_ENV = "BULLSEYE_RUN_DATE"
 
 
 def dbt_vars(cfg: RunConfig) -> dict[str, str]:
-    """The vars a run passes to dbt (``bullseye run`` and the Airflow DAG both call this): the run date,
-    which has no default on purpose, and the run's choices that override the project's settings."""
+    """The vars a run passes to dbt (the Airflow DAG calls this): the run date, which has no default on purpose,
+    and the run's choices that override the project's settings. ``bullseye run`` passes :func:`dbt_parse_vars`
+    and the run date in $BULLSEYE_RUN_DATE."""
     values = {"as_of": cfg.as_of.isoformat(), "identity_mode": cfg.identity_mode, "campaigns_dir": str(cfg.campaigns)}
     return {k: values[k] for k in DBT_RUN_VARS}
+
+
+def dbt_parse_vars(cfg: RunConfig) -> dict[str, str]:
+    """The vars ``bullseye run`` passes to dbt: :func:`dbt_vars` without the run date (:data:`RUN_DATE_ENV`), so
+    that they stay the same from one night to the next and dbt's partial parse of the last night is reused."""
+    return {k: v for k, v in dbt_vars(cfg).items() if k != "as_of"}
 
 
 AS_OF_MISSING = ("var as_of (the run date) is not set: run dbt with --vars '{as_of: YYYY-MM-DD}' "
@@ -324,10 +338,14 @@ AS_OF_MISSING = ("var as_of (the run date) is not set: run dbt with --vars '{as_
 
 
 def run_date(value: object) -> date:
-    """The run date a dbt Python model was given (its ``as_of`` config, ``var('as_of', '')``), or the same
-    error the SQL models raise (macros/as_of.sql) when it was not: never some default night."""
+    """The run date a dbt Python model was given: its ``as_of`` config (``var('as_of', '')``, rendered when dbt
+    parsed, with this invocation's vars: a change of vars makes dbt parse again), else $BULLSEYE_RUN_DATE as it is
+    now, while the model runs (how `bullseye run` passes it: :data:`RUN_DATE_ENV`). Neither: the same error the
+    SQL models raise (macros/as_of.sql), never some default night."""
     text = "" if value is None else str(value).strip()
     if not text or text == "None":
+        text = os.environ.get(RUN_DATE_ENV, "").strip()
+    if not text:
         raise ValueError(AS_OF_MISSING)
     return date.fromisoformat(text[:10])
 

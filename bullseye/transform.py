@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import warnings
@@ -9,7 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bullseye.config import DBT_PROJECT_DIR, RunConfig, compiled_manifest, dbt_target_name, dbt_vars
+from bullseye.config import (
+    DBT_PROJECT_DIR,
+    RUN_DATE_ENV,
+    RunConfig,
+    compiled_manifest,
+    dbt_parse_vars,
+    dbt_target_name,
+)
 from bullseye.warehouse import release_dbt_connection
 
 
@@ -26,19 +35,61 @@ class NodeResult:
     seconds: float
 
 
+def dbt_warehouse(cfg: RunConfig) -> Path:
+    """The path dbt opens the run's warehouse by: ``<home>/dbt_target/warehouse/<name>``, a folder link to the
+    warehouse's own folder (:func:`_dbt_env`). The path is in dbt's partial-parse state (the profile's
+    connection keys): a night's working copy (``.nights/<as_of>/<name>``) made every night parse the whole project
+    again; through the link it is the same every night of a home. The file name, hence DuckDB's catalog name,
+    is the warehouse's, and DuckDB writes its .wal and .tmp beside the real file."""
+    return cfg.dbt_target / "warehouse" / cfg.warehouse.name
+
+
 @contextmanager
 def _dbt_env(cfg: RunConfig):
-    saved = {k: os.environ.get(k) for k in ("BULLSEYE_WAREHOUSE", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
-    os.environ["BULLSEYE_WAREHOUSE"] = str(cfg.warehouse)
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
+    """The environment of a dbt invocation on ``cfg.warehouse``: the profile's $BULLSEYE_WAREHOUSE, through the
+    home's link (:func:`dbt_warehouse`), which only this invocation may point while it runs: one dbt at a time
+    per home (a lock beside the link; a second waits). The link is removed afterwards. No run date: run_dbt
+    adds it."""
+    link = dbt_warehouse(cfg).parent
+    link.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(link.with_name(".warehouse.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp = link.with_name(f".warehouse.{os.getpid()}")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(cfg.warehouse.parent, tmp, target_is_directory=True)
+        os.replace(tmp, link)  # atomic; replaces a link a killed run left
+        saved = {k: os.environ.get(k) for k in ("BULLSEYE_WAREHOUSE", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
+        os.environ["BULLSEYE_WAREHOUSE"] = str(dbt_warehouse(cfg))
+        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
+        try:
+            yield
+        finally:
+            _restore(saved)
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@contextmanager
+def _run_date_env(cfg: RunConfig):
+    """$BULLSEYE_RUN_DATE for one dbt invocation: how dbt gets the run date (bullseye.config.RUN_DATE_ENV)."""
+    saved = {RUN_DATE_ENV: os.environ.get(RUN_DATE_ENV)}
+    os.environ[RUN_DATE_ENV] = cfg.as_of.isoformat()
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _restore(saved)
 
 
 def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
@@ -46,7 +97,7 @@ def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
     target = dbt_target_name()
     return [command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
-            "--vars", json.dumps(dbt_vars(cfg)),
+            "--vars", json.dumps(dbt_parse_vars(cfg)),
             *(["--target", target] if target != "local" else []),
             "--quiet", *extra]
 
@@ -56,7 +107,7 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
     from dbt.cli.main import dbtRunner
 
     cfg.logs.mkdir(parents=True, exist_ok=True)
-    with _dbt_env(cfg):
+    with _dbt_env(cfg), _run_date_env(cfg):
         try:
             # dbt's threads silence warnings with catch_warnings, which is not thread-safe: a blanket
             # "ignore" can leak into the process; keep the process's filters as they were

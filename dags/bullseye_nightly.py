@@ -18,8 +18,9 @@ a deployment with one sets it).
 
 Paths come from the environment: BULLSEYE_LANDING, BULLSEYE_HOME,
 BULLSEYE_WAREHOUSE (see docker-compose.yml). A run's choices are DAG params (trigger the DAG
-with a config to change them, e.g. ``{"identity_mode": "retrain"}``); dbt gets the same vars
-as ``bullseye run`` (bullseye.config.dbt_vars).
+with a config to change them, e.g. ``{"identity_mode": "retrain"}``); dbt gets the vars of
+bullseye.config.dbt_vars, the run date included (``bullseye run`` passes the same choices, and the run date
+in $BULLSEYE_RUN_DATE: bullseye.config.RUN_DATE_ENV).
 """
 
 from __future__ import annotations
