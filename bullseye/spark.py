@@ -62,24 +62,10 @@ def register_udfs(spark) -> None:
     the DuckDB warehouse (bullseye.ingest.licences.basis_macro_sql); on Spark the Python reading it mirrors."""
     from pyspark.sql.types import StringType
 
-    from bullseye import normalize
+    from bullseye.dbt_plugin import UDFS  # the same functions the DuckDB plugin registers
     from bullseye.ingest.licences import normalize_basis
 
-    udfs = {
-        "bz_fold_text": normalize.fold_text,
-        "bz_person_name": normalize.person_name,
-        "bz_phone_e164": normalize.phone_e164,
-        "bz_phone_issue": normalize.phone_issue,
-        "bz_phone_key": normalize.phone_key,
-        "bz_email_norm": normalize.email_norm,
-        "bz_email_key": normalize.email_key,
-        "bz_province": normalize.province,
-        "bz_city": normalize.city,
-        "bz_gender": normalize.gender,
-        "bz_name_pinyin": normalize.name_pinyin,
-        "bz_lunar_birthday": normalize.lunar_birthday,
-        "bz_legal_basis": normalize_basis,
-    }
+    udfs = {**UDFS, "bz_legal_basis": normalize_basis}
     for name, fn in udfs.items():
         spark.udf.register(name, fn, StringType())
 
