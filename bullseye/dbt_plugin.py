@@ -7,6 +7,11 @@ every connection dbt opens (profile ``plugins: [{module: bullseye.dbt_plugin}]``
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+from functools import lru_cache
+from importlib.metadata import version
+
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
@@ -28,16 +33,33 @@ UDFS = {
 }
 
 
+# what bullseye.normalize's answers depend on
+RULE_LIBRARIES = ("phonenumbers", "opencc-python-reimplemented", "pypinyin")
+
+
+@lru_cache(maxsize=1)
+def rules_version() -> str:
+    """A fingerprint of the normalizers: their module's source and the versions of the libraries they use.
+
+    Incremental models (dbt_project/macros/incremental.sql) keep rows normalized on earlier nights; when
+    this changes (a rule fixed, phonenumbers upgraded), they are rebuilt in full instead of mixing rules."""
+    text = inspect.getsource(normalize) + "".join(f"{lib}={version(lib)};" for lib in RULE_LIBRARIES)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def register_udfs(conn: DuckDBPyConnection) -> None:
-    """Register every normalizer as a VARCHAR -> VARCHAR scalar function."""
-    for name, fn in UDFS.items():
+    """Register every normalizer as a VARCHAR -> VARCHAR scalar function, and bz_rules_version()."""
+    for name in (*UDFS, "bz_rules_version"):
         try:
             conn.remove_function(name)
         except Exception:  # noqa: BLE001 - not registered yet on this connection
             pass
+    for name, fn in UDFS.items():
         conn.create_function(
             name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
         )
+    fingerprint = rules_version()
+    conn.create_function("bz_rules_version", lambda: fingerprint, [], "VARCHAR", side_effects=False)
 
 
 class Plugin(BasePlugin):

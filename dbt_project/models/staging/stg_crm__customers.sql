@@ -1,8 +1,13 @@
 -- One row per (source_system, source_customer_id): the latest delivered version,
 -- with every identifying value normalized for matching.
+-- Incremental (macros/incremental.sql): a night adds the records that changed since the last one.
+{{ config(materialized=incremental_on_duckdb(), unique_key='source_record_id', incremental_strategy='delete+insert',
+          post_hook="{{ record_watermark(source('crm', 'crm_customers')) }}") }}
 with source as (
     select * from {{ source('crm', 'crm_customers') }}
     where coalesce(joined_at, updated_at, timestamp '1900-01-01') < {{ as_of_end() }}
+    {{- incremental_keys("coalesce(trim(source_system), 'crm') || ':' || trim(source_customer_id)",
+                         source('crm', 'crm_customers'), "coalesce(joined_at, updated_at, timestamp '1900-01-01')") }}
 ),
 latest as (
     select *,

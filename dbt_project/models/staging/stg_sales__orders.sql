@@ -3,12 +3,17 @@
 -- number for different orders and both are kept. An order without a source_system belongs to
 -- the default system 'crm', as a CRM record without one does (so it still finds its customer).
 -- A later delivery of the same (source_system, order_id), e.g. a refund, replaces the earlier one.
+-- Incremental (macros/incremental.sql): a night adds the orders that changed since the last one.
+{{ config(materialized=incremental_on_duckdb(), unique_key='order_key', incremental_strategy='delete+insert',
+          post_hook="{{ record_watermark(source('sales', 'orders')) }}") }}
 with source as (
     select *,
         coalesce(trim(source_system), 'crm') as _source_system,
         trim(order_id) as _order_id
     from {{ source('sales', 'orders') }}
     where order_ts < {{ as_of_end() }}
+    {{- incremental_keys("coalesce(trim(source_system), 'crm') || ':' || trim(order_id)",
+                         source('sales', 'orders'), 'order_ts') }}
 ),
 latest as (
     select *, row_number() over (

@@ -1,5 +1,9 @@
 -- Web and app events up to the run date; phones and emails from form submits normalized.
-{% call select_first_per(from=source('web', 'events'), where="event_ts < " ~ as_of_end(),
+-- Incremental (macros/incremental.sql): a night adds the events that changed since the last one.
+{{ config(materialized=incremental_on_duckdb(), unique_key='event_id', incremental_strategy='delete+insert',
+          post_hook="{{ record_watermark(source('web', 'events')) }}") }}
+{% call select_first_per(from=source('web', 'events'),
+                         where="event_ts < " ~ as_of_end() ~ incremental_keys('event_id', source('web', 'events'), 'event_ts'),
                          partition_by='event_id', order_by='_delivery_id desc, _line desc') %}
     event_id,
     event_ts,
