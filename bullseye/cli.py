@@ -101,7 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     only = list(args.steps) if args.steps else None  # checked against STEP_NAMES by the parser (_steps)
     landing = Path(args.landing) if args.landing else _demo_landing(home)
     cfg = RunConfig(landing=landing, warehouse=warehouse, as_of=args.as_of or date.today(),
-                    home=home, identity_mode=args.identity_mode, campaigns=args.campaigns)
+                    home=home, identity_mode=args.identity_mode, campaigns=args.campaigns,
+                    full_refresh=args.full_refresh)
     summary = NightSummary(as_of=cfg.as_of.isoformat())
     console.print(f"[bold]bullseye nightly run[/bold] as of {cfg.as_of}  landing={cfg.landing}  "
                   f"warehouse={cfg.warehouse}")
@@ -664,6 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_date, help="run date YYYY-MM-DD (default: today)")
     run.add_argument("--steps", type=_steps, help="comma-separated subset of load,build,check,publish,export,commit "
                                                   "(a night is committed only by its commit step)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the incremental models (the largest staging facts) in full instead of adding "
+                          "what changed since the last night; history and identity state are kept")
     run.add_argument("--wait", action="store_true",
                      help="wait for another run on the same warehouse to finish instead of exiting at once")
     run.add_argument("--campaigns", help="folder of campaign YAML files and contact_policy.yml "

@@ -35,6 +35,8 @@ class RunConfig:
     identity_mode: str = "auto"
     # Campaign definitions and contact policy (campaigns/ in the repo unless set).
     campaigns: Path | None = None
+    # Rebuild the incremental models in full (dbt --full-refresh; dbt_project/macros/incremental.sql).
+    full_refresh: bool = False
 
     def __post_init__(self) -> None:
         self.landing = Path(self.landing).resolve()

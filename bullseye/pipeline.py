@@ -119,13 +119,18 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
     """dbt builds the identity inputs, the identity step resolves them, dbt builds the rest, and the
     night's history is recorded (bullseye.history): all on the night's working copy."""
     from bullseye.identity.step import INPUTS_SELECTOR
-    from bullseye.transform import buildable_except, manifest_path, run_dbt
+    from bullseye.transform import buildable_except, incremental_notes, incremental_watermarks, manifest_path, run_dbt
 
     work = night.require(cfg, "build")
     wcfg = night.working_config(cfg)
     state_notes = prepare_state(work)
     if summary is not None:
         summary.notes.extend(state_notes)
+    con = connect(work, read_only=True)
+    try:
+        watermarks = incremental_watermarks(con)
+    finally:
+        con.close()
     # dbt unit tests check SQL logic, not the night's data: CI runs them (tests/test_dbt_unit_tests.py)
     no_unit = ("--exclude-resource-type", "unit_test")
     nodes = run_dbt(wcfg, "build", "--select", *INPUTS_SELECTOR, "--indirect-selection", "cautious", *no_unit)
@@ -145,6 +150,8 @@ def step_build(cfg: RunConfig, summary: NightSummary | None = None):
             summary.list_scorecards = con.execute(
                 "SELECT * FROM marts.list_scorecards ORDER BY list_id").df().to_dict("records")
             summary.notes.extend(results_notes(con, cfg.as_of))
+            summary.notes.extend(incremental_notes(watermarks, incremental_watermarks(con), cfg.as_of.isoformat(),
+                                                   cfg.full_refresh, night.latest_committed(cfg.warehouse) is None))
         finally:
             con.close()
     night.mark(cfg, "build")

@@ -99,6 +99,7 @@ def dbt_args(cfg: RunConfig, command: str, *extra: str) -> list[str]:
             "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.logs),
             "--vars", json.dumps(dbt_parse_vars(cfg)),
             *(["--target", target] if target != "local" else []),
+            *(["--full-refresh"] if cfg.full_refresh and command in ("build", "run") else []),
             "--quiet", *extra]
 
 
@@ -172,3 +173,42 @@ def compile_manifest(target: Path) -> Path:
     if not res.success:
         raise TransformError(f"dbt parse failed: {res.exception}")
     return target / "manifest.json"
+
+
+# --- incremental models (dbt_project/macros/incremental.sql) ----------------------------------
+
+WATERMARK_PREFIX = '{"bullseye_watermark"'
+
+
+def incremental_watermarks(con) -> dict[str, dict]:
+    """The watermark each incremental model's table holds (schema.table -> its JSON), read from the tables'
+    comments, where the models' post-hook writes it."""
+    rows = con.execute("SELECT schema_name || '.' || table_name, comment FROM duckdb_tables() "
+                       "WHERE starts_with(comment, ?) ORDER BY 1", [WATERMARK_PREFIX]).fetchall()
+    return {name: json.loads(comment)["bullseye_watermark"] for name, comment in rows}
+
+
+def incremental_notes(before: dict[str, dict], after: dict[str, dict], as_of: str, asked: bool,
+                      first_night: bool) -> list[str]:
+    """What the run summary says about incremental models that tonight rebuilt in full, and why: a full
+    rebuild costs a whole night's time, and a data engineer should know it was not a slip. The first night
+    of a new warehouse says nothing (every model is new)."""
+    if first_night and not asked:
+        return []
+    why: dict[str, list[str]] = {}
+    for name, w in after.items():
+        if w.get("built") != "full":
+            continue
+        old = before.get(name)
+        if asked:
+            reason = "--full-refresh asked for it"
+        elif old is None:
+            reason = "it had no watermark (a table from before incremental models)"
+        elif str(old.get("as_of", "")) > as_of:
+            reason = f"a backfill: the table held nights up to {old['as_of']}"
+        elif old.get("code") != w.get("code"):
+            reason = "its SQL or the normalizers (bz_rules_version) changed since its last build"
+        else:
+            reason = "dbt rebuilt it"
+        why.setdefault(reason, []).append(name.split(".", 1)[-1])
+    return [f"incremental models rebuilt in full ({reason}): {', '.join(names)}" for reason, names in why.items()]

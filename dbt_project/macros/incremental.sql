@@ -83,8 +83,11 @@
 {% macro record_watermark(source_relation) -%}
     {%- if execute and model.config.materialized == 'incremental' -%}
         {%- set last = run_query('select coalesce(max(_delivery_id), -1) from ' ~ source_relation).rows[0][0] -%}
+        {#- the table just built has no watermark yet when dbt rebuilt it in full (a new table); the run
+            summary says why (bullseye.transform.incremental_notes) -#}
+        {%- set built = 'full' if should_full_refresh() else 'incremental' -%}
         {%- set w = {'bullseye_watermark': {'as_of': as_of_value() | trim, 'delivery': last | int,
-                                            'code': incremental_code()}} -%}
+                                            'code': incremental_code(), 'built': built}} -%}
         comment on table {{ this }} is '{{ tojson(w) }}'
     {%- endif -%}
 {%- endmacro %}
