@@ -33,8 +33,8 @@
     {%- if forced is none -%}
         {%- set forced = flags.FULL_REFRESH -%}
     {%- endif -%}
-    {%- if not forced and execute and model is defined and model.config.materialized == 'incremental'
-           and model.package_name == 'bullseye' -%}
+    {%- if not forced and execute and this is not none and model is defined
+           and model.config.materialized == 'incremental' and model.package_name == 'bullseye' -%}
         {%- do return(incremental_watermark() is none) -%}
     {%- endif -%}
     {%- do return(forced) -%}
@@ -69,7 +69,8 @@
 {#- `and <key> in (the keys that changed since the watermark)`, under is_incremental(); else nothing.
     key: the key expression over the source's columns; ts: the row's date or time column. -#}
 {% macro incremental_keys(key, source_relation, ts) -%}
-    {%- if is_incremental() -%}
+    {#- a dbt unit test has no table to start from (this is none): it checks the full build's SQL -#}
+    {%- if this is not none and is_incremental() -%}
         {%- set w = incremental_watermark() %}
     and {{ key }} in (
         select {{ key }} from {{ source_relation }}
