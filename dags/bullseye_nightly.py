@@ -64,7 +64,7 @@ if not MANIFEST.exists():
 
 
 # The run's choices, as DAG params: the same settings `bullseye run` takes as options.
-PARAMS = {"identity_mode": "auto", "campaigns_dir": ""}
+PARAMS = {"identity_mode": "auto", "campaigns_dir": "", "full_refresh": False}
 # dbt vars, rendered per run by the same function `bullseye run` uses (bullseye.config.dbt_vars).
 DBT_VARS = {k: f"{{{{ bullseye_dbt_vars(ds, params)['{k}'] }}}}" for k in DBT_RUN_VARS}
 
@@ -74,7 +74,8 @@ def _config(ds: str, params: dict | None = None):
 
     params = params or {}
     return RunConfig(landing=LANDING, warehouse=WAREHOUSE, as_of=ds, home=HOME,
-                     identity_mode=params.get("identity_mode") or "auto", campaigns=params.get("campaigns_dir") or None)
+                     identity_mode=params.get("identity_mode") or "auto", campaigns=params.get("campaigns_dir") or None,
+                     full_refresh=str(params.get("full_refresh", False)).lower() == "true")
 
 
 def _dbt_vars(ds: str, params: dict | None = None) -> dict[str, str]:
@@ -109,7 +110,8 @@ def _dbt_group(group_id: str, render: dict):
                                    test_behavior=TEST_BEHAVIOR,
                                    **render),
         # dbt builds the night's working copy (bullseye.night); Cosmos renders the template per run.
-        operator_args={"install_deps": False,
+        # {"full_refresh": true} in the run's config rebuilds the incremental models (as bullseye run --full-refresh)
+        operator_args={"install_deps": False, "full_refresh": "{{ params.full_refresh }}",
                        "env": {"BULLSEYE_WAREHOUSE": str(working_copy(Path(WAREHOUSE), "{{ ds }}"))}},
     )
 

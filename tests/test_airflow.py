@@ -55,6 +55,13 @@ params = {'identity_mode': 'retrain', 'campaigns_dir': '/srv/campaigns'}
 rendered = {k: jinja2.Template(v).render(ds='2026-11-24', params=params, bullseye_dbt_vars=mod._dbt_vars)
             for k, v in mod.DBT_VARS.items()}
 assert rendered == dbt_vars(mod._config('2026-11-24', params)), rendered
+# {"full_refresh": true} reaches every dbt model task as --full-refresh, and the steps' settings
+assert dag.params['full_refresh'] is False
+events = next(t for t in dag.tasks if t.task_id.startswith('identity_inputs.stg_web__events'))
+assert events.full_refresh == '{{ params.full_refresh }}', events.full_refresh
+assert jinja2.Template(events.full_refresh).render(params={'full_refresh': True}) == 'True'
+assert mod._config('2026-11-24', {'full_refresh': True}).full_refresh
+assert not mod._config('2026-11-24', {}).full_refresh
 """
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
