@@ -48,3 +48,59 @@ def test_truth_names_one_person_per_record(demo_landing):
     assert not truth.duplicated(["source", "source_record_id"]).any()
     sizes = truth.groupby("person_id").size()
     assert (sizes > 1).sum() > 50  # plenty of duplicates to find
+
+
+def test_orders_written_in_blocks_give_the_same_files(demo_landing, tmp_path):
+    """The generator writes orders and order lines a block of people at a time (bounded memory at scale 100);
+    the block size changes nothing in the files, nor in the counts it reports."""
+    chunked = generate(tmp_path / "chunked", scale=0.1, seed=7, order_block=13)
+    assert chunked.order_blocks > 20  # really written in many blocks
+    assert _digest(chunked.out) == _digest(demo_landing)  # the session's demo, written in one block
+    one = generate(tmp_path / "one", scale=0.1, seed=7, order_block=10**9)
+    assert one.order_blocks == 1
+    assert chunked.counts == one.counts and list(chunked.counts) == list(one.counts)
+
+
+def test_counts_and_planted_orders_match_the_files(tmp_path):
+    summary = generate(tmp_path / "d", scale=0.2, seed=5, order_block=17)
+    out = summary.out
+    for rel, n in summary.counts.items():
+        path = out / rel
+        if rel.endswith(".csv") and rel.startswith(("orders/", "order_lines/")):
+            assert len(pd.read_csv(path, dtype=str)) == n, rel
+        elif rel.endswith(".parquet"):
+            assert len(pd.read_parquet(path)) == n, rel
+    events = sum(sum(1 for _ in p.open(encoding="utf-8")) for p in (out / "events").glob("*.jsonl"))
+    assert events == summary.counts["events"] + 2  # and two broken lines
+    orders = pd.concat([pd.read_csv(p, dtype=str) for p in (out / "orders").glob("*.csv")]
+                       + [pd.read_parquet(out / "orders" / "web_shop_orders.parquet")], ignore_index=True)
+    assert not orders.order_id.duplicated().any()
+    planted = pd.read_csv(out / "_truth" / "planted.csv")
+    planted = planted[planted["where"] == "orders"].merge(orders, left_on="locator", right_on="order_id")
+    assert len(planted) >= 4 and set(planted.problem) == {"unreadable_order_ts", "unreadable_amount"}
+    bad_ts = planted.problem == "unreadable_order_ts"
+    assert (planted.order_ts[bad_ts] == "2025-13-45 25:61:00").all()
+    assert (planted.amount[~bad_ts] == "abc").all()
+    assert (orders.order_ts == "2025-13-45 25:61:00").sum() == bad_ts.sum()
+    assert (orders.amount == "abc").sum() == (~bad_ts).sum()
+
+
+def test_parquet_written_in_pieces_is_the_file_pandas_writes(tmp_path):
+    import numpy as np
+
+    from bullseye.demo.generator import _ParquetSink
+
+    df = pd.DataFrame({"a": [f"x{i}" for i in range(4507)], "b": [None if i % 3 else str(i) for i in range(4507)]})
+    whole = tmp_path / "whole.parquet"
+    df.to_parquet(whole, index=False, row_group_size=1000)
+    sink = _ParquetSink(tmp_path / "pieces.parquet", row_group=1000)
+    for piece in np.split(np.arange(len(df)), [1, 1000, 2500, 2507, 4000]):
+        sink.add(df.iloc[piece].reset_index(drop=True))
+    assert sink.close(list(df.columns)) == len(df)
+    assert (tmp_path / "pieces.parquet").read_bytes() == whole.read_bytes()
+    small = _ParquetSink(tmp_path / "small.parquet")  # under one row group: one write, as pandas does
+    small.add(df.iloc[:10])
+    small.add(df.iloc[10:20].reset_index(drop=True))
+    small.close(list(df.columns))
+    df.iloc[:20].to_parquet(tmp_path / "small_whole.parquet", index=False)
+    assert (tmp_path / "small.parquet").read_bytes() == (tmp_path / "small_whole.parquet").read_bytes()

@@ -2,7 +2,12 @@
 
 Everything is drawn from one ``numpy`` generator seeded by ``seed``, in a fixed
 order, so a seed always gives byte-identical files. Work is vectorized per
-column so that scale 100 (1M people, ~10M orders, ~50M events) stays in minutes.
+column so that scale 100 (1M people, ~10M orders, ~50M events) stays in minutes,
+and streamed so that it stays within a few GB: people and CRM records are made
+for everyone at once, orders and order lines a block of people at a time
+(``ORDER_BLOCK``, from forks of the generator, so the files do not depend on the
+block size), events a file of 20,000 visitors at a time, with their text held as
+codes until DuckDB writes the file.
 
 The truth file ``_truth/identity.csv`` says which source records are one
 person; ``_truth/planted.csv`` lists the problems planted on purpose (junk,
@@ -15,6 +20,7 @@ up, and the fair's list carries a stated ``annual_budget`` for 40% of its record
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import shutil
@@ -25,6 +31,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from opencc import OpenCC
 from pypinyin import lazy_pinyin
 
@@ -40,7 +48,26 @@ _SEC = np.timedelta64(1, "s")
 
 PARTS = frozenset({"orders", "events", "lists"})
 
+# Orders and order lines are written for this many people at a time (a customer has about 23 orders and 40
+# lines), so memory holds one block of them as text, never the whole population's. The files do not depend on it.
+ORDER_BLOCK = 10_000
+# Values per numpy call when a long sequence is drawn in pieces (the same values as one call).
+DRAW_BLOCK = 1 << 20
+# Rows per Parquet row group: pyarrow's default, which pandas' to_parquet used for the whole table.
+ROW_GROUP = 1024 * 1024
 
+# Events: the values of text columns, held as codes while a block of events is made.
+EVENT_TYPES = ["page_view", "product_view", "search", "add_to_cart", "login", "form_submit"]
+EVENT_TYPE_TEXT = np.array(EVENT_TYPES, dtype=object)
+EVENT_PAGE_URLS = np.array(["/" + t for t in EVENT_TYPES], dtype=object)
+EVENT_SKUS = [f"SKU-{c}{i:04d}" for c in range(6) for i in range(0, 100, 7)]
+EVENT_QUERIES = ["冰箱", "空调", "奶粉", "茶叶"]
+EVENT_PROPERTIES = np.array([f'{{"sku": "{s}"}}' for s in EVENT_SKUS] + [f'{{"query": "{q}"}}' for q in EVENT_QUERIES]
+                            + ['{"form": "enquiry"}', "{}"], dtype=object)
+EVENT_REFERRERS = np.array([None, "https://www.baidu.com/", "https://weixin.qq.com/"], dtype=object)
+EVENT_UTM = np.array([None, "baidu", "wechat", "douyin"], dtype=object)
+PROVINCES = np.array([x[0] for x in V.PLACES], dtype=object)
+CITIES = np.array([x[1] for x in V.PLACES], dtype=object)
 
 # Share of people (in %) who celebrate their lunar birthday and gave it to a store (crm_customers.lunar_birthday).
 LUNAR_BIRTHDAY_PERCENT = 15
@@ -70,6 +97,52 @@ class DemoSummary:
     out: Path
     people: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    order_blocks: int = 0  # blocks of people whose orders were written together
+
+
+class _ParquetSink:
+    """One Parquet file written from DataFrames added a block at a time, with the bytes pandas' ``to_parquet``
+    writes for all of them at once: rows are kept (as Arrow) until a row group is full, and a file of at most
+    one row group is written in one ``write_table`` call, as pandas does."""
+
+    def __init__(self, path: Path, row_group: int = ROW_GROUP):
+        self.path, self.row_group = path, row_group
+        self.parts: list[pa.Table] = []
+        self.rows = self.written = 0
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, df: pd.DataFrame) -> None:
+        self.parts.append(pa.Table.from_pandas(df, preserve_index=False))
+        self.rows += len(df)
+        while self.rows >= self.row_group:
+            table = pa.concat_tables(self.parts)
+            self._write(table.slice(0, self.row_group))
+            rest = table.slice(self.row_group)
+            self.parts, self.rows = [rest], rest.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="snappy")
+        self.writer.write_table(table.combine_chunks())
+        self.written += table.num_rows
+
+    def close(self, columns: list[str]) -> int:
+        """Write what is left; returns the number of rows written."""
+        if not self.parts:  # nothing added: an empty file with the columns
+            self.parts = [pa.Table.from_pandas(pd.DataFrame({c: [] for c in columns}, dtype=object).astype(str),
+                                               preserve_index=False)]
+        table = pa.concat_tables(self.parts).combine_chunks()
+        self.parts = []
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, self.path, compression="snappy")
+            self.written = table.num_rows
+        else:
+            if table.num_rows:
+                self._write(table)
+            self.writer.close()
+        return self.written
 
 
 def _ts(d: date | str) -> np.datetime64:
@@ -86,6 +159,7 @@ class _Gen:
         self.summary = DemoSummary(out=out, people=self.n)
         self.planted: list[tuple[str, str, str]] = []  # (file, locator, problem)
         self.pinyin = {c: lazy_pinyin(c)[0] for c in V.SURNAMES + V.GIVEN_CHARS}
+        self.order_block = ORDER_BLOCK
 
     # ---------------------------------------------------------------- helpers
     def choice(self, values, size, p=None):
@@ -94,11 +168,30 @@ class _Gen:
     def mask(self, size: int, share: float) -> np.ndarray:
         return self.rng.random(size) < share
 
-    def uniform_ts(self, lo: np.ndarray | np.datetime64, hi: np.ndarray | np.datetime64, size: int):
+    def uniform_ts(self, lo: np.ndarray | np.datetime64, hi: np.ndarray | np.datetime64, size: int,
+                   rng: np.random.Generator | None = None):
         lo = np.broadcast_to(np.asarray(lo, dtype="datetime64[s]"), (size,))
         hi = np.broadcast_to(np.asarray(hi, dtype="datetime64[s]"), (size,))
         span = (hi - lo).astype(np.int64)
-        return lo + (self.rng.random(size) * np.maximum(span, 0)).astype(np.int64) * _SEC
+        rng = self.rng if rng is None else rng
+        return lo + (rng.random(size) * np.maximum(span, 0)).astype(np.int64) * _SEC
+
+    def fork(self, draw, size: int) -> np.random.Generator:
+        """A copy of the generator as it stands, to make ``draw(rng, n)`` for ``size`` values later, block by
+        block; the generator itself moves on past those values (drawn DRAW_BLOCK at a time and dropped).
+
+        numpy gives the same values for one call of ``size`` as for calls of pieces adding up to it (its
+        buffered bits are part of the generator's state), so drawing a block of people's orders from forks
+        gives exactly the values of the whole-population draws made one after the other, as before."""
+        fork = copy.deepcopy(self.rng)
+        for i in range(0, size, DRAW_BLOCK):
+            draw(self.rng, min(DRAW_BLOCK, size - i))
+        return fork
+
+    def blocks(self, draw, size: int) -> np.ndarray:
+        """``draw(rng, size)`` from the generator itself, made DRAW_BLOCK values at a time (the same values)."""
+        parts = [draw(self.rng, min(DRAW_BLOCK, size - i)) for i in range(0, size, DRAW_BLOCK)]
+        return np.concatenate(parts) if parts else draw(self.rng, 0)
 
     def write_csv(self, df: pd.DataFrame, rel: str, encoding: str = "utf-8") -> Path:
         path = self.out / rel
@@ -106,6 +199,16 @@ class _Gen:
         df.to_csv(path, index=False, encoding=encoding, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
         self.summary.counts[rel] = len(df)
         return path
+
+    def append_csv(self, df: pd.DataFrame, rel: str, rows: dict[str, int], encoding: str = "utf-8") -> None:
+        """Append ``df`` to the CSV file ``rel``, with the header the first time; ``rows`` counts the rows."""
+        path = self.out / rel
+        first = rel not in rows
+        if first:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, mode="w" if first else "a", header=first, index=False, encoding=encoding,
+                  quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        rows[rel] = rows.get(rel, 0) + len(df)
 
     def append_broken(self, path: Path, lines: list[str], problem: str, encoding: str = "utf-8"):
         """Append rows that a careless export produces: wrong field counts, cut lines."""
@@ -306,35 +409,8 @@ class _Gen:
         rich = np.where(p.province.isin(self.RICH_PROVINCES).to_numpy(), 1.5, 0.85)
         return pd.Series(home * rich, index=p.index)
 
-    def orders(self, p: pd.DataFrame, crm: pd.DataFrame):
-        rng = self.rng
-        crm = crm.assign(_rix=np.arange(len(crm))).sort_values(["_pix", "_rix"], kind="stable")
-        has_orders = crm[crm._pix.isin(p.index[p.status == "customer"])]
-        people = has_orders._pix.unique()
-        first_rec = has_orders.groupby("_pix")._rix.agg(["min", "count"])
-        k = len(people)
-        start = self.uniform_ts(_ts("2021-01-01"), self.end - np.timedelta64(14, "D"), k)
-        life_days = rng.exponential(900, k)
-        stop = np.minimum(start + (life_days * 86400).astype(np.int64) * _SEC, self.end)
-        years = (stop - start).astype(np.int64) / (365.25 * 86400)
-        rate = rng.gamma(1.3, 8.0, k) * self.affinity(p).loc[people].to_numpy()
-        n = 1 + rng.poisson(rate * years)
-        cix = np.repeat(np.arange(k), n)
-        first = np.r_[0, np.cumsum(n)[:-1]]
-        ts = self.uniform_ts(start[cix], stop[cix], len(cix))
-        ts[first] = start  # the first purchase opens the relationship
-        ts += rng.integers(8 * 3600, 21 * 3600, len(ts)) * _SEC - (ts - ts.astype("datetime64[D]"))
-        recs = crm.set_index("_rix")
-        grp = first_rec.loc[people]
-        rix = grp["min"].to_numpy()[cix]  # orders go to the person's records in turn
-        pick = (rng.random(len(cix)) * grp["count"].to_numpy()[cix]).astype(int)
-        rix_sorted = has_orders._rix.to_numpy()
-        pos_start = np.searchsorted(has_orders._pix.to_numpy(), people)[cix]
-        rix = rix_sorted[pos_start + pick]
-        rec = recs.loc[rix]
-        m = len(cix)
-        order_id = np.array([f"O{i:09d}" for i in rng.permutation(m) + 1], dtype=object)
-        # lines
+    def catalogue(self):
+        """The products: category index, SKU, list price and unit cost of each (no random numbers)."""
         cat_ix, sku, price, cost = [], [], [], []
         for ci, (_cat, stems, (lo, hi), (clo, chi)) in enumerate(V.CATEGORIES):
             for stem in stems:
@@ -344,37 +420,146 @@ class _Gen:
                     pr = round(float(np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * ((model + 0.5) / 4))), 0)
                     price.append(pr)
                     cost.append(round(pr * (clo + (chi - clo) * ((model * 7 + len(stem)) % 5) / 4), 2))
-        cat_ix, sku, price, cost = map(np.array, (cat_ix, sku, price, cost))
+        return map(np.array, (cat_ix, sku, price, cost))
+
+    def orders(self, p: pd.DataFrame, crm: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """Write orders and order lines, a block of ``order_block`` people at a time.
+
+        Returns what later files need of the orders: each order's person, time and number (for the
+        contacts' conversions) and the paid store orders' store, month and amount, with the stores' ids
+        (for the store targets). These are filled into arrays made once for all orders, not gathered
+        block by block (small pieces kept between the blocks' freed memory would keep it from the system).
+
+        Per-person values (first purchase, lifetime, rate, number of orders), the order numbers (one
+        permutation) and the lines per order are drawn for everyone at once; they are small arrays. Every
+        other per-order and per-line value is drawn block by block from a fork of the generator (``fork``),
+        so the files are byte for byte those of one whole-population draw, whatever the block size, while
+        memory holds one block's orders and lines as text.
+        """
+        rng = self.rng
+        by_person = pd.DataFrame({"_pix": crm._pix.to_numpy(), "_rix": np.arange(len(crm))}).sort_values(
+            ["_pix", "_rix"], kind="stable")
+        has_orders = by_person[by_person._pix.isin(p.index[p.status == "customer"])]
+        people = has_orders._pix.unique()
+        first_rec = has_orders.groupby("_pix")._rix.agg(["min", "count"])
+        k = len(people)
+        start = self.uniform_ts(_ts("2021-01-01"), self.end - np.timedelta64(14, "D"), k)
+        life_days = rng.exponential(900, k)
+        stop = np.minimum(start + (life_days * 86400).astype(np.int64) * _SEC, self.end)
+        years = (stop - start).astype(np.int64) / (365.25 * 86400)
+        rate = rng.gamma(1.3, 8.0, k) * self.affinity(p).loc[people].to_numpy()
+        n = 1 + rng.poisson(rate * years)
+        m = int(n.sum())
+        first = np.r_[0, np.cumsum(n)[:-1]]  # each person's first order
+        d_ts = self.fork(lambda g, size: g.random(size), m)
+        d_hour = self.fork(lambda g, size: g.integers(8 * 3600, 21 * 3600, size), m)
+        n_recs = first_rec.loc[people]["count"].to_numpy()  # orders go to the person's records in turn
+        rix_sorted = has_orders._rix.to_numpy()
+        pos_start = np.searchsorted(has_orders._pix.to_numpy(), people)
+        d_pick = self.fork(lambda g, size: g.random(size), m)
+        order_no = rng.permutation(m).astype(np.int32) + 1
+        cat_ix, sku, price, cost = self.catalogue()
         pop = 1.0 / np.asarray([1, 1.5, 1.2, 0.8, 1.5, 0.6])[cat_ix] / price ** 0.35
-        nl = rng.choice([1, 2, 3, 4], m, p=[0.5, 0.3, 0.15, 0.05])
-        lix = np.repeat(np.arange(m), nl)
-        line_no = np.arange(len(lix)) - np.repeat(np.r_[0, np.cumsum(nl)[:-1]], nl) + 1
-        s = rng.choice(len(sku), len(lix), p=pop / pop.sum())
-        qty = rng.choice([1, 1, 1, 2, 3], len(lix))
-        amount_line = qty * price[s]
-        gross = np.bincount(lix, weights=amount_line, minlength=m)
-        coupon = self.mask(m, 0.06)
-        discount = np.where(coupon, np.round(gross * rng.uniform(0.05, 0.2, m), 2), 0.0)
-        channel = np.where(rec.source_system.to_numpy() == "web_shop", self.choice(["online", "app"], m),
-                           "store")
-        status = np.where(self.mask(m, 0.04), "refunded", "paid")
-        orders = pd.DataFrame({
-            "order_id": order_id, "source_system": rec.source_system.to_numpy(),
-            "source_customer_id": rec.source_customer_id.to_numpy(),
-            "order_ts": pd.Series(ts).dt.strftime("%Y-%m-%d %H:%M:%S"),
-            "amount": np.round(gross - discount, 2), "store_id": np.where(channel == "store", rec.store_id, None),
-            "channel": channel, "discount_amount": discount,
-            "coupon_code": np.where(coupon, self.choice(["CP-SPRING", "CP-618", "CP-1111", "CP-VIP"], m), None),
-            "status": status,
-        })
-        lines = pd.DataFrame({
-            "order_id": order_id[lix], "line_no": line_no, "sku": sku[s],
-            "category": np.array([V.CATEGORIES[c][0] for c in range(len(V.CATEGORIES))], dtype=object)[cat_ix[s]],
-            "quantity": qty, "unit_price": price[s], "amount": amount_line, "unit_cost": cost[s],
-        })
-        orders["_pix"] = rec._pix.to_numpy()
-        orders["_ts"] = ts
-        return orders, lines
+        pop = pop / pop.sum()
+        nl = self.blocks(lambda g, size: g.choice([1, 2, 3, 4], size, p=[0.5, 0.3, 0.15, 0.05]).astype(np.int8), m)
+        n_lines = int(nl.sum(dtype=np.int64))
+        d_sku = self.fork(lambda g, size: g.choice(len(sku), size, p=pop), n_lines)
+        d_qty = self.fork(lambda g, size: g.choice([1, 1, 1, 2, 3], size), n_lines)
+        d_coupon = self.fork(lambda g, size: g.random(size), m)
+        d_discount = self.fork(lambda g, size: g.uniform(0.05, 0.2, size), m)
+        d_channel = self.fork(lambda g, size: g.choice(2, size=size), m)
+        d_status = self.fork(lambda g, size: g.random(size), m)
+        d_code = self.fork(lambda g, size: g.choice(4, size=size), m)
+        # Planted: unreadable order times and amounts.
+        bad = np.flatnonzero(self.blocks(lambda g, size: g.random(size) < 0.0005, m))
+        bad_ts, bad_amount = bad[: len(bad) // 2], bad[len(bad) // 2:]
+        self.planted += [("orders", f"O{order_no[i]:09d}", "unreadable_order_ts") for i in bad_ts]
+        self.planted += [("orders", f"O{order_no[i]:09d}", "unreadable_amount") for i in bad_amount]
+
+        del by_person, has_orders, first_rec
+        # The records' fields as codes into their few values where that saves a Python string per record.
+        crm_system_code, systems = pd.factorize(crm.source_system)
+        systems = np.asarray(systems, dtype=object)
+        crm_id = crm.source_customer_id.to_numpy()
+        crm_store_code, store_ids = pd.factorize(crm.store_id)  # -1: none (web shop)
+        store_ids = np.asarray(store_ids, dtype=object)
+        stores_or_nan = np.r_[store_ids, np.array([np.nan], dtype=object)]  # as the column's to_numpy() gives
+        crm_pix = crm._pix.to_numpy()
+        category = np.array([V.CATEGORIES[c][0] for c in range(len(V.CATEGORIES))], dtype=object)[cat_ix]
+        channels = np.asarray(["online", "app"], dtype=object)
+        codes = np.asarray(["CP-SPRING", "CP-618", "CP-1111", "CP-VIP"], dtype=object)
+        o_cols = ["order_id", "source_system", "source_customer_id", "order_ts", "amount", "store_id", "channel",
+                  "discount_amount", "coupon_code", "status"]
+        web_sink = _ParquetSink(self.out / "orders" / "web_shop_orders.parquet")
+        rows: dict[str, int] = {}
+        placed_pix, placed_ts = np.empty(m, np.int64), np.empty(m, "datetime64[s]")
+        sold_store = np.empty(m, np.int32)  # index into store_ids; -1: not a paid store order with an amount
+        sold_month, sold_amount = np.empty(m, np.int32), np.empty(m, np.float64)
+        for b0 in range(0, k, self.order_block):
+            b1 = min(b0 + self.order_block, k)
+            i0, i1 = int(first[b0]), (int(first[b1]) if b1 < k else m)
+            mc = i1 - i0
+            cix = np.repeat(np.arange(b0, b1), n[b0:b1])
+            ts = self.uniform_ts(start[cix], stop[cix], mc, rng=d_ts)
+            ts[first[b0:b1] - i0] = start[b0:b1]  # the first purchase opens the relationship
+            ts += d_hour.integers(8 * 3600, 21 * 3600, mc) * _SEC - (ts - ts.astype("datetime64[D]"))
+            pick = (d_pick.random(mc) * n_recs[cix]).astype(int)
+            rix = rix_sorted[pos_start[cix] + pick]
+            order_id = np.array([f"O{i:09d}" for i in order_no[i0:i1]], dtype=object)
+            nl_b = nl[i0:i1].astype(np.int64)
+            lix = np.repeat(np.arange(mc), nl_b)
+            line_no = np.arange(len(lix)) - np.repeat(np.r_[0, np.cumsum(nl_b)[:-1]], nl_b) + 1
+            s = d_sku.choice(len(sku), len(lix), p=pop)
+            qty = d_qty.choice([1, 1, 1, 2, 3], len(lix))
+            amount_line = qty * price[s]
+            gross = np.bincount(lix, weights=amount_line, minlength=mc)
+            coupon = d_coupon.random(mc) < 0.06
+            discount = np.where(coupon, np.round(gross * d_discount.uniform(0.05, 0.2, mc), 2), 0.0)
+            system = systems[crm_system_code[rix]]
+            channel = np.where(system == "web_shop", channels[d_channel.choice(2, size=mc)], "store")
+            status = np.where(d_status.random(mc) < 0.04, "refunded", "paid")
+            orders = pd.DataFrame({
+                "order_id": order_id, "source_system": system, "source_customer_id": crm_id[rix],
+                "order_ts": pd.Series(ts).dt.strftime("%Y-%m-%d %H:%M:%S"),
+                "amount": np.round(gross - discount, 2),
+                "store_id": np.where(channel == "store", stores_or_nan[crm_store_code[rix]], None),
+                "channel": channel, "discount_amount": discount,
+                "coupon_code": np.where(coupon, codes[d_code.choice(4, size=mc)], None),
+                "status": status,
+            })
+            lines = pd.DataFrame({
+                "order_id": order_id[lix], "line_no": line_no, "sku": sku[s], "category": category[s],
+                "quantity": qty, "unit_price": price[s], "amount": amount_line, "unit_cost": cost[s],
+            })
+            orders["amount"] = orders.amount.map("{:.2f}".format).astype(object)
+            orders.loc[bad_ts[(bad_ts >= i0) & (bad_ts < i1)] - i0, "order_ts"] = "2025-13-45 25:61:00"
+            orders.loc[bad_amount[(bad_amount >= i0) & (bad_amount < i1)] - i0, "amount"] = "abc"
+            year = pd.Series(ts).dt.year.to_numpy()
+            web = (orders.source_system == "web_shop").to_numpy()
+            for y in np.unique(year):  # a year with only web orders still gets its (header-only) file
+                self.append_csv(orders[(year == y) & ~web][o_cols], f"orders/orders_{y}.csv", rows)
+            web_sink.add(orders[web][o_cols].astype(str).replace({"None": None, "nan": None}))
+            lyear = year[lix]
+            for y in np.unique(year):
+                self.append_csv(lines[lyear == y], f"order_lines/order_lines_{y}.csv", rows)
+            placed_pix[i0:i1], placed_ts[i0:i1] = crm_pix[rix], ts
+            amount = pd.to_numeric(orders.amount, errors="coerce").to_numpy()
+            paid = (status == "paid") & orders.store_id.notna().to_numpy() & ~np.isnan(amount)
+            sold_store[i0:i1] = np.where(paid, crm_store_code[rix], -1)
+            sold_month[i0:i1] = ts.astype("datetime64[M]").astype(np.int64)  # a monthly Period's ordinal
+            sold_amount[i0:i1] = amount
+            self.summary.order_blocks += 1
+        web_rows = web_sink.close(o_cols)
+        for rel in sorted(r for r in rows if r.startswith("orders/")):
+            self.summary.counts[rel] = rows[rel]
+        self.summary.counts["orders/web_shop_orders.parquet"] = web_rows
+        for rel in sorted(r for r in rows if r.startswith("order_lines/")):
+            self.summary.counts[rel] = rows[rel]
+        placed = pd.DataFrame({"_pix": placed_pix, "_ts": placed_ts, "order_id": order_no}, copy=False)
+        keep = sold_store >= 0
+        sold = pd.DataFrame({"store": sold_store[keep], "month": sold_month[keep], "amount": sold_amount[keep]})
+        pa.default_memory_pool().release_unused()  # pandas' text columns live in Arrow's pool, which keeps freed memory
+        return placed, sold, store_ids
 
     # ---------------------------------------------------------------- events
     def events(self, p: pd.DataFrame, crm: pd.DataFrame, truth: list) -> int:
@@ -399,7 +584,9 @@ class _Gen:
             first = np.r_[0, np.cumsum(k)[:-1]]
             m = len(ix)
             ts = self.uniform_ts(_ts("2025-01-01"), self.end, m)
-            etype = self.choice(["page_view", "product_view", "search", "add_to_cart"], m, p=[0.6, 0.27, 0.08, 0.05])
+            # Text columns are held as codes into small tables of values until DuckDB writes the file:
+            # a block has about 1.5M events, and a Python string per value would cost gigabytes.
+            etype = self.rng.choice(4, size=m, p=[0.6, 0.27, 0.08, 0.05]).astype(np.int8)  # EVENT_TYPES
             user_id = np.full(m, None, dtype=object)
             phone = np.full(m, None, dtype=object)
             email = np.full(m, None, dtype=object)
@@ -409,12 +596,12 @@ class _Gen:
             login = np.zeros(m, bool)
             login[first] = True
             login &= acct
-            etype[login] = "login"
+            etype[login] = EVENT_TYPES.index("login")
             user_id[login] = web_acct.source_customer_id.reindex(oo[login]).to_numpy()
             form = np.zeros(m, bool)
             form[first] = True
             form &= known & ~acct & self.mask(m, 0.7)
-            etype[form] = "form_submit"
+            etype[form] = EVENT_TYPES.index("form_submit")
             by_phone = form & self.mask(m, 0.7)
             phone[by_phone] = self.phone_text(p.phone.to_numpy()[oo[by_phone]])
             by_mail = form & ~by_phone
@@ -423,28 +610,42 @@ class _Gen:
             ident = np.union1d(np.unique(a[ix][login]), form_anon)
             idset = set(ident)
             truth += [("events", x, f"P{int(w):07d}") for x, w in zip(a, o, strict=True) if x in idset]
-            sku = self.choice([f"SKU-{c}{i:04d}" for c in range(6) for i in range(0, 100, 7)], m)
-            props = np.where(etype == "product_view", '{"sku": "' + sku + '"}',
-                             np.where(etype == "search",
-                                      '{"query": "' + self.choice(["冰箱", "空调", "奶粉", "茶叶"], m) + '"}',
-                                      np.where(etype == "form_submit", '{"form": "enquiry"}', "{}")))
+            sku = self.rng.choice(len(EVENT_SKUS), size=m)
+            query = self.rng.choice(len(EVENT_QUERIES), size=m)
+            # properties: an index into EVENT_PROPERTIES (a product's SKU, a search's query, a form, or {})
+            props = np.where(etype == EVENT_TYPES.index("product_view"), sku,
+                             np.where(etype == EVENT_TYPES.index("search"), len(EVENT_SKUS) + query,
+                                      np.where(etype == EVENT_TYPES.index("form_submit"), len(EVENT_PROPERTIES) - 2,
+                                               len(EVENT_PROPERTIES) - 1)))
+            del sku, query
             prov_i = np.where(known, p.place.to_numpy()[np.maximum(oo, 0)], rng.integers(0, len(V.PLACES), m))
-            df = pd.DataFrame({
-                "event_id": [f"ev-{part:03d}-{i:08d}" for i in range(m)],
-                "event_ts": pd.Series(ts).dt.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
-                "anonymous_id": a[ix], "event_type": etype, "user_id": user_id, "phone": phone,
-                "email": email, "page_url": "/" + etype,
-                "referrer": self.choice([None, "https://www.baidu.com/", "https://weixin.qq.com/"], m),
-                "utm_source": self.choice([None, "baidu", "wechat", "douyin"], m),
-                "province": np.array([V.PLACES[i][0] for i in range(len(V.PLACES))], dtype=object)[prov_i],
-                "city": np.array([V.PLACES[i][1] for i in range(len(V.PLACES))], dtype=object)[prov_i],
-                "properties": props,
-            }).sort_values("event_ts", kind="stable")
+            referrer = self.rng.choice(len(EVENT_REFERRERS), size=m)
+            utm = self.rng.choice(len(EVENT_UTM), size=m)
+            order = np.argsort(ts, kind="stable")  # the file is in time order (its text sorts as its time)
+
+            def text(values: np.ndarray, codes: np.ndarray | None = None, order=order) -> pa.Array:
+                return pa.array(values[order] if codes is None else values[codes[order]], type=pa.string(),
+                                from_pandas=True)
+
+            table = pa.table({
+                "event_no": order.astype(np.int64), "ts": ts[order], "anonymous_id": text(a, ix),
+                "event_type": text(EVENT_TYPE_TEXT, etype), "user_id": text(user_id), "phone": text(phone),
+                "email": text(email), "page_url": text(EVENT_PAGE_URLS, etype),
+                "referrer": text(EVENT_REFERRERS, referrer), "utm_source": text(EVENT_UTM, utm),
+                "province": text(PROVINCES, prov_i), "city": text(CITIES, prov_i),
+                "properties": text(EVENT_PROPERTIES, props),
+            })
+            del ts, etype, user_id, phone, email, oo, known, acct, login, form, by_phone, by_mail, props, prov_i
+            del referrer, utm, order
             path = self.out / "events" / f"events_part{part:03d}.jsonl"
             con = duckdb.connect()
-            con.register("df", df)
-            con.execute(f"COPY (SELECT * REPLACE (properties::JSON AS properties) FROM df) TO '{path}' (FORMAT JSON)")
+            con.register("t", table)
+            con.execute(f"""COPY (SELECT printf('ev-%03d-%08d', {part}::BIGINT, event_no) AS event_id,
+                                         strftime(ts, '%Y-%m-%dT%H:%M:%S+08:00') AS event_ts,
+                                         * EXCLUDE (event_no, ts) REPLACE (properties::JSON AS properties)
+                                  FROM t) TO '{path}' (FORMAT JSON)""")
             con.close()
+            del table
             total += m
             if part == 0:
                 self.append_broken(path, ['{"event_id": "ev-broken-1", "event_ts": "2026-01-0',
@@ -509,6 +710,7 @@ class _Gen:
 
     # ---------------------------------------------------------------- contacts, service, consents
     def feedback(self, p: pd.DataFrame, crm: pd.DataFrame, orders: pd.DataFrame):
+        """``orders``: person (_pix), time (_ts) and number (order_id, the digits of the id) of every order."""
         rng = self.rng
         cust = p.index[p.status == "customer"].to_numpy()
         who = cust[self.mask(len(cust), 0.3)]
@@ -536,7 +738,8 @@ class _Gen:
         c = pd.DataFrame({"_pix": who, "_ts": resp_ts, "i": np.arange(m)})[responded].sort_values("_ts")
         if len(c) and len(o):
             hit = pd.merge_asof(c, o, on="_ts", by="_pix", direction="forward", tolerance=pd.Timedelta("14D"))
-            contacts.loc[hit.i.to_numpy(), "converted_order_id"] = hit.order_id.to_numpy()
+            contacts.loc[hit.i.to_numpy(), "converted_order_id"] = np.array(
+                [None if pd.isna(x) else f"O{int(x):09d}" for x in hit.order_id], dtype=object)
         self.write_csv(contacts, "contacts/contacts_2026.csv")
 
         rec = crm[crm._kind == "primary"]
@@ -583,19 +786,19 @@ class _Gen:
                 for i, (prov, city, dists) in enumerate(V.PLACES) for j, d in enumerate((dists * 4)[:4])]
         self.write_csv(pd.DataFrame(rows), "stores/stores.csv")
 
-    def store_targets(self, orders: pd.DataFrame) -> None:
+    def store_targets(self, sold: pd.DataFrame, store_ids: np.ndarray) -> None:
         """Monthly revenue targets per store, as a head office sets them: the same month's revenue a year
         earlier plus 10%, rounded to 1,000 (at least 1,000), for the end date's year up to the month after it (set in
         advance). Every eighth store has none, so the KPIs show stores without a target (NULL attainment).
-        Drawn from no random numbers: the rest of the demo stays byte for byte the same."""
-        amount = pd.to_numeric(orders.amount, errors="coerce")
-        paid = (orders.status == "paid").to_numpy() & orders.store_id.notna().to_numpy() & amount.notna().to_numpy()
-        sold = pd.DataFrame({"store_id": orders.store_id[paid], "month": orders._ts[paid].dt.to_period("M"),
-                             "amount": amount[paid]}).groupby(["store_id", "month"]).amount.sum()
+        Drawn from no random numbers: the rest of the demo stays byte for byte the same. ``sold``: store (an
+        index into ``store_ids``), month (a monthly Period's ordinal) and amount of every paid store order with
+        a readable amount, in the order of the orders (the sums are added up in that order)."""
+        code = {st: i for i, st in enumerate(store_ids)}
+        stores = sorted(store_ids[np.unique(sold.store)])
+        sold = sold.groupby(["store", "month"]).amount.sum()
         end = pd.Period(pd.Timestamp(self.end), "M")
-        stores = sorted(orders.store_id[paid].unique())
         rows = [{"store_id": st, "month": (m.start_time.date()).isoformat(),
-                 "revenue_target": f"{max(round(sold.get((st, m - 12), 0.0) * 1.1, -3), 1000.0):.2f}"}
+                 "revenue_target": f"{max(round(sold.get((code[st], (m - 12).ordinal), 0.0) * 1.1, -3), 1000.0):.2f}"}
                 for i, st in enumerate(stores) if i % 8 != 7
                 for m in pd.period_range(pd.Period(f"{end.year}-01", "M"), end + 1, freq="M")]
         self.write_csv(pd.DataFrame(rows, columns=["store_id", "month", "revenue_target"]),
@@ -618,9 +821,11 @@ class _Gen:
                     "store_pos,S999901,刘洋,男,1988-02-03,13912345670,liuyang@qq.com,,,,广东省,广州市,天河区,"
                     "天河区体育西路,广州,extra,,,,2024-01-01,2024-01-01",
                     "store_pos,S999902,\"周敏"], "wrong_field_count")
-        orders = self._orders(people, crm) if "orders" in parts else None
-        if orders is not None:
-            self.store_targets(orders)
+        orders = None
+        if "orders" in parts:
+            orders, sold, store_ids = self.orders(people, crm)
+            self.store_targets(sold, store_ids)
+            del sold
         if "events" in parts:
             self.events(people, crm, truth)
         if "lists" in parts:
@@ -635,36 +840,15 @@ class _Gen:
         people[["person_id", "status", "family"]].to_csv(tdir / "people.csv", index=False)
         return self.summary
 
-    def _orders(self, people: pd.DataFrame, crm: pd.DataFrame) -> pd.DataFrame:
-        """Write orders and order lines; returns the orders for the feedback files."""
-        orders, lines = self.orders(people, crm)
-        o_cols = [c for c in orders.columns if not c.startswith("_")]
-        bad = np.flatnonzero(self.mask(len(orders), 0.0005))
-        orders["amount"] = orders.amount.map("{:.2f}".format).astype(object)
-        orders.loc[bad[: len(bad) // 2], "order_ts"] = "2025-13-45 25:61:00"
-        orders.loc[bad[len(bad) // 2:], "amount"] = "abc"
-        self.planted += [("orders", orders.order_id[i], "unreadable_order_ts") for i in bad[: len(bad) // 2]]
-        self.planted += [("orders", orders.order_id[i], "unreadable_amount") for i in bad[len(bad) // 2:]]
-        year = orders._ts.dt.year.to_numpy()
-        web = (orders.source_system == "web_shop").to_numpy()
-        for y in np.unique(year):
-            self.write_csv(orders[(year == y) & ~web][o_cols], f"orders/orders_{y}.csv")
-        (self.out / "orders").mkdir(parents=True, exist_ok=True)
-        orders[web][o_cols].astype(str).replace({"None": None, "nan": None}).to_parquet(
-            self.out / "orders" / "web_shop_orders.parquet", index=False)
-        self.summary.counts["orders/web_shop_orders.parquet"] = int(web.sum())
-        lyear = lines.order_id.map(pd.Series(np.asarray(year), index=orders.order_id))
-        for y in np.unique(year):
-            self.write_csv(lines[(lyear == y).to_numpy()], f"order_lines/order_lines_{y}.csv")
-        return orders
-
 
 def generate(out: Path | str, scale: float = 1.0, seed: int = 42, end: date = DEMO_END,
-             overwrite: bool = True, parts: frozenset[str] | set[str] = PARTS) -> DemoSummary:
+             overwrite: bool = True, parts: frozenset[str] | set[str] = PARTS,
+             order_block: int = ORDER_BLOCK) -> DemoSummary:
     """Write a demo landing zone to ``out``; returns counts of what was written.
 
     ``parts`` limits what is written besides stores and CRM customers (``orders``,
     ``events``, ``lists``): the identity benchmark needs only people, not a year of events.
+    ``order_block``: people whose orders are made and written together (memory, not the files, depends on it).
     """
     unknown = set(parts) - PARTS
     if unknown:
@@ -673,4 +857,8 @@ def generate(out: Path | str, scale: float = 1.0, seed: int = 42, end: date = DE
     if out.exists() and overwrite:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    return _Gen(out, scale, seed, end).run(frozenset(parts))
+    if order_block < 1:
+        raise ValueError(f"order_block must be at least 1, not {order_block}")
+    gen = _Gen(out, scale, seed, end)
+    gen.order_block = order_block
+    return gen.run(frozenset(parts))
