@@ -4,7 +4,8 @@ stg_web__events, stg_sales__orders and stg_crm__customers add, each night, only 
 the last one. On a hand-made landing zone (not the demo), with a late order, a late event, corrections of an
 order, an event and a customer, a new customer, and an event dated after the run date:
 
-* the incremental night equals a `--full-refresh` night of the same data, table for table;
+* the incremental night equals a `--full-refresh` night of the same data, table for table (order lines
+  are appended by delivery: stg_sales__order_lines);
 * the corrections replace, the late rows join, the future event waits for its night, even a night later
   than the next one;
 * a backfill rebuilds in full on its copy, holds nothing after its date, and leaves the committed
@@ -24,7 +25,8 @@ from bullseye.transform import incremental_notes, incremental_watermarks
 from tests.conftest import copy_home, write
 
 pytestmark = pytest.mark.slow
-INCREMENTAL = ("staging.stg_crm__customers", "staging.stg_sales__orders", "staging.stg_web__events")
+INCREMENTAL = ("staging.stg_crm__customers", "staging.stg_sales__order_lines", "staging.stg_sales__orders",
+               "staging.stg_web__events")
 
 CRM = """source_customer_id,name,phone,email,updated_at
 c1,张伟,138 0013 8001,zw@example.com,2026-01-01
@@ -36,6 +38,16 @@ o1,c1,2026-01-05 10:00:00,120.50,paid
 o2,c1,2026-03-01 11:00:00,80.00,paid
 o3,c2,2026-04-01 12:00:00,300.00,paid
 o4,c3,2026-11-20 09:30:00,55.00,paid
+"""
+LINES = """order_id,line_no,sku,category,quantity,unit_price,amount,unit_cost
+o1,1,SKU-1,厨具,1,120.50,120.50,80.00
+o2,1,SKU-2,小家电,2,40.00,80.00,50.00
+o3,1,SKU-3,大家电,1,300.00,300.00,210.00
+o4,1,SKU-1,厨具,1,55.00,55.00,40.00
+"""
+LATE_LINES = """order_id,line_no,sku,category,quantity,unit_price,amount,unit_cost
+o5,1,SKU-3,大家电,1,999.00,999.00,700.00
+o3,1,SKU-3,大家电,1,300.00,300.00,200.00
 """
 
 
@@ -91,11 +103,13 @@ def nights(tmp_path_factory):
     land, home = root / "land", root / "home"
     write(land / "crm_customers" / "a.csv", CRM)
     write(land / "orders" / "o.csv", ORDERS)
+    write(land / "order_lines" / "l.csv", LINES)
     write(land / "events" / "e.jsonl", EVENTS)
     _run(land, home, "2026-11-24")
     first = _watermarks(home / "warehouse" / "bullseye.duckdb")
     full_home = copy_home(home, root / "full")
     write(land / "orders" / "late.csv", LATE_ORDERS)
+    write(land / "order_lines" / "late.csv", LATE_LINES)  # o5's line, and o3's line again with another cost
     write(land / "events" / "late.jsonl", LATE_EVENTS)
     write(land / "crm_customers" / "update.csv", CRM_UPDATE)
     _run(land, home, "2026-11-25")
@@ -142,6 +156,8 @@ def test_corrections_replace_and_late_rows_join(nights):
         ("e1", "page_view"), ("e2", "signup"), ("e4", "product_view")]  # e3 lies after the run date
     assert _rows(wh, "SELECT source_customer_id, email FROM staging.stg_crm__customers ORDER BY 1") == [
         ("c1", "zhang.wei@example.com"), ("c2", None), ("c3", "wf@example.com"), ("c4", None)]
+    assert _rows(wh, "SELECT order_id, unit_cost FROM intermediate.int_order_lines__enriched "
+                     "WHERE order_id IN ('o3', 'o5') ORDER BY 1") == [("o3", 200), ("o5", 700)]
     # the late order reached the customer's RFM that night
     assert _rows(wh, "SELECT r.frequency, r.last_order_date::VARCHAR FROM marts.customer_rfm r "
                      "JOIN marts.fct_orders o USING (customer_id) WHERE o.order_id = 'o5'") == [(2, "2026-11-22")]

@@ -80,6 +80,15 @@
 {%- endmacro %}
 
 
+{#- `where _delivery_id > <the watermark's last delivery>` under is_incremental(), else nothing: for a model that
+    keeps every delivered row (append), so a night adds the rows of the deliveries loaded since. -#}
+{% macro incremental_deliveries() -%}
+    {%- if this is not none and is_incremental() -%}
+    where _delivery_id > {{ incremental_watermark()['delivery'] }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Post-hook: record the watermark of the build just made (see the top of this file). -#}
 {% macro record_watermark(source_relation) -%}
     {%- if execute and model.config.materialized == 'incremental' -%}
