@@ -26,6 +26,17 @@ def q(con, sql, *params):
     return con.execute(sql, list(params)).fetchall()
 
 
+def db_rows(db: Path, sql: str, *params) -> list[tuple]:
+    """All rows of a query on a warehouse file, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))

@@ -22,7 +22,7 @@ import pytest
 
 from bullseye.cli import main
 from bullseye.transform import incremental_notes, incremental_watermarks
-from tests.conftest import copy_home, write
+from tests.conftest import copy_home, db_rows, write
 
 pytestmark = pytest.mark.slow
 INCREMENTAL = ("staging.stg_crm__customers", "staging.stg_sales__order_lines", "staging.stg_sales__orders",
@@ -72,14 +72,6 @@ c4,赵敏,13600005678,,2026-11-25
 """
 
 
-def _rows(db, sql: str, *params) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
 def _watermarks(db) -> dict[str, dict]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -89,7 +81,7 @@ def _watermarks(db) -> dict[str, dict]:
 
 
 def _notes(db, as_of: str, kind: str = "night") -> list[str]:
-    (summary,), = _rows(db, "SELECT summary FROM meta.nights WHERE as_of = ? AND kind = ?", as_of, kind)
+    (summary,), = db_rows(db, "SELECT summary FROM meta.nights WHERE as_of = ? AND kind = ?", as_of, kind)
     return json.loads(summary)["notes"]
 
 
@@ -149,17 +141,17 @@ def test_an_incremental_night_equals_a_full_refresh(nights):
 
 def test_corrections_replace_and_late_rows_join(nights):
     wh = nights["home"] / "warehouse" / "bullseye.duckdb"
-    assert _rows(wh, "SELECT order_id, is_refunded, order_date::VARCHAR FROM staging.stg_sales__orders "
+    assert db_rows(wh, "SELECT order_id, is_refunded, order_date::VARCHAR FROM staging.stg_sales__orders "
                      "WHERE order_id IN ('o2', 'o5') ORDER BY 1") == [("o2", True, "2026-03-01"),
                                                                      ("o5", False, "2026-11-22")]
-    assert _rows(wh, "SELECT event_id, event_type FROM staging.stg_web__events ORDER BY 1") == [
+    assert db_rows(wh, "SELECT event_id, event_type FROM staging.stg_web__events ORDER BY 1") == [
         ("e1", "page_view"), ("e2", "signup"), ("e4", "product_view")]  # e3 lies after the run date
-    assert _rows(wh, "SELECT source_customer_id, email FROM staging.stg_crm__customers ORDER BY 1") == [
+    assert db_rows(wh, "SELECT source_customer_id, email FROM staging.stg_crm__customers ORDER BY 1") == [
         ("c1", "zhang.wei@example.com"), ("c2", None), ("c3", "wf@example.com"), ("c4", None)]
-    assert _rows(wh, "SELECT order_id, unit_cost FROM intermediate.int_order_lines__enriched "
+    assert db_rows(wh, "SELECT order_id, unit_cost FROM intermediate.int_order_lines__enriched "
                      "WHERE order_id IN ('o3', 'o5') ORDER BY 1") == [("o3", 200), ("o5", 700)]
     # the late order reached the customer's RFM that night
-    assert _rows(wh, "SELECT r.frequency, r.last_order_date::VARCHAR FROM marts.customer_rfm r "
+    assert db_rows(wh, "SELECT r.frequency, r.last_order_date::VARCHAR FROM marts.customer_rfm r "
                      "JOIN marts.fct_orders o USING (customer_id) WHERE o.order_id = 'o5'") == [(2, "2026-11-22")]
 
 
@@ -167,7 +159,7 @@ def test_a_future_event_arrives_on_its_night_and_a_backfill_rebuilds_on_its_copy
     land, home = nights["land"], nights["home"]
     wh = home / "warehouse" / "bullseye.duckdb"
     _run(land, home, "2026-11-27")  # no new delivery; 11-26 skipped
-    assert _rows(wh, "SELECT event_id FROM staging.stg_web__events WHERE event_id = 'e3'") == [("e3",)]
+    assert db_rows(wh, "SELECT event_id FROM staging.stg_web__events WHERE event_id = 'e3'") == [("e3",)]
     assert _watermarks(wh)["staging.stg_web__events"]["built"] == "incremental"
     _run(land, home, "2026-11-26")  # a backfill: 11-27 is committed
     kept = home / "backfills" / "2026-11-26" / "bullseye.duckdb"
@@ -175,9 +167,9 @@ def test_a_future_event_arrives_on_its_night_and_a_backfill_rebuilds_on_its_copy
     assert {n: (w["built"], w["as_of"]) for n, w in _watermarks(kept).items()} == \
         dict.fromkeys(INCREMENTAL, ("full", "2026-11-26"))
     # e3 (dated 11-27) is in the committed warehouse's stg_web__events, not in the backfill's
-    assert _rows(kept, "SELECT event_id FROM staging.stg_web__events ORDER BY 1") == [("e1",), ("e2",), ("e4",)]
-    assert _rows(kept, "SELECT count(*) FROM staging.stg_sales__orders") == [(5,)]
-    assert _rows(kept, "SELECT count(*) FROM staging.stg_crm__customers") == [(4,)]
+    assert db_rows(kept, "SELECT event_id FROM staging.stg_web__events ORDER BY 1") == [("e1",), ("e2",), ("e4",)]
+    assert db_rows(kept, "SELECT count(*) FROM staging.stg_sales__orders") == [(5,)]
+    assert db_rows(kept, "SELECT count(*) FROM staging.stg_crm__customers") == [(4,)]
     notes = _notes(kept, "2026-11-26", "backfill")
     assert any("a backfill: the table held nights up to 2026-11-27" in n for n in notes), notes
     # the committed warehouse is untouched by the backfill

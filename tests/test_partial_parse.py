@@ -12,22 +12,13 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import pytest
 
 from bullseye.cli import main
-from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, write
+from tests.conftest import MINIMAL_CRM, MINIMAL_ORDERS, db_rows, write
 
 pytestmark = pytest.mark.slow
 FIRST, SECOND = "2026-06-01", "2027-01-15"
-
-
-def _rows(db, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +48,14 @@ def test_the_second_night_builds_with_its_own_date(two_nights):
     home, _, _ = two_nights
     wh, second = home / "warehouse" / "bullseye.duckdb", date.fromisoformat(SECOND)
     # SQL models (macros/as_of.sql)
-    assert _rows(wh, "SELECT DISTINCT as_of_date FROM marts.customer_rfm") == [(second,)]
+    assert db_rows(wh, "SELECT DISTINCT as_of_date FROM marts.customer_rfm") == [(second,)]
     # Python models (bullseye.config.run_date): the customers' age T (weeks from their first purchase to the
     # run date) in the CLV summary, and the calendar's years (from the year before the run date's)
-    ages = _rows(wh, "SELECT first_purchase::DATE, T FROM intermediate.int_customer__clv_summary")
+    ages = db_rows(wh, "SELECT first_purchase::DATE, T FROM intermediate.int_customer__clv_summary")
     assert len(ages) == 2
     assert all(abs(t * 7 - (second - first).days) < 1e-6 for first, t in ages), ages
-    assert _rows(wh, "SELECT min(year), max(year) FROM intermediate.int_calendar__festivals") == [(2026, 2027)]
+    assert db_rows(wh, "SELECT min(year), max(year) FROM intermediate.int_calendar__festivals") == [(2026, 2027)]
     # the identity step resolved tonight, and the night was committed as a night (not a backfill)
-    assert _rows(wh, "SELECT DISTINCT as_of FROM identity.clusters") == [(second,)]
-    assert _rows(wh, "SELECT as_of::VARCHAR, kind FROM meta.nights ORDER BY 1") == [(FIRST, "night"),
+    assert db_rows(wh, "SELECT DISTINCT as_of FROM identity.clusters") == [(second,)]
+    assert db_rows(wh, "SELECT as_of::VARCHAR, kind FROM meta.nights ORDER BY 1") == [(FIRST, "night"),
                                                                                     (SECOND, "night")]

@@ -22,7 +22,7 @@ from bullseye.config import PROJECT_ROOT, RunConfig, setting
 from bullseye.evaluation import pairwise_scores
 from bullseye.pipeline import PipelineError, step_check, step_load
 from bullseye.quality import QualityError
-from tests.conftest import DEMO_NIGHT, MINIMAL_CRM, MINIMAL_ORDERS, copy_home, write
+from tests.conftest import DEMO_NIGHT, MINIMAL_CRM, MINIMAL_ORDERS, copy_home, db_rows, write
 
 pytestmark = pytest.mark.slow
 MARTS = ["dim_customer", "customer_identity_map", "fct_orders", "customer_rfm", "target_lists", "customer_clv",
@@ -412,14 +412,6 @@ def _copy_night(night, tmp_path: Path, as_of: str) -> RunConfig:
     return RunConfig(landing=tmp_path, warehouse=tmp_path / "bullseye.duckdb", as_of=as_of, home=tmp_path / "home")
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_dbt_full_refresh_by_hand_keeps_the_history(night, tmp_path):
     """A habitual `dbt build --full-refresh` rebuilds the marts from the declared history (history.*) and
     never erases it: caps, waves and the lifecycle hysteresis still see every earlier night. (With the
@@ -436,16 +428,17 @@ def test_dbt_full_refresh_by_hand_keeps_the_history(night, tmp_path):
                     f"FROM history.lifecycle_stages WHERE as_of_date = DATE '{AS_OF}'")
     finally:
         con.close()
-    history_before = _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL")
-    stages_before = _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL")
+    history_before = db_rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL")
+    stages_before = db_rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL")
     earlier = [r for r in history_before if str(r[0]) == "2026-11-20"]
     assert earlier and stages_before
     run_dbt(cfg, "build", "--full-refresh", "--select", "int_activation__decision_history",
             "int_activation__list_history", "contact_decisions", "target_lists", "int_customer__lifecycle")
-    assert _rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL") == history_before
-    assert _rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL") == stages_before
-    assert _rows(db, "SELECT * FROM marts.contact_decisions WHERE run_date = DATE '2026-11-20' ORDER BY ALL") == earlier
-    assert _rows(db, "SELECT count(*) FROM intermediate.int_customer__lifecycle WHERE as_of_date = DATE '2026-11-20'"
+    assert db_rows(db, "SELECT * FROM history.contact_decisions ORDER BY ALL") == history_before
+    assert db_rows(db, "SELECT * FROM history.lifecycle_stages ORDER BY ALL") == stages_before
+    assert db_rows(db, "SELECT * FROM marts.contact_decisions WHERE run_date = DATE '2026-11-20' "
+                       "ORDER BY ALL") == earlier
+    assert db_rows(db, "SELECT count(*) FROM intermediate.int_customer__lifecycle WHERE as_of_date = DATE '2026-11-20'"
                  )[0][0] == len(stages_before) // 2
 
 
