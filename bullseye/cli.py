@@ -436,20 +436,21 @@ def _bench_night(args: argparse.Namespace) -> int:
                 else "demo data reused")
         console.print(f"night scale={fig.scale:g} as of {fig.as_of}: {fig.people:,} people, {fig.input_rows:,} "
                       f"input rows ({made})", soft_wrap=True)
-        table = Table("step", "seconds", "rows/s", "peak RSS MB", "RSS at start MB")
+        table = Table("step", "seconds", "rows/s", "peak RSS MB", "RSS at start MB", "peak spill MB")
         for s in fig.steps:
             table.add_row(s.step, f"{s.seconds:,.1f}", f"{s.rows_per_second:,.0f}" if s.rows_per_second else "",
                           f"{s.peak_rss_mb:,.0f}" if s.peak_rss_mb else "",
-                          f"{s.start_rss_mb:,.0f}" if s.start_rss_mb else "")
+                          f"{s.start_rss_mb:,.0f}" if s.start_rss_mb else "",
+                          f"{s.peak_spill_mb:,.0f}" if s.peak_spill_mb is not None else "")
             for f in (f for f in fig.fixed if f.step == s.step):  # what the step pays whatever the data
                 table.add_row(f"  of which fixed: {f.what}" + (f" (x{f.count})" if f.count > 1 else ""),
-                              f"{f.seconds:,.1f}", "", "", "")
+                              f"{f.seconds:,.1f}", "", "", "", "")
         table.add_row("night", f"{fig.total_seconds:,.1f}",
                       f"{fig.input_rows / fig.total_seconds:,.0f}" if fig.total_seconds else "",
-                      f"{fig.peak_rss_mb:,.0f}", "")
+                      f"{fig.peak_rss_mb:,.0f}", "", f"{fig.peak_spill_mb:,.0f}")
         for f in (f for f in fig.fixed if f.step == "airflow"):  # not in this night: each Airflow task pays it
             table.add_row(f"not in the night: {f.what}, per task ({f.count} tasks)", f"{f.seconds:,.1f}", "", "",
-                          "")
+                          "", "")
         console.print(table)
         for f in fig.fixed:
             if f.detail:

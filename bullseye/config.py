@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -183,6 +184,13 @@ THREADS_ENV = "BULLSEYE_DUCKDB_THREADS"  # default: the CPUs this process may us
 DUCKDB_MEMORY_SHARE = 0.5  # the rest is for Python (pandas, Splink, PyMC), the OS page cache and the BI readers
 
 
+# What DuckDB may spill to disk (its max_temp_directory_size). DuckDB's own default is 90% of the free disk, so
+# one query that spills without end fills a disk the machine shares; here it is a share of the free space where
+# it spills, taken when the connection opens. A query that needs more fails naming the setting.
+SPILL_LIMIT_ENV = "BULLSEYE_DUCKDB_SPILL_LIMIT"  # e.g. 40GB; default: DUCKDB_SPILL_SHARE of that free space
+DUCKDB_SPILL_SHARE = 0.5
+
+
 MIN_DUCKDB_MEMORY = 256 * 2**20  # below this DuckDB cannot run a night's queries at all
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -230,6 +238,26 @@ def duckdb_limits() -> tuple[str, int]:
     else:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return memory, threads
+
+
+def _free_disk_bytes(folder: Path) -> int:
+    """Free space on the file system of ``folder``, or of its nearest existing parent (DuckDB makes its temp
+    directory only when it first spills)."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def duckdb_spill_limit(temp_directory: Path) -> str:
+    """max_temp_directory_size for a connection spilling to ``temp_directory``: $BULLSEYE_DUCKDB_SPILL_LIMIT, else
+    DUCKDB_SPILL_SHARE of the free disk there. A value DuckDB cannot use is an error, not a silent default."""
+    text = os.environ.get(SPILL_LIMIT_ENV, "").strip()
+    if not text:
+        return f"{int(_free_disk_bytes(temp_directory) * DUCKDB_SPILL_SHARE / 2**20)}MiB"
+    if _size_bytes(text) is None:
+        raise ValueError(f"{SPILL_LIMIT_ENV}={text!r}: write a size such as 40GB or 4096MiB")
+    return text
 
 
 # Which output of dbt_project/profiles.yml dbt builds on ($BULLSEYE_DBT_TARGET): "local", DuckDB (the default, the

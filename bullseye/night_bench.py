@@ -40,6 +40,7 @@ that pays them (``NightFigures.fixed``), each measured inside the real night, no
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.abc
 import json
@@ -63,6 +64,7 @@ class StepFigure:
     peak_rss_mb: float | None  # None: not measured (the child's start and wind-down)
     rows_per_second: float | None = None
     start_rss_mb: float | None = None  # resident at the step's start: memory earlier steps left behind
+    peak_spill_mb: float | None = None  # the most DuckDB had spilled to disk during the step (SpillWatch)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class NightFigures:
     generate_seconds: float | None = None  # None: the demo data was reused
     total_seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    peak_spill_mb: float = 0.0
     steps: list[StepFigure] = field(default_factory=list)
     fixed: list[FixedFigure] = field(default_factory=list)  # "of which fixed", under their steps
     notes: list[str] = field(default_factory=list)
@@ -120,16 +123,60 @@ def rss_mb() -> float:
     return _status_mb("VmRSS")
 
 
-def measure(name: str, fn, rows: int | None = None) -> StepFigure:
+class SpillWatch:
+    """The disk DuckDB spills to, sampled: every ``*.tmp`` folder under the warehouse's folder (the working
+    copy's, ``.nights/<date>/bullseye.duckdb.tmp``, and the published copy's), in blocks really written. DuckDB
+    spills within a query and deletes the files after it, so only sampling sees the peak; one taken every
+    ``every`` seconds can miss a spill shorter than that."""
+
+    def __init__(self, folder: Path, every: float = 0.5):
+        self.folder, self.every = folder, every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spill-watch", daemon=True)
+
+    def spilled_bytes(self) -> int:
+        total = 0
+        for tmp in self.folder.rglob("*.tmp"):
+            if tmp.is_dir():
+                for entry in os.scandir(tmp):
+                    with contextlib.suppress(OSError):  # DuckDB deletes its spill files while we look
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            with contextlib.suppress(OSError):
+                self.peak = max(self.peak, self.spilled_bytes())
+
+    def __enter__(self) -> SpillWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def take_peak_mb(self) -> float:
+        """The peak since the last call, in MB, and start again."""
+        peak, self.peak = self.peak, 0
+        return round(peak / 2**20, 1)
+
+
+def measure(name: str, fn, rows: int | None = None, spill: SpillWatch | None = None) -> StepFigure:
     """Run ``fn()`` and return its wall time, its peak memory and the memory resident when it started (the
-    peak includes what earlier steps left resident: allocator caches, imported libraries)."""
+    peak includes what earlier steps left resident: allocator caches, imported libraries), and with ``spill``
+    the most DuckDB spilled to disk meanwhile."""
     reset_peak()
+    if spill is not None:
+        spill.take_peak_mb()
     start = rss_mb()
     t0 = time.perf_counter()
     fn()
     seconds = time.perf_counter() - t0
     return StepFigure(name, round(seconds, 3), round(peak_rss_mb(), 1),
-                      round(rows / seconds, 1) if rows and seconds else None, round(start, 1))
+                      round(rows / seconds, 1) if rows and seconds else None, round(start, 1),
+                      spill.take_peak_mb() if spill is not None else None)
 
 
 # --- fixed overheads, measured inside the child's night ------------------------------------------------------
@@ -384,9 +431,9 @@ def run_night(landing: Path, home: Path, as_of: date) -> dict:
     check_campaigns(cfg)
     probes = FixedProbes().install()
     try:
-        with night_lock(cfg, "bench"):
+        with night_lock(cfg, "bench"), SpillWatch(cfg.warehouse.parent) as spill:
             for name, fn in STEPS:
-                steps.append(measure(name, lambda fn=fn: fn(cfg, summary), rows))
+                steps.append(measure(name, lambda fn=fn: fn(cfg, summary), rows, spill))
                 if name == "load":
                     rows = summary.rows_in
                     steps[-1].rows_per_second = round(rows / steps[-1].seconds, 1) if steps[-1].seconds else None
@@ -420,6 +467,7 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
     figures.fixed = [FixedFigure(**f) for f in child.get("fixed", [])]
     figures.total_seconds = round(wall, 1)
     figures.peak_rss_mb = max(s.peak_rss_mb or 0.0 for s in steps)
+    figures.peak_spill_mb = max(s.peak_spill_mb or 0.0 for s in steps)
     figures.input_rows = child["input_rows"]
     figures.people = child["people"]
     figures.notes = child["notes"] + [
@@ -438,14 +486,15 @@ def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = Fals
     Then, once, the Airflow task start (:func:`airflow_task_start`), added to the first night's fixed figures."""
     import shutil
 
-    from bullseye.config import duckdb_limits
+    from bullseye.config import duckdb_limits, duckdb_spill_limit
     from bullseye.ingest.bench import landing_for
 
     landing, gen_s = landing_for(scale, scratch, seed)
     home = scratch / f"night_scale{scale:g}"
     shutil.rmtree(home, ignore_errors=True)
     memory, threads = duckdb_limits()
-    limits = f"DuckDB memory_limit {memory}, threads {threads} (bullseye.config.duckdb_limits)"
+    limits = (f"DuckDB memory_limit {memory}, threads {threads}, max_temp_directory_size "
+              f"{duckdb_spill_limit(home)} at the start (bullseye.config.duckdb_limits, duckdb_spill_limit)")
     first = _night(landing, home, BENCH_NIGHT, NightFigures(
         scale=scale, as_of=BENCH_NIGHT.isoformat(), generate_seconds=round(gen_s, 1) if gen_s is not None else None))
     first.notes.insert(0, limits)

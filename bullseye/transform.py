@@ -19,7 +19,7 @@ from bullseye.config import (
     dbt_parse_vars,
     dbt_target_name,
 )
-from bullseye.warehouse import release_dbt_connection
+from bullseye.warehouse import limit_hint, release_dbt_connection
 
 
 class TransformError(RuntimeError):
@@ -128,7 +128,7 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
         detail = "\n".join(f"  - {n.resource_type} {n.name}: {n.status}: {n.message}" for n in failed)
         if not detail and res.exception:
             detail = f"  {res.exception}"
-        raise TransformError(f"dbt {command} failed (logs in {cfg.logs}):\n{detail}")
+        raise TransformError(f"dbt {command} failed (logs in {cfg.logs}):\n{detail}{limit_hint(detail)}")
     return nodes
 
 

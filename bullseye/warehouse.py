@@ -28,13 +28,31 @@ def release_dbt_connection() -> None:
 
 def apply_limits(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Bound the connection's memory and threads (bullseye.config.duckdb_limits). What does not fit spills to
-    DuckDB's default temp directory, ``<database file>.tmp`` beside the file, removed when it closes."""
-    from bullseye.config import duckdb_limits
+    DuckDB's default temp directory, ``<database file>.tmp`` beside the file, removed when it closes, up to
+    bullseye.config.duckdb_spill_limit, so that a query spilling without end fails instead of filling the disk."""
+    from bullseye.config import duckdb_limits, duckdb_spill_limit
 
     memory, threads = duckdb_limits()
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute(f"SET threads = {threads}")
+    temp_directory = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    con.execute(f"SET max_temp_directory_size = '{duckdb_spill_limit(Path(temp_directory or '.'))}'")
     return con
+
+
+def limit_hint(message: str) -> str:
+    """What to change when DuckDB stopped at one of bullseye's bounds: its own message names DuckDB's setting,
+    not the variable bullseye sets it from."""
+    from bullseye.config import MEMORY_LIMIT_ENV, SPILL_LIMIT_ENV
+
+    if "max_temp_directory_size" in message:
+        return (f"\nDuckDB needed to spill more than bullseye allows ({SPILL_LIMIT_ENV}, default half the free "
+                "disk where the warehouse is): free disk space, or raise the limit, or the memory limit "
+                f"({MEMORY_LIMIT_ENV}) so less spills")
+    if "Out of Memory" in message:
+        return (f"\nDuckDB reached its memory limit ({MEMORY_LIMIT_ENV}) and could not spill what did not fit: "
+                "raise the limit, or lower BULLSEYE_DUCKDB_THREADS (each thread holds its own buffers)")
+    return ""
 
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -23,6 +23,33 @@ def test_each_step_has_its_own_peak_and_its_rows_per_second():
     assert small.rows_per_second is None
 
 
+def test_the_spill_watch_sees_what_duckdb_spilled_during_a_step_and_nothing_in_the_next(tmp_path):
+    """A sort of 8M rows under a 100 MiB memory limit must spill (its data is ~400 MB); DuckDB deletes the
+    files when the query ends, so only the watch's samples know it happened. A step that runs no query
+    spills nothing."""
+    import duckdb
+
+    from bullseye.night_bench import SpillWatch
+
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("SET memory_limit = '100MiB'; SET threads = 1; SET preserve_insertion_order = false")
+
+    def sort() -> None:
+        con.execute("CREATE TABLE t AS SELECT i, md5(i::varchar) AS m FROM range(8000000) r(i) ORDER BY m")
+
+    try:
+        with SpillWatch(folder, every=0.05) as spill:
+            spilled = measure("sort", sort, spill=spill)
+            idle = measure("idle", lambda: None, spill=spill)
+    finally:
+        con.close()
+    assert spilled.peak_spill_mb > 50, spilled
+    assert idle.peak_spill_mb == 0.0
+    assert measure("unwatched", lambda: None).peak_spill_mb is None
+
+
 # --- fixed overheads (issue 18): each probe reports a figure, and the figures are sane (no timing thresholds) --------
 
 def test_dbt_start_and_finish_come_from_this_invocations_run_results(tmp_path):
