@@ -35,6 +35,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     memory, threads = duckdb_limits()
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute(f"SET threads = {threads}")
+    con.execute("SET enable_progress_bar = false")  # a long query would draw one into the night's output
     temp_directory = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
     con.execute(f"SET max_temp_directory_size = '{duckdb_spill_limit(Path(temp_directory or '.'))}'")
     return con
