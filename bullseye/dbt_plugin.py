@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import version
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
@@ -47,6 +50,26 @@ def rules_version() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def vectorized(fn: Callable[[str | None], str | None]) -> Callable[[pa.Array | pa.ChunkedArray], pa.Array]:
+    """``fn`` as a DuckDB arrow UDF: called once per distinct value of each chunk DuckDB hands over, not once
+    per row. Row by row, the scale-100 night spent 193 s in stg_web__events alone on 50M events whose phone,
+    email, province and city are mostly NULL or repeated. NULL goes in as None, as the row-wise UDF had it
+    (bz_phone_issue(NULL) is 'missing')."""
+    null_answer = fn(None)
+
+    def run(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)
+        answers = pa.array([fn(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
+        out = pc.take(answers, encoded.indices)
+        if null_answer is not None and values.null_count:
+            out = pc.if_else(pc.is_null(values), pa.scalar(null_answer, pa.string()), out)
+        return out
+
+    return run
+
+
 def register_udfs(conn: DuckDBPyConnection) -> None:
     """Register every normalizer as a VARCHAR -> VARCHAR scalar function, and bz_rules_version()."""
     for name in (*UDFS, "bz_rules_version"):
@@ -55,9 +78,8 @@ def register_udfs(conn: DuckDBPyConnection) -> None:
         except Exception:  # noqa: BLE001 - not registered yet on this connection
             pass
     for name, fn in UDFS.items():
-        conn.create_function(
-            name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
-        )
+        conn.create_function(name, vectorized(fn), ["VARCHAR"], "VARCHAR", type="arrow", null_handling="special",
+                             side_effects=False)
     fingerprint = rules_version()
     conn.create_function("bz_rules_version", lambda: fingerprint, [], "VARCHAR", side_effects=False)
 

@@ -74,3 +74,27 @@ def test_an_unreadable_lunar_birthday_is_an_issue_not_a_silent_none(raw):
 @pytest.mark.parametrize("raw", [None, "", "  ", "无", "不详"])
 def test_no_lunar_birthday_given_is_no_issue(raw):
     assert n.lunar_birthday(raw) is None and n.lunar_birthday_issue(raw) is None
+
+
+def test_the_sql_functions_answer_as_the_python_rules_row_for_row():
+    """The UDFs run vectorized (once per distinct value of a chunk, bullseye.dbt_plugin.vectorized): the answer
+    for every row, NULLs and junk included, must be the row-wise rule's. 5,000 rows mix repeats, NULLs (which
+    bz_phone_issue answers 'missing') and values that normalize to NULL; DuckDB hands them over in chunks."""
+    import duckdb
+
+    from bullseye.dbt_plugin import UDFS, register_udfs
+
+    samples = ["138 0013 8000", "+86 13800138000", "abc", "", None, "  臺灣  ", "廣東", "广州", "alice@EXAMPLE.com",
+               "not-an-email", "男", "F", "张三", "農曆三月初八", "1990-05-01", "０２０－１２３４５６７８"]
+    rows = [samples[(i * 7) % len(samples)] for i in range(5_000)]
+    con = duckdb.connect()
+    try:
+        register_udfs(con)
+        con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(rows)))
+        for name, fn in UDFS.items():
+            got = [r[0] for r in con.execute(f"SELECT {name}(v) FROM t ORDER BY i").fetchall()]
+            assert got == [fn(v) for v in rows], name
+        assert con.execute("SELECT bz_phone_issue(NULL), bz_phone_key(NULL)").fetchall() == [("missing", None)]
+    finally:
+        con.close()

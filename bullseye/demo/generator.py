@@ -638,7 +638,8 @@ class _Gen:
             del ts, etype, user_id, phone, email, oo, known, acct, login, form, by_phone, by_mail, props, prov_i
             del referrer, utm, order
             path = self.out / "events" / f"events_part{part:03d}.jsonl"
-            con = duckdb.connect(config={"enable_progress_bar": False})  # a bar per file would bury the output
+            con = duckdb.connect()
+            con.execute("SET enable_progress_bar = false")  # a bar per file would bury the output
             con.register("t", table)
             con.execute(f"""COPY (SELECT printf('ev-%03d-%08d', {part}::BIGINT, event_no) AS event_id,
                                          strftime(ts, '%Y-%m-%dT%H:%M:%S+08:00') AS event_ts,

@@ -22,8 +22,8 @@ gaps as (
             as gap
     from bought
 ),
-per_customer as (
-    select category, customer_id, median(gap) as usual_gap from gaps where gap is not null group by all
+per_customer as (  -- median per customer and category (macros/median.sql: median() spills without end here)
+    {{ median_per_group('gaps', ['category', 'customer_id'], 'gap', 'usual_gap') }}
 ),
 learned as (
     select category, count(*) as learned_from_customers, median(usual_gap) as learned_cycle_days

@@ -24,19 +24,29 @@ with days as (
     from {{ ref('int_customer__purchase_days') }}
     window w as (partition by customer_id order by order_date)
 ),
-gaps as (
+gap_counts as (
     select customer_id,
         count(*) as purchase_days,
         min(order_date) as first_purchase,
         max(order_date) as last_purchase,
-        median(gap) as usual_gap_days,
         -- population standard deviation / mean, from exact integer sums (stddev_pop's float
         -- updates depend on the order parallel threads combine them in)
         sqrt(greatest(count(gap) * sum(gap * gap) - sum(gap) * sum(gap), 0)) / nullif(sum(gap), 0) as gap_cv,
         max(gap) filter (where back = 1) as last_gap_days,
-        median(gap) filter (where back > 1) as usual_gap_before_last_days,
         count(gap) filter (where back > 1) as gaps_before_last
     from days group by customer_id
+),
+-- medians per customer (macros/median.sql: median() in a GROUP BY of every customer spills without end)
+usual_gap as ({{ median_per_group('days', ['customer_id'], 'gap', 'usual_gap_days') }}),
+usual_gap_before_last as (
+    {{ median_per_group('days', ['customer_id'], 'gap', 'usual_gap_before_last_days', where='back > 1') }}
+),
+gaps as (
+    select c.customer_id, c.purchase_days, c.first_purchase, c.last_purchase, u.usual_gap_days, c.gap_cv,
+        c.last_gap_days, b.usual_gap_before_last_days, c.gaps_before_last
+    from gap_counts c
+    left join usual_gap u on u.customer_id = c.customer_id
+    left join usual_gap_before_last b on b.customer_id = c.customer_id
 ),
 months as (
     select customer_id, month(order_date) as m, count(distinct year(order_date)) as years, count(*) as n
