@@ -455,8 +455,13 @@ def _bench_night(args: argparse.Namespace) -> int:
         for f in fig.fixed:
             if f.detail:
                 console.print(f"  fixed: {f.what}: {f.detail}", soft_wrap=True)
+        if fig.slowest_nodes:
+            console.print("  dbt's slowest nodes: " + ", ".join(f"{name} {sec:,.1f}s" for name, sec in
+                                                               fig.slowest_nodes), soft_wrap=True)
         for note in fig.notes:
             console.print(f"  note: {note}", soft_wrap=True)
+        for line in fig.targets:
+            console.print(f"  [{'green' if line.startswith('target met') else 'yellow'}]{line}[/]", soft_wrap=True)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(f) for f in nights], indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")

@@ -90,6 +90,8 @@ class NightFigures:
     steps: list[StepFigure] = field(default_factory=list)
     fixed: list[FixedFigure] = field(default_factory=list)  # "of which fixed", under their steps
     notes: list[str] = field(default_factory=list)
+    slowest_nodes: list[tuple[str, float]] = field(default_factory=list)  # dbt's, over the night's invocations
+    targets: list[str] = field(default_factory=list)  # each target of this scale: met, or missed and why
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -203,6 +205,20 @@ def dbt_start_finish(run_results: Path, called: datetime, returned: datetime) ->
             (returned - last).total_seconds())
 
 
+def node_seconds(run_results: Path) -> list[tuple[str, float]]:
+    """(resource type and name, seconds) of each node of one dbt invocation, from its run_results.json."""
+    try:
+        results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
+    except (OSError, ValueError):
+        return []
+    out = []
+    for r in results:
+        kind, _, rest = r.get("unique_id", "").partition(".")
+        out.append((f"{kind} {rest.split('.')[-1] if kind != 'test' else rest.split('.')[1]}",
+                    round(float(r.get("execution_time") or 0.0), 2)))
+    return out
+
+
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Calls ``then(module)`` right after module ``name`` is first executed: a probe that must not import a heavy
     library early (which would move its import out of the step that pays it)."""
@@ -242,6 +258,7 @@ class FixedProbes:
 
     def __init__(self):
         self.dbt: list[dict] = []
+        self.nodes: list[tuple[str, float]] = []  # (node, seconds) of every dbt invocation of the night
         self.ge_import = self.ge_context = 0.0
         self.ge_calls = 0
         self.compile_seconds = 0.0
@@ -284,6 +301,7 @@ class FixedProbes:
                 if got:
                     self.dbt.append({"command": command, "partial_parse": partial, "before_dbt": got[0],
                                      "dbt_start_and_parse": got[1], "finish": got[2]})
+                    self.nodes.extend(node_seconds(target / "run_results.json"))
         return timed
 
     def _timed_checks(self, run_checks):
@@ -442,7 +460,9 @@ def run_night(landing: Path, home: Path, as_of: date) -> dict:
     if not rows:
         rows = _input_rows(cfg.warehouse, as_of)
     assert not working_copy(cfg.warehouse, as_of).exists(), "the night did not commit"
+    slowest = sorted(probes.nodes, key=lambda n: -n[1])[:SLOWEST_NODES]
     return {"imports_seconds": round(imports, 2), "steps": [asdict(s) for s in steps], "input_rows": rows,
+            "slowest_nodes": [list(n) for n in slowest],
             "people": summary.people, "notes": list(summary.notes), "fixed": [asdict(f) for f in probes.figures()],
             "peak_reset": reset_peak()}
 
@@ -468,6 +488,7 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
     figures.total_seconds = round(wall, 1)
     figures.peak_rss_mb = max(s.peak_rss_mb or 0.0 for s in steps)
     figures.peak_spill_mb = max(s.peak_spill_mb or 0.0 for s in steps)
+    figures.slowest_nodes = [tuple(n) for n in child.get("slowest_nodes", [])]
     figures.input_rows = child["input_rows"]
     figures.people = child["people"]
     figures.notes = child["notes"] + [
@@ -478,6 +499,52 @@ def _night(landing: Path, home: Path, as_of: date, figures: NightFigures) -> Nig
         figures.notes.append("this kernel does not reset the peak-memory mark: each step's peak is the maximum "
                              "so far, not its own")
     return figures
+
+
+# Issue 18's targets on a 2-core, 24 GB machine: a whole night's seconds by scale, the next (incremental) night's,
+# and the peak resident memory. A scale without a row has no target.
+NIGHT_SECONDS_TARGET = {1: 30.0, 10: 60.0, 100: 600.0}
+NEXT_NIGHT_SECONDS_TARGET = {100: 90.0}
+PEAK_MB_TARGET = {100: 12_000.0}
+SLOWEST_NODES = 8  # how many of dbt's slowest nodes a night reports
+
+
+def _why_slow(fig: NightFigures) -> str:
+    """The step that took longest, its share, what in it is fixed and, for build, dbt's slowest nodes."""
+    steps = [s for s in fig.steps if s.peak_rss_mb is not None] or fig.steps
+    worst = max(steps, key=lambda s: s.seconds)
+    why = f"the largest step is {worst.step}, {worst.seconds:,.1f} s ({worst.seconds / fig.total_seconds:.0%})"
+    fixed = [f"{f.what} {f.seconds:,.1f} s" for f in fig.fixed if f.step == worst.step]
+    if fixed:
+        why += "; fixed in it: " + ", ".join(fixed)
+    if worst.step == "build" and fig.slowest_nodes:
+        why += "; dbt's slowest: " + ", ".join(f"{name} {sec:,.1f} s" for name, sec in fig.slowest_nodes[:5])
+    return why
+
+
+def check_targets(fig: NightFigures, next_night: bool = False) -> list[str]:
+    """One line per target of ``fig``'s scale: met, or missed with the step that misses it and why."""
+    lines = []
+    table = NEXT_NIGHT_SECONDS_TARGET if next_night else NIGHT_SECONDS_TARGET
+    what = "next night" if next_night else "night"
+    seconds = table.get(fig.scale)
+    if seconds is not None:
+        if fig.total_seconds <= seconds:
+            lines.append(f"target met: {what} {fig.total_seconds:,.1f} s <= {seconds:,.0f} s")
+        else:
+            lines.append(f"target missed: {what} {fig.total_seconds:,.1f} s > {seconds:,.0f} s; {_why_slow(fig)}")
+    peak = PEAK_MB_TARGET.get(fig.scale)
+    if peak is not None:
+        if fig.peak_rss_mb <= peak:
+            lines.append(f"target met: {what} peak memory {fig.peak_rss_mb:,.0f} MB <= {peak:,.0f} MB")
+        else:
+            worst = max(fig.steps, key=lambda s: s.peak_rss_mb or 0.0)
+            lines.append(f"target missed: {what} peak memory {fig.peak_rss_mb:,.0f} MB > {peak:,.0f} MB, in "
+                         f"{worst.step} (DuckDB's memory_limit bounds DuckDB's part; the rest is Python's)")
+    if not lines:
+        lines.append(f"no target for scale {fig.scale:g} ({what}): targets are set for scales "
+                     f"{', '.join(f'{s:g}' for s in sorted(table))}")
+    return lines
 
 
 def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = False) -> list[NightFigures]:
@@ -498,6 +565,7 @@ def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = Fals
     first = _night(landing, home, BENCH_NIGHT, NightFigures(
         scale=scale, as_of=BENCH_NIGHT.isoformat(), generate_seconds=round(gen_s, 1) if gen_s is not None else None))
     first.notes.insert(0, limits)
+    first.targets = check_targets(first)
     nights = [first]
     if incremental:
         from bullseye.demo.next_day import write_next_day
@@ -510,6 +578,7 @@ def bench_night(scale: float, scratch: Path, seed: int, incremental: bool = Fals
         second.notes.insert(0, f"incremental night: one more day of deliveries ({day.orders:,} orders, "
                                f"{day.events:,} events, {day.crm_customers:,} new CRM records) on the first "
                                f"night's warehouse; {limits}")
+        second.targets = check_targets(second, next_night=True)
         nights.append(second)
     airflow = airflow_task_start(scratch, home / "dbt_target" / "manifest.json")
     if airflow is None:

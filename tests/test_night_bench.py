@@ -146,3 +146,44 @@ def test_airflow_task_start_parses_the_dag_in_a_fresh_process(tmp_path):
     assert fig is not None and fig.step == "airflow" and fig.count > 10, fig
     parts = [float(v) for v in re.findall(r"(\d+\.\d+)s", fig.detail)]
     assert len(parts) == 3 and all(v >= 0 for v in parts) and abs(sum(parts) - fig.seconds) < 0.05, fig
+
+
+# --- targets (issue 18): met, or missed with the step that misses them and why ------------------------------------
+
+def test_a_missed_target_names_the_largest_step_its_fixed_costs_and_dbts_slowest_nodes():
+    from bullseye.night_bench import FixedFigure, NightFigures, StepFigure, check_targets
+
+    fig = NightFigures(scale=10, as_of="2026-11-24", total_seconds=157.4, peak_rss_mb=3376.0, steps=[
+        StepFigure("start and wind-down", 3.0, None), StepFigure("load", 31.3, 900.0),
+        StepFigure("build", 91.1, 3376.0), StepFigure("export", 14.1, 1200.0)],
+        fixed=[FixedFigure("build", "dbt start and parse", 4.6, 2), FixedFigure("check", "GE import", 2.6)],
+        slowest_nodes=[("model int_orders__category_associations", 9.7), ("model int_activation__decisions", 9.2)])
+    (line,) = check_targets(fig)
+    assert line.startswith("target missed: night 157.4 s > 60 s; the largest step is build, 91.1 s (58%)")
+    assert "fixed in it: dbt start and parse 4.6 s" in line and "GE import" not in line
+    assert "dbt's slowest: model int_orders__category_associations 9.7 s, model int_activation__decisions" in line
+
+    fig.total_seconds = 59.0
+    assert check_targets(fig) == ["target met: night 59.0 s <= 60 s"]
+    # scale 100 has a memory target too, and the next night its own time target
+    fig.scale, fig.total_seconds, fig.peak_rss_mb = 100, 80.0, 13_400.0
+    time_line, memory_line = check_targets(fig, next_night=True)
+    assert time_line == "target met: next night 80.0 s <= 90 s"
+    assert memory_line.startswith("target missed: next night peak memory 13,400 MB > 12,000 MB, in build")
+    fig.scale = 3
+    assert check_targets(fig)[0].startswith("no target for scale 3")
+
+
+def test_node_seconds_reads_each_nodes_time_from_run_results(tmp_path):
+    import json
+
+    from bullseye.night_bench import node_seconds
+
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps({"results": [
+        {"unique_id": "model.bullseye.int_customer__rfm", "execution_time": 3.456},
+        {"unique_id": "test.bullseye.unique_fct_orders_order_key.6f1e2", "execution_time": 0.5},
+        {"unique_id": "unit_test.bullseye.int_customer__rfm.rfm_quintiles", "execution_time": None}]}))
+    assert node_seconds(path) == [("model int_customer__rfm", 3.46), ("test unique_fct_orders_order_key", 0.5),
+                                  ("unit_test rfm_quintiles", 0.0)]
+    assert node_seconds(tmp_path / "missing.json") == []
