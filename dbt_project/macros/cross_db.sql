@@ -250,15 +250,15 @@ try_element_at({{ _spark_ordered_structs(value, order_by, where) }}, 1).v
 {%- endmacro %}
 
 {#- The values in the order (DuckDB list(value order by ..)); NULL without rows, as DuckDB's list. -#}
-{% macro list_in_order(value, order_by, where=none) -%}
-    {{- return(adapter.dispatch('list_in_order', 'bullseye')(value, order_by, where)) -}}
+{% macro ordered_list(value, order_by, where=none) -%}
+    {{- return(adapter.dispatch('ordered_list', 'bullseye')(value, order_by, where)) -}}
 {%- endmacro %}
 
-{% macro default__list_in_order(value, order_by, where) -%}
+{% macro default__ordered_list(value, order_by, where) -%}
 list({{ value }} order by {{ order_by }}){% if where %} filter (where {{ where }}){% endif %}
 {%- endmacro %}
 
-{% macro spark__list_in_order(value, order_by, where) -%}
+{% macro spark__ordered_list(value, order_by, where) -%}
     {%- set sorted = _spark_ordered_structs(value, order_by, where) -%}
 case when size({{ sorted }}) > 0 then transform({{ sorted }}, x -> x.v) end
 {%- endmacro %}
@@ -304,15 +304,15 @@ array<string>
 cast(array() as array<string>)
 {%- endmacro %}
 
-{% macro list_transform(expr, var, body) -%}
-    {{- return(adapter.dispatch('list_transform', 'bullseye')(expr, var, body)) -}}
+{% macro transform_list(expr, var, body) -%}
+    {{- return(adapter.dispatch('transform_list', 'bullseye')(expr, var, body)) -}}
 {%- endmacro %}
 
-{% macro default__list_transform(expr, var, body) -%}
+{% macro default__transform_list(expr, var, body) -%}
 list_transform({{ expr }}, lambda {{ var }}: {{ body }})
 {%- endmacro %}
 
-{% macro spark__list_transform(expr, var, body) -%}
+{% macro spark__transform_list(expr, var, body) -%}
 transform({{ expr }}, {{ var }} -> {{ body }})
 {%- endmacro %}
 

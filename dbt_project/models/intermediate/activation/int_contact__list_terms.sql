@@ -5,7 +5,7 @@ select distinct
     m.customer_id,
     r.list_id,
     case when s.basis_valid
-         then coalesce({{ list_transform('cast(s.permitted_channels as ' ~ text_list_type() ~ ')', 'c', 'lower(trim(c))') }},
+         then coalesce({{ transform_list('cast(s.permitted_channels as ' ~ text_list_type() ~ ')', 'c', 'lower(trim(c))') }},
                        {{ empty_text_list() }})
          else {{ empty_text_list() }} end as permitted_channels,
     cast(s.expires_at as date) as expires_at,

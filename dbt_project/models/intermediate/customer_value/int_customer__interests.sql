@@ -45,8 +45,8 @@ price as (
 ),
 per_customer as (
     select customer_id,
-        {{ list_in_order('category', 'orders desc, views desc, category', where='orders > 0') }} as bought_categories,
-        {{ list_in_order('category', 'views desc, category', where='views > 0 and orders = 0') }}
+        {{ ordered_list('category', 'orders desc, views desc, category', where='orders > 0') }} as bought_categories,
+        {{ ordered_list('category', 'views desc, category', where='views > 0 and orders = 0') }}
             as browsed_only_categories,
         {{ first_in_order('category', 'orders * ' ~ var('interest_order_weight') ~ ' + views desc, orders desc, views desc, category') }}
             as top_category,
