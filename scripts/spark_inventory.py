@@ -76,6 +76,10 @@ SEMANTIC_NOTES = (
     "date + INTERVAL 1 DAY: a TIMESTAMP on DuckDB, a DATE on Spark (comparisons agree).",
     "cast of text that does not parse: an error on DuckDB; NULL on Spark, since dbt-spark turns ANSI mode off.",
     "avg of a DECIMAL: a DOUBLE on DuckDB, a DECIMAL with 4 more places on Spark (macro avg_as_double).",
+    "DECIMAL / DECIMAL: a DOUBLE on DuckDB, a DECIMAL on Spark (macro divide_as_double).",
+    "round(double, n): DuckDB rounds the exact binary value, Spark the shortest decimal text (macro round_double).",
+    "median of a DECIMAL: truncated to the scale on DuckDB, a DOUBLE on Spark (macro median_decimal).",
+    "datediff: a BIGINT on DuckDB, an INT on Spark (macro days_between).",
 )
 
 
