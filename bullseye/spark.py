@@ -212,11 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--home", help="the home (default as bullseye run); Spark's files go under <home>/spark")
     b.add_argument("-s", "--select", nargs="+", default=["staging"], help="dbt selection (default: staging)")
     b.add_argument("--exclude-resource-type", nargs="*", default=[], help="e.g. unit_test")
+    b.add_argument("--indirect-selection", choices=["eager", "cautious", "buildable", "empty"],
+                   help="dbt's: which tests of the selected models run; cautious leaves out a test that also "
+                        "reads a model not built (a relationships test to a mart behind a Python model)")
     b.add_argument("--compare", action="store_true", help="compare each built model with the warehouse's")
     b.add_argument("--json", help="write the results to this file")
     args = p.parse_args(argv)
     home, warehouse = resolve_paths(args.home, args.warehouse)
     extra = ["--exclude-resource-type", *args.exclude_resource_type] if args.exclude_resource_type else []
+    if args.indirect_selection:
+        extra += ["--indirect-selection", args.indirect_selection]
     res = build(warehouse, home, args.as_of, args.select, *extra)
     report: dict = {"as_of": args.as_of.isoformat(), "select": args.select, "sources": res["sources"],
                     "timings": res["timings"], "nodes": [asdict(n) for n in res["nodes"]]}

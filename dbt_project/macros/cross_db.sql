@@ -188,3 +188,209 @@ avg({{ expr }})
 {% macro spark__avg_as_double(expr) -%}
 cast(avg({{ expr }}) as double)
 {%- endmacro %}
+
+
+{#- Whole days from start to stop, a BIGINT (DuckDB datediff('day', start, stop); Spark's datediff takes stop first
+    and gives an INT). -#}
+{% macro days_between(start, stop) -%}
+    {{- return(adapter.dispatch('days_between', 'bullseye')(start, stop)) -}}
+{%- endmacro %}
+
+{% macro default__days_between(start, stop) -%}
+datediff('day', {{ start }}, {{ stop }})
+{%- endmacro %}
+
+{% macro spark__days_between(start, stop) -%}
+cast(datediff({{ stop }}, {{ start }}) as bigint)
+{%- endmacro %}
+
+
+{#- Ordered aggregates (DuckDB first(x order by ..) and list(x order by ..), optionally with FILTER (WHERE ..)).
+    order_by is DuckDB's text: keys separated by commas (a key holds no comma), each `expr [asc|desc]
+    [nulls first|last]`; DuckDB puts NULLs last in both directions unless told. Spark has neither: the rows
+    are collected as structs (the value and the keys), sorted by array_sort with a comparator that follows
+    DuckDB's order key by key, NULLs included. A tie on every key leaves the order open, as on DuckDB: give a
+    last key that decides. -#}
+{% macro _spark_ordered_structs(value, order_by, where) -%}
+    {%- set keys = [] -%}
+    {%- for raw in order_by.split(',') -%}
+        {%- set k = raw.strip() -%}
+        {%- set nulls_first = k.lower().endswith(' nulls first') -%}
+        {%- if nulls_first -%}{%- set k = k[:-12].strip() -%}
+        {%- elif k.lower().endswith(' nulls last') -%}{%- set k = k[:-11].strip() -%}{%- endif -%}
+        {%- set desc = k.lower().endswith(' desc') -%}
+        {%- if desc -%}{%- set k = k[:-5].strip() -%}
+        {%- elif k.lower().endswith(' asc') -%}{%- set k = k[:-4].strip() -%}{%- endif -%}
+        {%- do keys.append({'expr': k, 'desc': desc, 'nulls_first': nulls_first}) -%}
+    {%- endfor -%}
+array_sort(
+    collect_list(named_struct('v', {{ value }}{% for k in keys %}, 'k{{ loop.index0 }}', {{ k.expr }}{% endfor %}))
+        {%- if where %} filter (where {{ where }}){% endif %},
+    (l, r) -> case
+    {%- for k in keys %}{% set n = 'k' ~ loop.index0 %}
+        when l.{{ n }} is null and r.{{ n }} is not null then {{ -1 if k.nulls_first else 1 }}
+        when l.{{ n }} is not null and r.{{ n }} is null then {{ 1 if k.nulls_first else -1 }}
+        when l.{{ n }} < r.{{ n }} then {{ 1 if k.desc else -1 }}
+        when l.{{ n }} > r.{{ n }} then {{ -1 if k.desc else 1 }}
+    {%- endfor %}
+        else 0 end)
+{%- endmacro %}
+
+{#- The value on the first row in the order (DuckDB first(value order by ..)); NULL without rows. -#}
+{% macro first_in_order(value, order_by, where=none) -%}
+    {{- return(adapter.dispatch('first_in_order', 'bullseye')(value, order_by, where)) -}}
+{%- endmacro %}
+
+{% macro default__first_in_order(value, order_by, where) -%}
+first({{ value }} order by {{ order_by }}){% if where %} filter (where {{ where }}){% endif %}
+{%- endmacro %}
+
+{% macro spark__first_in_order(value, order_by, where) -%}
+try_element_at({{ _spark_ordered_structs(value, order_by, where) }}, 1).v
+{%- endmacro %}
+
+{#- The values in the order (DuckDB list(value order by ..)); NULL without rows, as DuckDB's list. -#}
+{% macro ordered_list(value, order_by, where=none) -%}
+    {{- return(adapter.dispatch('ordered_list', 'bullseye')(value, order_by, where)) -}}
+{%- endmacro %}
+
+{% macro default__ordered_list(value, order_by, where) -%}
+list({{ value }} order by {{ order_by }}){% if where %} filter (where {{ where }}){% endif %}
+{%- endmacro %}
+
+{% macro spark__ordered_list(value, order_by, where) -%}
+    {%- set sorted = _spark_ordered_structs(value, order_by, where) -%}
+case when size({{ sorted }}) > 0 then transform({{ sorted }}, x -> x.v) end
+{%- endmacro %}
+
+
+{#- The distinct non-NULL values of a group, sorted (DuckDB list_sort(list_distinct(list(x)))). -#}
+{% macro sorted_distinct_list(expr) -%}
+    {{- return(adapter.dispatch('sorted_distinct_list', 'bullseye')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_list(expr) -%}
+list_sort(list_distinct(list({{ expr }})))
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_list(expr) -%}
+array_sort(array_distinct(collect_list({{ expr }})))
+{%- endmacro %}
+
+
+{#- Lists of text: the type (DuckDB varchar[], Spark array<string>), the empty list of that type, and a list with
+    each element mapped (DuckDB list_transform with a lambda, Spark transform). -#}
+{% macro text_list_type() -%}
+    {{- return(adapter.dispatch('text_list_type', 'bullseye')()) -}}
+{%- endmacro %}
+
+{% macro default__text_list_type() -%}
+varchar[]
+{%- endmacro %}
+
+{% macro spark__text_list_type() -%}
+array<string>
+{%- endmacro %}
+
+{% macro empty_text_list() -%}
+    {{- return(adapter.dispatch('empty_text_list', 'bullseye')()) -}}
+{%- endmacro %}
+
+{% macro default__empty_text_list() -%}
+[]::varchar[]
+{%- endmacro %}
+
+{% macro spark__empty_text_list() -%}
+cast(array() as array<string>)
+{%- endmacro %}
+
+{% macro transform_list(expr, var, body) -%}
+    {{- return(adapter.dispatch('transform_list', 'bullseye')(expr, var, body)) -}}
+{%- endmacro %}
+
+{% macro default__transform_list(expr, var, body) -%}
+list_transform({{ expr }}, lambda {{ var }}: {{ body }})
+{%- endmacro %}
+
+{% macro spark__transform_list(expr, var, body) -%}
+transform({{ expr }}, {{ var }} -> {{ body }})
+{%- endmacro %}
+
+
+{#- The median of a DECIMAL with `scale` places, as DuckDB computes it: the midpoint of the two middle values
+    truncated to the scale (median of 10.01 and 10.02 is 10.01). Spark's median is a DOUBLE (10.015): here
+    the median of the whole units of the last place (an exact .5 in a double), truncated as DuckDB's cast of
+    the interpolation is, then back to the scale. -#}
+{% macro median_decimal(expr, scale=2) -%}
+    {{- return(adapter.dispatch('median_decimal', 'bullseye')(expr, scale)) -}}
+{%- endmacro %}
+
+{% macro default__median_decimal(expr, scale) -%}
+median({{ expr }})
+{%- endmacro %}
+
+{% macro spark__median_decimal(expr, scale) -%}
+cast(cast(cast(median(cast({{ expr }} * {{ 10 ** scale }} as bigint)) as bigint) as decimal(38, 0))
+     / {{ 10 ** scale }} as decimal(38, {{ scale }}))
+{%- endmacro %}
+
+
+{#- a / b as a DOUBLE: DuckDB's division of DECIMALs is a DOUBLE division already; Spark's is a DECIMAL one
+    (rounded to its scale), so both sides are cast to DOUBLE first, as DuckDB does. -#}
+{% macro divide_as_double(a, b) -%}
+    {{- return(adapter.dispatch('divide_as_double', 'bullseye')(a, b)) -}}
+{%- endmacro %}
+
+{% macro default__divide_as_double(a, b) -%}
+{{ a }} / {{ b }}
+{%- endmacro %}
+
+{% macro spark__divide_as_double(a, b) -%}
+cast({{ a }} as double) / cast({{ b }} as double)
+{%- endmacro %}
+
+
+{#- The mean of a DECIMAL with `scale` places as a DOUBLE, as DuckDB's avg computes it: the exact sum in units of
+    the last place divided by count x 10^scale, one division. Spark's avg of a DECIMAL is a DECIMAL rounded to
+    scale + 4 places (1/3 of 1.0 is 0.33333): here the exact DECIMAL sum, scaled to whole units, is divided as
+    a DOUBLE. -#}
+{% macro avg_decimal_as_double(expr, scale) -%}
+    {{- return(adapter.dispatch('avg_decimal_as_double', 'bullseye')(expr, scale)) -}}
+{%- endmacro %}
+
+{% macro default__avg_decimal_as_double(expr, scale) -%}
+avg({{ expr }})
+{%- endmacro %}
+
+{% macro spark__avg_decimal_as_double(expr, scale) -%}
+(cast(sum({{ expr }}) * {{ 10 ** scale }} as double) / (count({{ expr }}) * {{ 10 ** scale }}))
+{%- endmacro %}
+
+
+{#- A DOUBLE rounded to `places` decimals as DuckDB rounds it: by the exact binary value, halves away from zero
+    (0.71275 is 0.712749999.. as a double: 0.7127). Spark's round goes through the shortest decimal text of the
+    double (0.71275: 0.7128), so here x * 10^places is split into its double p and the exact error of that
+    product (Dekker's split: 10^places has at most 14 bits for places <= 4, so both partial products are
+    exact); only when p is exactly n + 0.5 does the error's sign decide. -#}
+{% macro round_double(expr, places) -%}
+    {{- return(adapter.dispatch('round_double', 'bullseye')(expr, places)) -}}
+{%- endmacro %}
+
+{% macro default__round_double(expr, places) -%}
+round({{ expr }}, {{ places }})
+{%- endmacro %}
+
+{% macro spark__round_double(expr, places) -%}
+    {%- if places > 4 -%}{{ exceptions.raise_compiler_error("round_double: at most 4 places on Spark") }}{%- endif -%}
+    {%- set scale = (10 ** places) ~ 'D' -%}
+    {%- set hi = '(abs(v) * 134217729D - (abs(v) * 134217729D - abs(v)))' -%}
+element_at(transform(array(cast({{ expr }} as double)), v ->
+    case when v is null then null
+         when isnan(v) or abs(v) = double('Infinity') then v
+         else signum(v) * element_at(transform(array(abs(v) * {{ scale }}), p ->
+             (floor(p) + case when p - floor(p) > 0.5D then 1
+                              when p - floor(p) < 0.5D then 0
+                              when ({{ hi }} * {{ scale }} - p) + (abs(v) - {{ hi }}) * {{ scale }} >= 0 then 1
+                              else 0 end) / {{ scale }}), 1)
+    end), 1)
+{%- endmacro %}

@@ -5,9 +5,9 @@ select distinct
     m.customer_id,
     r.list_id,
     case when s.basis_valid
-         then coalesce(list_transform(cast(s.permitted_channels as varchar[]), lambda c: lower(trim(c))),
-                       []::varchar[])
-         else []::varchar[] end as permitted_channels,
+         then coalesce({{ transform_list('cast(s.permitted_channels as ' ~ text_list_type() ~ ')', 'c', 'lower(trim(c))') }},
+                       {{ empty_text_list() }})
+         else {{ empty_text_list() }} end as permitted_channels,
     cast(s.expires_at as date) as expires_at,
     s.legal_basis,
     s.basis_valid

@@ -18,7 +18,7 @@ with bought as (  -- the categories of each purchase day (refunded orders are no
 ),
 gaps as (
     select category, customer_id,
-        datediff('day', lag(order_date) over (partition by customer_id, category order by order_date), order_date)
+        {{ days_between('lag(order_date) over (partition by customer_id, category order by order_date)', 'order_date') }}
             as gap
     from bought
 ),

@@ -7,11 +7,11 @@
 -- top_category: the highest orders x interest_order_weight + views; a tie goes to more orders, then more views, then the
 -- category name, so the same night gives the same answer.
 with sku_category as (  -- a SKU's category: the one most of its lines carry (a tie: the first by name)
-    select sku, mode(category order by category) as category
+    select sku, {{ mode_lowest('category') }} as category
     from {{ ref('int_order_lines__enriched') }} where category is not null group by sku
 ),
 category_price as (
-    select category, median(unit_price) as median_price
+    select category, {{ median_decimal('unit_price', 2) }} as median_price
     from {{ ref('int_order_lines__enriched') }} where category is not null group by category
 ),
 bought as (
@@ -27,7 +27,7 @@ browsed as (
     select m.customer_id, sc.category, count(*) as views
     from {{ ref('stg_web__events') }} e
     join {{ ref('int_identity__customer_map') }} m on m.source = 'events' and m.source_record_id = e.anonymous_id
-    join sku_category sc on sc.sku = json_extract_string(e.properties, '$.sku')
+    join sku_category sc on sc.sku = {{ json_text('e.properties', '$.sku') }}
     where e.event_type = 'product_view'
     group by all
 ),
@@ -39,14 +39,17 @@ interest as (
 ),
 price as (
     select customer_id,
-        avg(case when discount_amount > 0 or coupon_code is not null then 1.0 else 0.0 end) as discount_share
+        {{ avg_decimal_as_double('case when discount_amount > 0 or coupon_code is not null then 1.0 else 0.0 end', 1) }}
+            as discount_share
     from {{ ref('int_orders__enriched') }} where customer_id is not null and not is_refunded group by all
 ),
 per_customer as (
     select customer_id,
-        list(category order by orders desc, views desc, category) filter (where orders > 0) as bought_categories,
-        list(category order by views desc, category) filter (where views > 0 and orders = 0) as browsed_only_categories,
-        first(category order by orders * {{ var('interest_order_weight') }} + views desc, orders desc, views desc, category) as top_category,
+        {{ ordered_list('category', 'orders desc, views desc, category', where='orders > 0') }} as bought_categories,
+        {{ ordered_list('category', 'views desc, category', where='views > 0 and orders = 0') }}
+            as browsed_only_categories,
+        {{ first_in_order('category', 'orders * ' ~ var('interest_order_weight') ~ ' + views desc, orders desc, views desc, category') }}
+            as top_category,
         sum(premium_lines) / nullif(sum(lines), 0) as premium_share
     from interest group by customer_id
 )

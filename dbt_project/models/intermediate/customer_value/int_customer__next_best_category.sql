@@ -12,11 +12,11 @@ rules as (
 ),
 candidates as (
     select w.customer_id, r.consequent as category, max(r.confidence) as confidence, max(r.lift) as lift,
-        first(r.antecedent order by r.confidence desc, r.lift desc, r.antecedent) as because_of
+        {{ first_in_order('r.antecedent', 'r.confidence desc, r.lift desc, r.antecedent') }} as because_of
     from owned w join rules r on r.antecedent = w.category
     where not exists (select 1 from owned x where x.customer_id = w.customer_id and x.category = r.consequent)
     group by all
 )
-select customer_id, category as next_best_category, confidence, lift, because_of, {{ as_of_date() }} as as_of_date
-from candidates
-qualify row_number() over (partition by customer_id order by confidence desc, lift desc, category) = 1
+{% call select_first_per(from='candidates', partition_by='customer_id', order_by='confidence desc, lift desc, category') -%}
+customer_id, category as next_best_category, confidence, lift, because_of, {{ as_of_date() }} as as_of_date
+{%- endcall %}

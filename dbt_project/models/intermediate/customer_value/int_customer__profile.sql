@@ -9,18 +9,19 @@ with r as (
 ),
 g as (select * from {{ ref('int_customer__golden_fields') }}),
 addr as (
-    select g.customer_id, r.province, r.city, r.district
-    from g join r on r.customer_id = g.customer_id and r.source_record_id = g.source_record_id
-        and r.address = g.value
-    where g.field = 'address'
-    qualify row_number() over (partition by g.customer_id order by r.source) = 1
+    {% call select_first_per(from="(select g.customer_id, r.province, r.city, r.district, r.source
+          from g join r on r.customer_id = g.customer_id and r.source_record_id = g.source_record_id
+              and r.address = g.value
+          where g.field = 'address')", alias='a', partition_by='a.customer_id', order_by='a.source') -%}
+    a.customer_id, a.province, a.city, a.district
+    {%- endcall %}
 ),
 loc as (  -- for people without any address: their latest known region (a tie: the most trusted source)
     {%- set tie = "seen_at desc nulls last, source_rank, source, source_record_id" %}
     select customer_id,
-        first(province order by {{ tie }}, province) filter (where province is not null) as province,
-        first(city order by {{ tie }}, city) filter (where city is not null) as city,
-        first(district order by {{ tie }}, district) filter (where district is not null) as district
+        {{ first_in_order('province', tie ~ ', province', where='province is not null') }} as province,
+        {{ first_in_order('city', tie ~ ', city', where='city is not null') }} as city,
+        {{ first_in_order('district', tie ~ ', district', where='district is not null') }} as district
     from r group by customer_id
 ),
 orders as (
@@ -36,7 +37,7 @@ people as (
         bool_or(source = 'events') as is_web_visitor,
         bool_or(source = 'crm_customers') as is_in_crm,
         count(*) as n_source_records,
-        list_sort(list_distinct(list(source))) as sources
+        {{ sorted_distinct_list('source') }} as sources
     from r group by customer_id
 )
 {%- set fields = ['name', 'gender', 'birth_date', 'phone', 'email', 'address'] %}

@@ -19,7 +19,7 @@
 {% set min_gap = var('lifecycle_min_gap_days') %}
 with days as (
     select customer_id, order_date,
-        datediff('day', lag(order_date) over w, order_date) as gap,
+        {{ days_between('lag(order_date) over w', 'order_date') }} as gap,
         row_number() over (partition by customer_id order by order_date desc) as back
     from {{ ref('int_customer__purchase_days') }}
     window w as (partition by customer_id order by order_date)
@@ -77,19 +77,20 @@ cycles as (  -- ... each with its cycle, the population's when it has none
     left join {{ ref('int_category__repurchase_cycles') }} c on c.category = b.category
 ),
 {%- set longest -%}
-    qualify row_number() over (partition by c.customer_id order by c.cycle_days desc,
+    c.cycle_days desc,
         case c.cycle_source when 'category_seed' then 1 when 'category_learned' then 2 else 3 end,
-        c.category nulls last) = 1
+        c.category nulls last
 {%- endset %}
 longest as (  -- the longest cycle among all purchase days
-    select c.customer_id, c.cycle_days, c.cycle_source, c.category from cycles c
-    {{ longest }}
+    {% call select_first_per(from='cycles', alias='c', partition_by='c.customer_id', order_by=longest) -%}
+    c.customer_id, c.cycle_days, c.cycle_source, c.category
+    {%- endcall %}
 ),
 longest_before_last as (  -- ... among the purchase days before the latest
-    select c.customer_id, c.cycle_days, c.cycle_source, c.category
-    from cycles c join gaps g using (customer_id)
-    where c.order_date < g.last_purchase
-    {{ longest }}
+    {% call select_first_per(from='(select c.* from cycles c join gaps g using (customer_id)
+          where c.order_date < g.last_purchase)', alias='c', partition_by='c.customer_id', order_by=longest) -%}
+    c.customer_id, c.cycle_days, c.cycle_source, c.category
+    {%- endcall %}
 ),
 rhythm as (
     select g.customer_id,

@@ -4,7 +4,7 @@
 with base as (
     select
         customer_id,
-        datediff('day', max(order_date), {{ as_of_date() }}) as recency_days,
+        {{ days_between('max(order_date)', as_of_date()) }} as recency_days,
         count(distinct order_key) as frequency,
         {{ money('sum(amount)') }} as monetary,
         max(order_date) as last_order_date,
@@ -32,7 +32,7 @@ select
     s.f_score,
     s.m_score,
     s.fm_score,
-    s.r_score::varchar || s.f_score::varchar || s.m_score::varchar as rfm_cell,
+    cast(s.r_score as {{ text_type() }}) || cast(s.f_score as {{ text_type() }}) || cast(s.m_score as {{ text_type() }}) as rfm_cell,
     coalesce(
         (select rule.segment from {{ ref('rfm_segment_rules') }} rule
          where s.r_score between rule.r_min and rule.r_max and s.fm_score between rule.fm_min and rule.fm_max

@@ -31,10 +31,10 @@ spans as (
     group by all
 ),
 grid as (
-    select s.store_id, cast(m.month as date) as month
-    from spans s,
-        unnest(generate_series(s.first_month, cast(date_trunc('month', {{ as_of_date() }}) as date),
-                               interval 1 month)) as m(month)
+    select s.store_id,
+        {{ unnest_date_series('s.first_month', "cast(date_trunc('month', " ~ as_of_date() ~ ") as date)",
+                              'interval 1 month', 'month') }}
+    from spans s
 ),
 home as (select * from {{ ref('int_customer__home_store') }}),
 members as (
@@ -58,10 +58,10 @@ select
     coalesce(s.orders, 0) as orders,
     coalesce(s.buyers, 0) as buyers,
     t.revenue_target,
-    round(coalesce(s.revenue, 0) / nullif(t.revenue_target, 0), 4) as attainment,
+    {{ round_double(divide_as_double('coalesce(s.revenue, 0)', 'nullif(t.revenue_target, 0)'), 4) }} as attainment,
     m.members,
     case when m.members > 0 then coalesce(v.store_visitors, 0) end as store_visitors,
-    round(coalesce(v.store_visitors, 0) / m.members, 4) as store_visit_rate
+    {{ round_double('coalesce(v.store_visitors, 0) / m.members', 4) }} as store_visit_rate
 from grid g
 left join sales s using (store_id, month)
 left join targets t using (store_id, month)
