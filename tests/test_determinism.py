@@ -13,24 +13,13 @@ import hashlib
 from pathlib import Path
 
 import duckdb
-import jinja2
 import pytest
 
 from bullseye.config import DBT_PROJECT_DIR, project_vars
-from tests.conftest import DEMO_NIGHT
+from tests.conftest import DEMO_NIGHT, render_model_sql
 
 AS_OF = DEMO_NIGHT
 INTERESTS_MODEL = DBT_PROJECT_DIR / "models" / "intermediate" / "customer_value" / "int_customer__interests.sql"
-
-
-class _DuckDBAdapter:
-    """adapter.dispatch as dbt-duckdb answers it: the project's ``default__`` implementation of a macro."""
-
-    def __init__(self, macros: dict):
-        self.macros = macros
-
-    def dispatch(self, name: str, package: str | None = None):
-        return self.macros[f"default__{name}"]
 
 
 _NO_DEFAULT = object()
@@ -45,18 +34,9 @@ def _var(name: str, default=_NO_DEFAULT):
 
 
 def _render(model: Path, refs: dict[str, str]) -> str:
-    """The model's SQL with its refs pointed at the given tables, and the project's macros (the cross-database
-    ones dispatching to DuckDB's SQL), as the nightly build renders it."""
-    env = jinja2.Environment(extensions=["jinja2.ext.do"])  # dbt enables {% do %}
-    macros: dict = {}
-    env.globals.update({"ref": refs.__getitem__, "as_of_date": lambda: f"DATE '{AS_OF}'",
-                        "var": _var, "adapter": _DuckDBAdapter(macros),
-                        "return": lambda value: value})  # dbt's return(): the macro's value
-    for path in sorted((DBT_PROJECT_DIR / "macros").glob("*.sql")):
-        module = env.from_string(path.read_text(encoding="utf-8")).module
-        macros.update({name: getattr(module, name) for name in dir(module) if not name.startswith("__")})
-    env.globals.update(macros)
-    return env.from_string(model.read_text(encoding="utf-8")).render()
+    """The model's SQL with its refs pointed at the given tables, as the nightly build renders it (the project's
+    macros dispatching to DuckDB's SQL: conftest.render_model_sql)."""
+    return render_model_sql(model, ref=refs.__getitem__, as_of_date=lambda: f"DATE '{AS_OF}'", var=_var)
 
 
 # P: 厨具 bought once (1 x 3 + 0 = 3) against 食品 viewed three times (0 x 3 + 3 = 3): more orders wins.
