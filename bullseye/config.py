@@ -181,7 +181,7 @@ def default_landing(home: Path | None = None) -> Path:
 # a temp directory beside the warehouse, so a night's memory is bounded by this setting, not by the data.
 MEMORY_LIMIT_ENV = "BULLSEYE_DUCKDB_MEMORY_LIMIT"  # e.g. 8GB; default: DUCKDB_MEMORY_SHARE of the machine's RAM
 THREADS_ENV = "BULLSEYE_DUCKDB_THREADS"  # default: the CPUs this process may use
-DUCKDB_MEMORY_SHARE = 0.4  # the rest: Python (dbt, pandas, Splink, PyMC; 1-2 GB at scale 100), page cache, BI readers
+DUCKDB_MEMORY_SHARE = 0.35  # the rest: Python (dbt, pandas, PyMC: about 2.5 GB at scale 100), page cache, BI
 
 
 # What DuckDB may spill to disk (its max_temp_directory_size). DuckDB's own default is 90% of the free disk, so
