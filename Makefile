@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint manifest clean
+.PHONY: install spark demo test lint manifest clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -16,10 +16,19 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
+# The [spark] extra (dbt-spark in session mode, pyspark; about 530 MB, needs Java 17) for tests/test_spark_parity.py,
+# which builds the demo on a local Spark session and compares it with the DuckDB night (issue 18). Only `make test`
+# installs it; `make install` and `make demo` stay without it.
+$(BIN)/.spark-installed: $(BIN)/.installed pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[spark]'
+	touch $@
+
+spark: $(BIN)/.spark-installed
+
 demo: install
 	$(BIN)/bullseye run
 
-test: install
+test: install spark
 	$(BIN)/ruff check bullseye dags tests
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
 

@@ -165,6 +165,24 @@ def compare(spark, warehouse: Path, relations: list[str]) -> list[Comparison]:
     return out
 
 
+def query_both(spark, warehouse: Path, sql: str) -> tuple[list[tuple], list[tuple]]:
+    """The rows of one SQL text on Spark and in the DuckDB warehouse (read-only), as tuples, in no set order.
+
+    For checks finer than :func:`compare`'s counts and sums (tests/test_spark_parity.py: the sets of customer
+    ids, the counts per segment, DECIMAL sums to the cent): write ``sql`` in the dialect both engines read
+    (unquoted ``schema.table`` names, standard functions); compare the rows as sets or multisets (the engines
+    put NULLs at different ends of an ORDER BY)."""
+    import duckdb
+
+    spark_rows = [tuple(r) for r in spark.sql(sql).collect()]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        duckdb_rows = [tuple(r) for r in con.execute(sql).fetchall()]
+    finally:
+        con.close()
+    return spark_rows, duckdb_rows
+
+
 def built_relations(nodes: list[NodeResult], manifest: Path) -> list[str]:
     """schema.table of each model the build ran successfully."""
     doc = json.loads(Path(manifest).read_text(encoding="utf-8"))["nodes"]
