@@ -11,8 +11,10 @@ What runs where:
   - :func:`train_on_spark`: the plan (column fill rates, pair counts) is made in DuckDB, Splink's training
     steps (prior, u by random sampling with a seed, EM per block) run on Spark;
   - clustering and stable ids stay in Python (``graph``, ``resolver._cluster``) on the returned pairs.
-The jaro_winkler and damerau_levenshtein functions come from the jar inside the splink package, which
-``bullseye.config.spark_conf`` puts in the session (``spark.jars``); SparkAPI registers them.
+damerau_levenshtein comes from the jar inside the splink package, which ``bullseye.config.spark_conf`` puts in
+the session (``spark.jars``; SparkAPI registers its functions). Jaro-Winkler does not: the jar's counts otherwise
+than DuckDB's, so the Spark levels call DuckDB's jaro_winkler_similarity through a pandas UDF
+(:func:`duckdb_jaro_winkler`).
 
     python -m bullseye.identity.spark_match --warehouse W --as-of D [--compare]
 scores the warehouse's identity records with its stored model on a local Spark session (Spark's files under
@@ -37,11 +39,26 @@ PARTITIONS = 4
 
 def spark_api(spark):
     """Splink's Spark backend on ``spark``; intermediate tables are persisted, not written to Parquet."""
+    from pyspark.sql.functions import pandas_udf
     from splink import SparkAPI
 
     # size(NULL) is NULL, as len(NULL) on DuckDB (not -1): the list levels must judge a missing list alike
     spark.conf.set("spark.sql.legacy.sizeOfNull", "false")
+    spark.udf.register(matching.SPARK_JARO_WINKLER, pandas_udf(duckdb_jaro_winkler, "double"))
     return SparkAPI(spark_session=spark, break_lineage_method="persist", num_partitions_on_repartition=PARTITIONS)
+
+
+def duckdb_jaro_winkler(a: pd.Series, b: pd.Series) -> pd.Series:
+    """DuckDB's jaro_winkler_similarity on a batch of pairs (a Spark pandas UDF): the function the model is
+    scored with on DuckDB, so that a name pair reaches the same level on both engines."""
+    frame = pd.DataFrame({"i": range(len(a)), "a": a.to_numpy(dtype=object), "b": b.to_numpy(dtype=object)})
+    con = duckdb.connect()
+    try:
+        con.register("frame", frame)
+        got = con.execute("select jaro_winkler_similarity(a::varchar, b::varchar) as s from frame order by i").df()
+    finally:
+        con.close()
+    return got["s"].astype("float64").set_axis(a.index)
 
 
 def to_spark(spark, con: duckdb.DuckDBPyConnection, table: str):
