@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -62,8 +64,13 @@ def duckdb_jaro_winkler(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def to_spark(spark, con: duckdb.DuckDBPyConnection, table: str):
-    """A DuckDB table (the featured match input) as a Spark DataFrame, types kept through Arrow."""
-    return spark.createDataFrame(con.sql(f"select * from {table}").to_arrow_table())
+    """A DuckDB table (the featured match input) as a Spark DataFrame over a Parquet copy in Spark's local dir.
+
+    Not ``createDataFrame``: a local relation is copied into the plan of each blocking rule's join by Spark's
+    optimizer, which ran out of the driver's heap on 11,523 records."""
+    folder = Path(tempfile.mkdtemp(prefix="bz_identity_", dir=spark.conf.get("spark.local.dir", None)))
+    con.execute(f"copy (select * from {table}) to '{folder / 'records.parquet'}' (format parquet)")
+    return spark.read.parquet(str(folder))
 
 
 def match_on_spark(spark, records, model: matching.MatchModel, threshold: float, new=None) -> pd.DataFrame:
