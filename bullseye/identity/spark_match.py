@@ -147,17 +147,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     trained_on, model = stored
     records, edges = (_relation(con, name) for name in (args.records, args.edges))
-    con.execute(f"create temp table __bz_match_input as {resolver.match_input_sql(records, edges)}")
+    # the match input in the in-memory database (the warehouse stays read-only), which Splink then reads by name
+    con.execute(f"create table memory.main.__bz_match_input as {resolver.match_input_sql(records, edges)}")
+    con.execute("use memory")
     spark = session(spark_dir(home) / "identity")
     t = time.perf_counter()
-    pairs = match_on_spark(spark, to_spark(spark, con, "temp.main.__bz_match_input"), model, args.threshold)
+    pairs = match_on_spark(spark, to_spark(spark, con, "__bz_match_input"), model, args.threshold)
     print(f"model trained on {trained_on}; Spark: {len(pairs):,} pairs at >= {args.threshold} "
           f"in {time.perf_counter() - t:.1f}s")
     if args.out:
         pairs.to_parquet(args.out)
     if args.compare:
         t = time.perf_counter()
-        duck = matching.predict(con, model, "temp.main.__bz_match_input", args.threshold)
+        duck = matching.predict(con, model, "__bz_match_input", args.threshold)
         print(f"DuckDB: {len(duck):,} pairs in {time.perf_counter() - t:.1f}s;",
               compare_pairs(duck, pairs, args.threshold))
     return 0
