@@ -381,19 +381,24 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchMod
     """
     p = plan(con, table)
     n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    settings = fit(_duckdb_api(con), table, p, n, seed, "duckdb")
+    return with_frequencies(con, table, fit(_duckdb_api(con), table, p, n, seed))
+
+
+def with_frequencies(con: duckdb.DuckDBPyConnection, table: str, settings: dict) -> MatchModel:
+    """The model of trained ``settings``, with the name frequency table of ``table`` and the share of
+    records that makes a name common (the precision guard's)."""
     tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
     named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
     settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
     return MatchModel(settings=settings, tf=tf)
 
 
-def fit(db_api, table, p: Plan, n: int, seed: int, dialect: str) -> dict:
+def fit(db_api, table, p: Plan, n: int, seed: int) -> dict:
     """Splink's training steps for plan ``p`` on ``db_api`` (``n`` records): prior, u, m by EM per block.
     Returns the trained settings with the plan and notes (``bullseye_*``)."""
     from splink import block_on
 
-    linker = _linker(db_api, table, settings_creator(p, dialect))
+    linker = _linker(db_api, table, settings_creator(p, db_api.sql_dialect.sql_dialect_str))
     notes = list(p.notes)
     if p.deterministic:
         linker.training.estimate_probability_two_random_records_match(

@@ -88,12 +88,8 @@ def train_on_spark(spark, con: duckdb.DuckDBPyConnection, table: str, seed: int 
     counted in DuckDB. The model is stored in DuckDB's dialect, as one trained there."""
     p = matching.plan(con, table)
     n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    settings = matching.fit(spark_api(spark), to_spark(spark, con, table), p, n, seed, "spark")
-    settings = matching.in_dialect(settings, "duckdb")
-    tf = {col: matching.term_frequencies(con, table, col) for col in matching.TF_COLUMNS}
-    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
-    settings["bullseye_common_name_tf"] = matching.COMMON_NAME_RECORDS / named if named else None
-    return matching.MatchModel(settings=settings, tf=tf)
+    settings = matching.fit(spark_api(spark), to_spark(spark, con, table), p, n, seed)
+    return matching.with_frequencies(con, table, matching.in_dialect(settings, "duckdb"))
 
 
 def compare_pairs(duck: pd.DataFrame, spark: pd.DataFrame, threshold: float) -> dict:
