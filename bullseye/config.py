@@ -313,8 +313,9 @@ def spark_conf(root: Path) -> dict[str, str]:
 
 
 def _splink_jar() -> dict[str, str]:
-    """Splink's similarity functions for Spark (jaro_winkler, damerau_levenshtein: the match model's name,
-    card and postcode levels), a jar inside the installed splink package; nothing is downloaded."""
+    """Splink's similarity functions for Spark, a jar inside the installed splink package (nothing is
+    downloaded): damerau_levenshtein for the match model's card and postcode levels. (Its jaro_winkler is not
+    used: it differs from DuckDB's; see bullseye.identity.spark_match.)"""
     try:
         from splink.backends.spark import similarity_jar_location
     except ImportError:  # no splink or no pyspark: no Spark identity matching, nothing to add
