@@ -308,7 +308,20 @@ def spark_conf(root: Path) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.legacy.createHiveTableByDefault": "false",
+        **_splink_jar(),
     }
+
+
+def _splink_jar() -> dict[str, str]:
+    """Splink's similarity functions for Spark, a jar inside the installed splink package (nothing is
+    downloaded): damerau_levenshtein for the match model's card and postcode levels. (Its jaro_winkler is not
+    used: it differs from DuckDB's; see bullseye.identity.spark_match.)"""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:  # no splink or no pyspark: no Spark identity matching, nothing to add
+        return {}
+    jar = Path(similarity_jar_location())
+    return {"spark.jars": str(jar)} if jar.is_file() else {}
 
 
 COSMOS_MODES = ("local", "watcher")

@@ -185,23 +185,42 @@ def _quiet_splink() -> None:
     logging.getLogger("splink.internals.expectation_maximisation").setLevel(logging.ERROR)
 
 
-def _comparison(name: str):
-    """The Splink comparison for one attribute: its levels, strongest first."""
+# Jaro-Winkler on Spark: DuckDB's own jaro_winkler_similarity, registered by bullseye.identity.spark_match.
+# The jaro_winkler of Splink's jar counts otherwise (katherineraylor/kathcrinetaylor: 0.8851 on DuckDB,
+# 0.8774 from the jar), so the same stored model would put some names on another level.
+SPARK_JARO_WINKLER = "bz_jaro_winkler"
+# The list functions of the custom levels, per SQL dialect (Splink's own levels write theirs).
+LIST_SQL = {
+    "duckdb": {"overlap": "len(list_intersect({a}, {b}))", "union": "len(list_distinct(list_concat({a}, {b})))"},
+    "spark": {"overlap": "size(array_intersect({a}, {b}))", "union": "size(array_distinct(concat({a}, {b})))"},
+}
+
+
+def _comparison(name: str, dialect: str = "duckdb"):
+    """The Splink comparison for one attribute: its levels, strongest first, in ``dialect``'s SQL."""
     import splink.comparison_level_library as cll
     from splink.comparison_library import CustomComparison
+
+    def jaro_winkler(col: str, threshold: float):
+        if dialect == "duckdb":
+            return cll.JaroWinklerLevel(col, threshold)
+        return cll.CustomLevel(f"{SPARK_JARO_WINKLER}({col}_l, {col}_r) >= {threshold}",
+                               f"Jaro-Winkler distance of {col} >= {threshold}")
 
     def simple(col: str, *middle) -> CustomComparison:
         return CustomComparison(
             [cll.NullLevel(col), cll.ExactMatchLevel(col), *middle, cll.ElseLevel()], output_column_name=col)
 
     if name == "name":
-        initials = ("name_initials_l = name_initials_r and len(list_intersect(name_tokens_l, name_tokens_r)) > 0")
+        lists = LIST_SQL[dialect]
+        common = lists["overlap"].format(a="name_tokens_l", b="name_tokens_r")
+        initials = f"name_initials_l = name_initials_r and {common} > 0"
         return CustomComparison([
             cll.NullLevel("name_key"),
             cll.ExactMatchLevel("name_key", term_frequency_adjustments=True),
             cll.CustomLevel("name_pinyin_l = name_pinyin_r", "same pinyin (homophone or variant)"),
-            cll.JaroWinklerLevel("name_key", 0.92),
-            cll.JaroWinklerLevel("name_pinyin", 0.88),
+            jaro_winkler("name_key", 0.92),
+            jaro_winkler("name_pinyin", 0.88),
             cll.CustomLevel(initials, "initials and a name in common"),
             cll.ElseLevel(),
         ], output_column_name="name")
@@ -213,8 +232,9 @@ def _comparison(name: str):
                       cll.LevenshteinLevel("birth_date", 1),
                       cll.CustomLevel("substr(birth_date_l, 6, 5) = substr(birth_date_r, 6, 5)", "same day and month"))
     if name == "address":
-        jaccard = ("len(list_intersect(addr_tokens_l, addr_tokens_r)) "
-                   "/ len(list_distinct(list_concat(addr_tokens_l, addr_tokens_r))) >= 0.6")
+        lists = LIST_SQL[dialect]
+        jaccard = (lists["overlap"].format(a="addr_tokens_l", b="addr_tokens_r") + " / "
+                   + lists["union"].format(a="addr_tokens_l", b="addr_tokens_r") + " >= 0.6")
         # 中山路 is in every city: a street only counts in the same district (or where one is unknown).
         district = "coalesce(addr_district_l = addr_district_r, true)"
         return simple("address",
@@ -227,14 +247,14 @@ def _comparison(name: str):
     return simple(name)
 
 
-def settings_creator(plan: Plan):
+def settings_creator(plan: Plan, dialect: str = "duckdb"):
     """The comparisons and blocking rules of the match model (untrained) for ``plan``."""
     from splink import SettingsCreator, block_on
 
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=[_comparison(c) for c in plan.comparisons],
+        comparisons=[_comparison(c, dialect) for c in plan.comparisons],
         blocking_rules_to_generate_predictions=[block_on(*cols) for cols in plan.blocking],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -332,18 +352,24 @@ def _training_blocks(pairs_of, comparisons: list[str], present: set[str]
     return chosen, [c for c in comparisons if c in todo]
 
 
-def _linker(con: duckdb.DuckDBPyConnection, table: str, settings, tf: dict[str, pd.DataFrame] | None = None):
-    from splink import DuckDBAPI, Linker
+def _linker(db_api, table, settings, tf: dict[str, pd.DataFrame] | None = None):
+    """A Splink linker on ``db_api`` (DuckDB or Spark) over ``table`` (a table name or a frame the backend takes)."""
+    from splink import Linker
 
     if isinstance(settings, dict):
         settings = {k: v for k, v in settings.items() if not k.startswith("bullseye_")}
     _quiet_splink()
-    db_api = DuckDBAPI(connection=con)
     sdf = db_api.register(table)
     linker = Linker(sdf, settings, log_level=logging.WARNING)
     for col, frame in (tf or {}).items():
         linker.table_management.register_term_frequency_lookup(db_api.register(frame), col)
-    return linker, db_api
+    return linker
+
+
+def _duckdb_api(con: duckdb.DuckDBPyConnection):
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=con)
 
 
 def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchModel:
@@ -353,31 +379,70 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> MatchMod
     deterministic rules the records allow; without any, Splink's default stands and
     the note says so.
     """
+    p = plan(con, table)
+    n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return with_frequencies(con, table, fit(_duckdb_api(con), table, p, n, seed))
+
+
+def with_frequencies(con: duckdb.DuckDBPyConnection, table: str, settings: dict) -> MatchModel:
+    """The model of trained ``settings``, with the name frequency table of ``table`` and the share of
+    records that makes a name common (the precision guard's)."""
+    tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
+    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
+    settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
+    return MatchModel(settings=settings, tf=tf)
+
+
+def fit(db_api, table, p: Plan, n: int, seed: int) -> dict:
+    """Splink's training steps for plan ``p`` on ``db_api`` (``n`` records): prior, u, m by EM per block.
+    Returns the trained settings with the plan and notes (``bullseye_*``)."""
     from splink import block_on
 
-    p = plan(con, table)
-    linker, _ = _linker(con, table, settings_creator(p))
-    n = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    linker = _linker(db_api, table, settings_creator(p, db_api.sql_dialect.sql_dialect_str))
+    notes = list(p.notes)
     if p.deterministic:
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*r) for r in p.deterministic], recall=0.8)
     else:
-        p.notes.append("no precise rule (contact key and name, or name, birth date and address) to estimate how "
-                       "often two records match: Splink's default prior used")
+        notes.append("no precise rule (contact key and name, or name, birth date and address) to estimate how "
+                     "often two records match: Splink's default prior used")
     linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 5.0)), seed=seed)
     for rule in p.training:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*rule), record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
     settings = _floor_probabilities(linker.misc.save_model_to_json())
     settings["bullseye_model_version"] = MODEL_VERSION
-    settings["bullseye_note"] = "; ".join(p.notes) or None
+    settings["bullseye_note"] = "; ".join(notes) or None
     settings["bullseye_plan"] = {"comparisons": p.comparisons, "blocking": [list(r) for r in p.blocking],
                                  "training": [list(r) for r in p.training],
                                  "deterministic": [list(r) for r in p.deterministic]}
-    tf = {col: term_frequencies(con, table, col) for col in TF_COLUMNS}
-    named = con.execute(f"select count(name_key) from {table}").fetchall()[0][0]
-    settings["bullseye_common_name_tf"] = COMMON_NAME_RECORDS / named if named else None
-    return MatchModel(settings=settings, tf=tf)
+    return settings
+
+
+def plan_of(settings: dict) -> Plan:
+    """The plan a trained model's settings were made for (``bullseye_plan``)."""
+    stored = settings["bullseye_plan"]
+    return Plan(list(stored["comparisons"]), [tuple(r) for r in stored["blocking"]],
+                [tuple(r) for r in stored["training"]], [tuple(r) for r in stored["deterministic"]])
+
+
+def in_dialect(settings: dict, dialect: str) -> dict:
+    """The same trained model written in another SQL dialect: each level's condition and each blocking
+    rule are rebuilt from the stored plan for ``dialect``; m, u, prior and term-frequency settings are
+    kept as they are. A level whose label differs from the rebuilt one is an error, not a guess."""
+    rebuilt = settings_creator(plan_of(settings), dialect).create_settings_dict(dialect)
+    out = json.loads(json.dumps(settings))
+    if len(rebuilt["comparisons"]) != len(out["comparisons"]):
+        raise ValueError("the stored model's comparisons are not those of its plan")
+    for mine, theirs in zip(out["comparisons"], rebuilt["comparisons"], strict=True):
+        levels, fresh = mine["comparison_levels"], theirs["comparison_levels"]
+        if [lv.get("label_for_charts") for lv in levels] != [lv.get("label_for_charts") for lv in fresh]:
+            raise ValueError(f"comparison {mine.get('output_column_name')}: levels differ from its plan's")
+        for level, new in zip(levels, fresh, strict=True):
+            level["sql_condition"] = new["sql_condition"]
+    out["blocking_rules_to_generate_predictions"] = rebuilt["blocking_rules_to_generate_predictions"]
+    out["sql_dialect"] = dialect
+    return out
 
 
 def _floor_probabilities(settings: dict, m_floor: float = 0.005, u_floor: float = 1e-6) -> dict:
@@ -415,24 +480,37 @@ def predict(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, thres
     Returns unique_id_l, unique_id_r (l < r), match_weight, match_probability, and
     ``guard``: why the precision guard keeps the pair apart (None when it does not).
     """
-    # Gamma columns (which level each comparison reached) feed the precision guard.
-    settings = {**model.settings, "retain_intermediate_calculation_columns": True}
-    linker, db_api = _linker(con, table, settings, model.tf)
+    db_api = _duckdb_api(con)
     if new_table is None:
+        return predict_on(db_api, model, table, threshold)
+    con.execute(f"""create or replace temp table __bz_existing as
+                    select * from {table} anti join {new_table} using (unique_id)""")
+    return predict_on(db_api, model, table, threshold, ("__bz_existing", new_table))
+
+
+def predict_on(db_api, model: MatchModel, table, threshold: float, between: tuple | None = None) -> pd.DataFrame:
+    """:func:`predict` on any Splink backend (``db_api``: DuckDBAPI, SparkAPI), with the model's settings
+    written in the backend's dialect. ``table`` (and the two of ``between``: existing, new) are table names or
+    frames the backend registers. Returns the same frame as :func:`predict`."""
+    dialect = db_api.sql_dialect.sql_dialect_str
+    settings = model.settings if model.settings.get("sql_dialect", "duckdb") == dialect else \
+        in_dialect(model.settings, dialect)
+    # Gamma columns (which level each comparison reached) feed the precision guard.
+    settings = {**settings, "retain_intermediate_calculation_columns": True}
+    linker = _linker(db_api, table, settings, model.tf)
+    if between is None:
         results = [linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")]
     else:
-        con.execute(f"""create or replace temp table __bz_existing as
-                        select * from {table} anti join {new_table} using (unique_id)""")
-        existing = db_api.register("__bz_existing", table_name="__bz_existing_role")
-        new = db_api.register(new_table, table_name="__bz_new_role")
+        existing = db_api.register(between[0], table_name="__bz_existing_role")
+        new = db_api.register(between[1], table_name="__bz_new_role")
         results = [
             linker.inference.predict_between(existing, new, threshold_match_probability=threshold,
                                              warning_mode="never"),
             linker.inference.predict_within(new, threshold_match_probability=threshold, warning_mode="never"),
         ]
     guard = _guard_sql(model)
-    out = pd.concat([con.execute(f"""select unique_id_l, unique_id_r, match_weight, match_probability,
-                                            {guard} as guard from {r.physical_name}""").df()
+    out = pd.concat([db_api.query_sql(f"""select unique_id_l, unique_id_r, match_weight, match_probability,
+                                                 {guard} as guard from {r.physical_name}""", output_type="pandas")
                      for r in results], ignore_index=True)
     for r in results:
         r.drop_table_from_database_and_remove_from_cache()
@@ -464,7 +542,7 @@ def _guard_sql(model: MatchModel) -> str:
     strong = [c for c in comparisons if c not in WEAK_COMPARISONS]
     common_tf = model.settings.get("bullseye_common_name_tf")
     if "name" not in comparisons or not strong or common_tf is None:
-        return "null::varchar"
+        return "cast(null as string)"  # DuckDB and Spark SQL alike
     agrees = " or ".join(f"mw_{c} > 0" for c in strong)
     # A disagreement counts when it is evidence (Bayes factor below 1/2): two different record
     # ids within one list disagree on every pair, true or not, and weigh nothing.
@@ -477,7 +555,7 @@ def _guard_sql(model: MatchModel) -> str:
 def score_pair(con: duckdb.DuckDBPyConnection, model: MatchModel, table: str, left: str, right: str) -> dict:
     """Match weight of one pair and the contribution of each comparison (for "why not merged")."""
     settings = {**model.settings, "retain_intermediate_calculation_columns": True}
-    linker, db_api = _linker(con, table, settings, model.tf)
+    linker = _linker(_duckdb_api(con), table, settings, model.tf)
     rows = con.execute(f"select * from {table} where unique_id in (?, ?)", [left, right]).df()
     if len(rows) < 2:
         return {}
