@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
@@ -337,8 +337,7 @@ def _training_blocks(pairs_of, comparisons: list[str], present: set[str]
     pairs that agree on them by construction); the others it can train. Blocks are taken
     in order of preference, each only if it trains something not yet trained.
     """
-    fixes = {rule: {c for c, group in COMPARISON_COLUMNS.items() if set(rule) & set(group)}
-             for rule in TRAINING_CANDIDATES}
+    fixes = {rule: _fixed_by(rule) for rule in TRAINING_CANDIDATES}
     todo, chosen = set(comparisons), []
     for rule in TRAINING_CANDIDATES:
         if not todo:
@@ -350,6 +349,11 @@ def _training_blocks(pairs_of, comparisons: list[str], present: set[str]
         chosen.append(rule)
         todo -= set(comparisons) - fixes[rule]
     return chosen, [c for c in comparisons if c in todo]
+
+
+def _fixed_by(rule: tuple[str, ...]) -> set[str]:
+    """The comparisons a blocking rule fixes: those reading one of its columns (EM cannot learn them on it)."""
+    return {c for c, group in COMPARISON_COLUMNS.items() if set(rule) & set(group)}
 
 
 def _linker(db_api, table, settings, tf: dict[str, pd.DataFrame] | None = None):
@@ -407,9 +411,36 @@ def fit(db_api, table, p: Plan, n: int, seed: int) -> dict:
         notes.append("no precise rule (contact key and name, or name, birth date and address) to estimate how "
                      "often two records match: Splink's default prior used")
     linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 5.0)), seed=seed)
+    trained: set[str] = set()
+    failed: list[tuple[tuple[str, ...], str]] = []
     for rule in p.training:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule), record_sample_proportion=1.0 if n < 2_000_000 else 0.5)
+        except ValueError as exc:
+            # Splink 5's EM stops when an iteration sets some level's m or u to exactly 0 (a level its pairs
+            # reach only with a vanishing weight; Splink refuses a 0 it cannot take the log of). The block's
+            # estimates are then not kept.
+            if "below the minimum allowed value" not in str(exc):
+                raise
+            failed.append((rule, str(exc).splitlines()[0]))
+            continue
+        trained |= set(p.comparisons) - _fixed_by(rule)
+    if failed:
+        blocks = ", ".join("+".join(rule) for rule, _ in failed)
+        missing = [c for c in p.comparisons if c not in trained]
+        why = f"EM failed on block {blocks} ({failed[0][1].split('. ')[0]})"
+        if not missing:
+            notes.append(f"{why}; its comparisons were trained on the other blocks")
+        elif len(missing) == len(p.comparisons):
+            raise CannotTrain(why)
+        else:
+            # Train again without the comparisons no block could train: a model on fewer columns, said so,
+            # rather than no model (keys only) or one with an untrained comparison.
+            return fit(db_api, table, replace(
+                p, comparisons=[c for c in p.comparisons if c not in missing],
+                notes=[*p.notes, f"{', '.join(missing)} left out of the match model tonight: {why}, and no "
+                                 "other block could train it"]), n, seed)
     settings = _floor_probabilities(linker.misc.save_model_to_json())
     settings["bullseye_model_version"] = MODEL_VERSION
     settings["bullseye_note"] = "; ".join(notes) or None
