@@ -74,7 +74,7 @@ def test_defaults_come_from_the_machine(monkeypatch):
     monkeypatch.delenv(config.THREADS_ENV, raising=False)
     monkeypatch.setattr(config, "_machine_memory_bytes", lambda: 16 * 2**30)
     memory, threads = config.duckdb_limits()
-    assert memory == "6553MiB" and threads >= 1
+    assert memory == "5734MiB" and threads >= 1  # 35% of 16 GiB
 
 
 @pytest.mark.parametrize("name,value", [("BULLSEYE_DUCKDB_MEMORY_LIMIT", "lots"),
