@@ -3,7 +3,7 @@ backend, and can be trained there too.
 
 What runs where:
   - the records' features (``resolver.match_input_sql``, DuckDB SQL) are derived in DuckDB, as every night;
-    the featured records go to Spark as a DataFrame (:func:`to_spark`, through Arrow);
+    the featured records go to Spark as a DataFrame over a Parquet copy (:func:`to_spark`);
   - :func:`match_on_spark` scores them with ``splink.SparkAPI``: the same blocking rules, comparisons, m/u,
     prior, term-frequency table, threshold and precision guard as ``matching.predict`` on DuckDB, the model's
     SQL rewritten for Spark (``matching.in_dialect``); it returns the same frame (unique_id_l, unique_id_r,
@@ -102,19 +102,6 @@ def compare_pairs(duck: pd.DataFrame, spark: pd.DataFrame, threshold: float) -> 
             "max_abs_weight_diff": float((both.match_weight_duckdb - both.match_weight_spark).abs().max())
             if len(both) else 0.0,
             "guards_differing": int(guard_differs.sum())}
-
-
-def level_differences(a: dict, b: dict) -> pd.DataFrame:
-    """m and u of each comparison level in two trained models' settings (with the prior as a row)."""
-    rows = [("prior", "", a["probability_two_random_records_match"], b["probability_two_random_records_match"],
-             None, None)]
-    for ca, cb in zip(a["comparisons"], b["comparisons"], strict=True):
-        for la, lb in zip(ca["comparison_levels"], cb["comparison_levels"], strict=True):
-            if la.get("is_null_level"):
-                continue
-            rows.append((ca["output_column_name"], la["label_for_charts"], la["m_probability"], lb["m_probability"],
-                         la["u_probability"], lb["u_probability"]))
-    return pd.DataFrame(rows, columns=["comparison", "level", "m_a", "m_b", "u_a", "u_b"])
 
 
 def main(argv: list[str] | None = None) -> int:
