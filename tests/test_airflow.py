@@ -202,7 +202,8 @@ def _tail(path: Path, chars: int = 3000) -> str:
 # `airflow dags test` pays once: measured on the shared 2-core machine it needs well over twice as long as the
 # dags test above, beyond the suite's budget. So it runs when asked for (and in a nightly job), not in `make test`.
 @pytest.mark.skipif(os.environ.get("BULLSEYE_CELERY_TEST") != "1",
-                    reason="the whole night under the CeleryExecutor (22 min or more here): BULLSEYE_CELERY_TEST=1")
+                    reason="the whole night under the CeleryExecutor (12 to 22 min on this 2-core machine): "
+                           "BULLSEYE_CELERY_TEST=1")
 def test_celery_executor_runs_the_night_on_a_worker(demo_landing, postgres_metadata, celery_broker, tmp_path):
     """The whole DAG for one date on a real Airflow 3 deployment with the CeleryExecutor: `airflow db migrate`,
     then an api-server (the workers' Task SDK execution API), a scheduler, a dag-processor and one
