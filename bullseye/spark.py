@@ -9,7 +9,15 @@ What runs where:
      warehouse and Derby metastore under ``<spark dir>``) and registers the ``bz_*`` normalizers as Spark UDFs,
      the same Python functions the DuckDB plugin registers (bullseye.dbt_plugin);
   4. dbt runs in this process with ``--target spark`` ($BULLSEYE_DBT_TARGET): dbt-spark's session mode picks up
-     the running session (SparkSession.builder.getOrCreate), so the UDFs and tables are there.
+     the running session (SparkSession.builder.getOrCreate), so the UDFs and tables are there;
+  5. dbt Python models, which dbt-spark's session mode cannot run, are steps of this build
+     (bullseye.spark_steps): ``dbt ls`` resolves the selection, the selected nodes are cut into stages (one
+     ``dbt build`` call per stage of SQL models and seeds; each Python model once its parents are built), and a
+     Python model runs Spark-natively when bullseye.spark_steps.native_steps has it (the CLV summary and scores,
+     bullseye.spark_clv), else on the driver: its inputs collected from Spark into DuckDB and its own
+     ``model(dbt, session)`` run there, so its inputs must fit in the driver's memory. Each step is a NodeResult
+     (status success, its message saying which kind ran) among dbt's. The snapshot (customer_segments_history) does
+     not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which reads it.
 A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
 through ``python -m bullseye.spark build``.
 
