@@ -275,10 +275,13 @@ def _fresh_folder(out_dir: Path, node: Node) -> Path:
 
 def declare_table(spark, node: Node, folder: Path) -> None:
     """The node's relation as a Spark table over the Parquet folder, in place of whatever had the name."""
+    name = f"`{node.schema}`.`{node.identifier}`"
     spark.sql(f"create database if not exists `{node.schema}`")
-    spark.sql(f"drop view if exists `{node.schema}`.`{node.identifier}`")
-    spark.sql(f"drop table if exists `{node.schema}`.`{node.identifier}`")
-    spark.sql(f"create table `{node.schema}`.`{node.identifier}` using parquet location '{folder}'")
+    if spark.catalog.tableExists(f"{node.schema}.{node.identifier}"):
+        # Spark 4 refuses DROP VIEW on a table and DROP TABLE on a view: drop what is there (an earlier build's)
+        kind = spark.catalog.getTable(f"{node.schema}.{node.identifier}").tableType
+        spark.sql(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
+    spark.sql(f"create table {name} using parquet location '{folder}'")
 
 
 def write_spark_result(spark, df, node: Node, out_dir: Path) -> int:

@@ -141,9 +141,10 @@ def dbt_list(cfg: RunConfig, *extra: str) -> list[str]:
     with _dbt_env(cfg), _run_date_env(cfg):
         try:
             with warnings.catch_warnings():
-                # --no-print: the ids come back in res.result, not on stdout
+                # the ids come back in res.result; ls prints each to stdout even with --quiet, unless the
+                # stdout log level is none (a failure still comes back in res.exception)
                 res = dbtRunner().invoke(dbt_args(cfg, "ls", "--output", "json", "--output-keys", "unique_id",
-                                                  "--no-print", *extra))
+                                                  "--log-level", "none", *extra))
         finally:
             release_dbt_connection()
     if not res.success:
