@@ -248,7 +248,7 @@ def _run_stages(spark, cfg: RunConfig, root: Path, select: list[str], extra: lis
         t = time.perf_counter()
         nodes = run_dbt(cfg, "build", "--select", *select, *extra)
         timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
-        return nodes, [{"kind": "dbt", "nodes": len(selected), "seconds": timings["dbt_build_s"]}]
+        return nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages), "seconds": timings["dbt_build_s"]}]
     stage_extra = extra if "--indirect-selection" in extra else [*extra, "--indirect-selection", "cautious"]
     nodes: list[NodeResult] = []
     done: list[dict] = []
