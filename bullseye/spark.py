@@ -9,7 +9,15 @@ What runs where:
      warehouse and Derby metastore under ``<spark dir>``) and registers the ``bz_*`` normalizers as Spark UDFs,
      the same Python functions the DuckDB plugin registers (bullseye.dbt_plugin);
   4. dbt runs in this process with ``--target spark`` ($BULLSEYE_DBT_TARGET): dbt-spark's session mode picks up
-     the running session (SparkSession.builder.getOrCreate), so the UDFs and tables are there.
+     the running session (SparkSession.builder.getOrCreate), so the UDFs and tables are there;
+  5. dbt Python models, which dbt-spark's session mode cannot run, are steps of this build
+     (bullseye.spark_steps): ``dbt ls`` resolves the selection, the selected nodes are cut into stages (one
+     ``dbt build`` call per stage of SQL models and seeds; each Python model once its parents are built), and a
+     Python model runs Spark-natively when bullseye.spark_steps.native_steps has it (the CLV summary and scores,
+     bullseye.spark_clv), else on the driver: its inputs collected from Spark into DuckDB and its own
+     ``model(dbt, session)`` run there, so its inputs must fit in the driver's memory. Each step is a NodeResult
+     (status success, its message saying which kind ran) among dbt's. The snapshot (customer_segments_history) does
+     not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which reads it.
 A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
 through ``python -m bullseye.spark build``.
 
@@ -31,7 +39,7 @@ from datetime import date
 from pathlib import Path
 
 from bullseye.config import DBT_TARGET_ENV, RunConfig, resolve_paths, spark_conf, spark_dir
-from bullseye.transform import NodeResult, compile_manifest, run_dbt
+from bullseye.transform import NodeResult, compile_manifest, dbt_list, run_dbt
 
 # DuckDB types Parquet or Spark cannot carry as they are: exported as text (JSON and UUID are text to Spark)
 # or as the nearest Spark type.
@@ -192,7 +200,14 @@ def built_relations(nodes: list[NodeResult], manifest: Path) -> list[str]:
 
 
 def build(warehouse: Path, home: Path, as_of: date, select: list[str], *extra: str) -> dict:
-    """Export the warehouse's sources, start the session, run ``dbt build --target spark --select ...``."""
+    """Export the warehouse's sources, start the session, build the selection on Spark.
+
+    A selection without dbt Python models is one ``dbt build --target spark --select ...``. With Python models,
+    the build is staged (bullseye.spark_steps.plan_stages): one dbt call per stage of SQL models and seeds, each
+    Python model as a step of bullseye's own once its parents are built (Spark-native, else on the driver). The
+    stages' dbt calls select the stage's nodes by name, with ``--indirect-selection cautious`` unless ``extra``
+    says otherwise: a test reaching into a later stage would fail for want of its table. The tests of the
+    Python models' own relations do not run on Spark (the DuckDB night runs them)."""
     root = spark_dir(home)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -207,17 +222,47 @@ def build(warehouse: Path, home: Path, as_of: date, select: list[str], *extra: s
     cfg = RunConfig(landing=root, warehouse=warehouse, as_of=as_of, home=root)
     saved = os.environ.get(DBT_TARGET_ENV)
     os.environ[DBT_TARGET_ENV] = "spark"
-    t = time.perf_counter()
     try:
-        nodes = run_dbt(cfg, "build", "--select", *select, *extra)
+        nodes, stages = _run_stages(spark, cfg, root, select, list(extra), timings)
     finally:
         if saved is None:
             os.environ.pop(DBT_TARGET_ENV, None)
         else:
             os.environ[DBT_TARGET_ENV] = saved
-    timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
     return {"spark": spark, "nodes": nodes, "manifest": cfg.dbt_target / "manifest.json", "timings": timings,
-            "sources": len(exported)}
+            "sources": len(exported), "stages": stages}
+
+
+def _run_stages(spark, cfg: RunConfig, root: Path, select: list[str], extra: list[str],
+                timings: dict[str, float]) -> tuple[list[NodeResult], list[dict]]:
+    """Plan the stages from the spark target's manifest (dbt ls) and run them; the node results in build order
+    and, per stage, its kind, node count and seconds."""
+    from bullseye.spark_steps import plan_stages, read_nodes, run_python_step
+
+    t = time.perf_counter()
+    selected = dbt_list(cfg, "--select", *select, *extra)
+    graph = read_nodes(cfg.dbt_target / "manifest.json")
+    stages = plan_stages(graph, selected)
+    timings["plan_s"] = round(time.perf_counter() - t, 1)
+    if not any(s.kind == "python" for s in stages):
+        t = time.perf_counter()
+        nodes = run_dbt(cfg, "build", "--select", *select, *extra)
+        timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
+        return nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages), "seconds": timings["dbt_build_s"]}]
+    stage_extra = extra if "--indirect-selection" in extra else [*extra, "--indirect-selection", "cautious"]
+    nodes: list[NodeResult] = []
+    done: list[dict] = []
+    for stage in stages:
+        t = time.perf_counter()
+        if stage.kind == "dbt":
+            nodes += run_dbt(cfg, "build", "--select", *(graph[u].name for u in stage.nodes), *stage_extra)
+        else:
+            nodes += [run_python_step(spark, graph[u], graph, root / "python_models", cfg.as_of)
+                      for u in stage.nodes]
+        done.append({"kind": stage.kind, "nodes": len(stage.nodes), "seconds": round(time.perf_counter() - t, 1)})
+    timings["dbt_build_s"] = round(sum(s["seconds"] for s in done if s["kind"] == "dbt"), 1)
+    timings["python_steps_s"] = round(sum(s["seconds"] for s in done if s["kind"] == "python"), 1)
+    return nodes, done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,9 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         extra += ["--indirect-selection", args.indirect_selection]
     res = build(warehouse, home, args.as_of, args.select, *extra)
     report: dict = {"as_of": args.as_of.isoformat(), "select": args.select, "sources": res["sources"],
-                    "timings": res["timings"], "nodes": [asdict(n) for n in res["nodes"]]}
+                    "timings": res["timings"], "stages": res["stages"], "nodes": [asdict(n) for n in res["nodes"]]}
     for n in res["nodes"]:
         print(f"{n.resource_type:10} {n.name:60} {n.status:8} {n.seconds:6.1f}s {n.message}")
+    for i, st in enumerate(res["stages"], 1):
+        print(f"stage {i}: {st['kind']:6} {st['nodes']:3} nodes {st['seconds']:6.1f}s")
     print(f"sources exported: {res['sources']}; " + ", ".join(f"{k} {v}" for k, v in res["timings"].items()))
     if args.compare:
         rows = compare(res["spark"], warehouse, built_relations(res["nodes"], res["manifest"]))

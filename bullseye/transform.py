@@ -132,6 +132,26 @@ def run_dbt(cfg: RunConfig, command: str = "build", *extra: str) -> list[NodeRes
     return nodes
 
 
+def dbt_list(cfg: RunConfig, *extra: str) -> list[str]:
+    """The unique ids ``dbt ls`` selects (``extra``: --select ... and its other options), with the run's target;
+    it writes the manifest of that target to ``cfg.dbt_target`` (bullseye.spark plans its stages from it)."""
+    from dbt.cli.main import dbtRunner
+
+    cfg.logs.mkdir(parents=True, exist_ok=True)
+    with _dbt_env(cfg), _run_date_env(cfg):
+        try:
+            with warnings.catch_warnings():
+                # the ids come back in res.result; ls prints each to stdout even with --quiet, unless the
+                # stdout log level is none (a failure still comes back in res.exception)
+                res = dbtRunner().invoke(dbt_args(cfg, "ls", "--output", "json", "--output-keys", "unique_id",
+                                                  "--log-level", "none", *extra))
+        finally:
+            release_dbt_connection()
+    if not res.success:
+        raise TransformError(f"dbt ls failed (logs in {cfg.logs}): {res.exception}")
+    return [json.loads(line)["unique_id"] for line in res.result or []]
+
+
 def manifest_path(cfg: RunConfig) -> Path:
     """The manifest of the run's last dbt command, else the compiled one (a run under Airflow, where
     Cosmos runs dbt elsewhere). Either gives the same relations: schemas come from the project."""

@@ -1,12 +1,14 @@
 """Issue 18's "Done when": the demo built on a local Spark session gives the DuckDB night's marts.
 
 The shared demo night (tests.conftest.demo_night: scale 0.1, seed 7) is the DuckDB run. Spark (dbt-spark,
-session mode, in this process, one core) builds from its warehouse's sources every SQL model that no dbt Python
-model feeds (the selection of dbt_project/docs/spark_port.md: 50 models, 4 seeds), with their unit tests; then
-each built relation is compared with the DuckDB night's table: rows, non-NULL counts and sums per column
+session mode, in this process, one core) builds from its warehouse's sources :data:`SELECT`: every SQL model that
+no dbt Python model feeds (the selection of dbt_project/docs/spark_port.md: 50 models, 4 seeds) and the dbt Python
+models whose parents build on Spark, each as a step of bullseye.spark.build between the dbt calls
+(bullseye.spark_steps; the CLV summary and scores on Spark DataFrames, bullseye.spark_clv). Then each built
+relation is compared with the DuckDB night's table: rows, non-NULL counts and sums per column
 (bullseye.spark.compare); the sets of customer ids; the counts per RFM segment; every DECIMAL column's sum,
-exactly; and the CLV parameters, refitted (bullseye.clv, as the dbt Python models do) on the purchase days
-Spark built, against the night's clv_model_params (the Python models themselves do not run on Spark).
+exactly; the CLV summary row by row (floats within 1e-9); the CLV parameters and each customer's CLV within 1e-6
+(relative to the value where it is above 1).
 
 Needs the [spark] extra and Java 17 (`make test` installs the extra). Spark's files stay under this module's
 temporary folder; the session is stopped at the end.
@@ -14,7 +16,6 @@ temporary folder; the session is stopped at the end.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date
 
@@ -25,16 +26,23 @@ from tests.conftest import DEMO_NIGHT
 pytest.importorskip("pyspark", reason="the [spark] extra (make test installs it)")
 pytestmark = pytest.mark.slow
 
-# Every SQL model without a dbt Python model upstream (dbt_project/docs/spark_port.md, "Second slice").
+# The dbt Python models that build on Spark as steps: those whose parents all build on Spark. The SQL models
+# downstream of them (customer_clv, clv_model_params, the activation models ...) join SELECT as they are ported.
+PYTHON_STEPS = ["int_calendar__festivals", "int_calendar__lunar_birthdays", "int_contact__policy_settings",
+                "int_customer__clv_summary", "int_customer__clv_params", "int_customer__clv", "clv_holdout_check"]
+# The one selection of the Spark build: every SQL model without a dbt Python model upstream
+# (dbt_project/docs/spark_port.md, "Second slice"), then the Python models above.
 SELECT = ["path:models/staging", "+customer_identity_map", "+dim_customer", "+customer_interests",
           "+customer_next_best_category", "+customer_rfm", "+fct_orders", "+kpi_category_penetration",
           "+kpi_store_monthly", "+int_contact__list_terms", "+category_associations", "+order_lines_unattached",
           "+int_service__interactions", "+int_sales__category_seasons", "+int_orders__margin",
-          "+int_customer__purchase_rhythm", "+int_identity__edges", "+int_identity__id_lineage"]
-EXPECTED_MODELS = 50
+          "+int_customer__purchase_rhythm", "+int_identity__edges", "+int_identity__id_lineage", *PYTHON_STEPS]
+EXPECTED_MODELS = 50 + len(PYTHON_STEPS)
 EXPECTED_SEEDS = 4
+SPARK_NATIVE = {"int_customer__clv_summary", "int_customer__clv"}  # bullseye.spark_steps.native_steps
 MONEY_COLUMNS = ("amount", "discount_amount", "cost_of_goods", "margin")
-CLV_TOLERANCE = 1e-6
+SUMMARY_TOLERANCE = 1e-9  # the summary's doubles: exact DECIMAL sums on Spark, sums of doubles in pandas
+CLV_TOLERANCE = 1e-6  # times max(1, |value|): Gamma-Gamma's gamma is about 185,786 (1.4e-5 apart, 8e-11 of it)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +85,7 @@ def _both(build_result, sql: str):
     return query_both(build_result["spark"], build_result["warehouse"], sql)
 
 
-def test_the_selection_builds_every_sql_model_no_python_model_feeds(spark_build):
+def test_the_selection_builds_every_sql_model_no_python_model_feeds_and_the_python_steps(spark_build):
     nodes = spark_build["nodes"]
     by_type = Counter(n.resource_type for n in nodes if n.status in ("success", "pass"))
     not_ok = [f"{n.resource_type} {n.name}: {n.status} {n.message}" for n in nodes
@@ -87,6 +95,11 @@ def test_the_selection_builds_every_sql_model_no_python_model_feeds(spark_build)
     assert by_type["model"] == EXPECTED_MODELS and by_type["seed"] == EXPECTED_SEEDS, by_type
     for mart in ("dim_customer", "customer_identity_map", "fct_orders", "customer_rfm"):
         assert mart in spark_build["relations"], f"{mart} not built on Spark"
+    steps = {n.name: n.message for n in nodes if n.message.startswith("python step")}
+    assert sorted(steps) == sorted(PYTHON_STEPS), steps
+    native = {name for name, message in steps.items() if "Spark-native" in message}
+    assert native == SPARK_NATIVE, steps
+    assert [s["kind"] for s in spark_build["stages"]] == ["dbt", "python"], spark_build["stages"]
 
 
 def test_every_built_relation_has_the_duckdb_rows_counts_and_sums(spark_build):
@@ -143,32 +156,63 @@ def test_every_decimal_column_sums_to_the_cent(spark_build):
     assert {("fct_orders", c) for c in MONEY_COLUMNS} <= summed, sorted(summed)
 
 
-def test_clv_parameters_refitted_on_sparks_purchase_days_match_the_night(spark_build):
-    """The CLV models are dbt Python models, which dbt-spark's session mode cannot run: the same fit
-    (int_customer__clv_summary's summary, int_customer__clv_params' fits, bullseye.clv) runs here on
-    int_customer__purchase_days as Spark built it, and its parameters must be the night's clv_model_params."""
-    import duckdb
+def _rows_by_key(build_result, model: str, keys: tuple[str, ...]) -> tuple[list[str], dict, dict]:
+    """The column names of the model's relation and its rows on each engine, by key (keys unique)."""
+    rel = build_result["relations"][model]
+    columns = [f.name for f in build_result["spark"].table(rel).schema.fields]
+    # unquoted names: both engines read them case-insensitively (the summary's "T")
+    on_spark, on_duckdb = _both(build_result, f"select {', '.join(columns)} from {rel}")
+    idx = [columns.index(k) for k in keys]
+    by_key = [{tuple(r[i] for i in idx): r for r in rows} for rows in (on_spark, on_duckdb)]
+    assert all(len(b) == len(r) for b, r in zip(by_key, (on_spark, on_duckdb), strict=True)), f"{rel}: keys repeat"
+    return columns, by_key[0], by_key[1]
 
-    from bullseye.clv import fit_bgnbd, fit_gamma_gamma, summarize
 
-    config = json.loads(spark_build["manifest"].read_text(encoding="utf-8"))["nodes"][
-        "model.bullseye.int_customer__clv_params"]["config"]
-    days = (spark_build["spark"].table(spark_build["relations"]["int_customer__purchase_days"])
-            .select("customer_id", "order_date", "amount").toPandas())
-    summary = summarize(days, DEMO_NIGHT, value_col="amount")
-    bg = fit_bgnbd(summary.x, summary.t_x, summary["T"], int(config["min_customers"]))
-    gg = fit_gamma_gamma(summary.x, summary.mean_repeat_value, int(config["min_repeat_buyers"]))
-    refit = {("bg_nbd", k): v for k, v in bg.as_dict().items()} | {
-        ("gamma_gamma", k): v for k, v in gg.as_dict().items()}
+def _differences(model: str, columns: list[str], on_spark: dict, on_duckdb: dict, tolerance: float,
+                 relative: bool) -> list[str]:
+    """Each key only on one engine, and each value that differs: a float by more than ``tolerance`` (times
+    max(1, |DuckDB's value|) when ``relative``), anything else at all; NULL matches NULL only."""
+    out = [f"{model} {k}: only on Spark" for k in sorted(on_spark.keys() - on_duckdb.keys())]
+    out += [f"{model} {k}: only in DuckDB" for k in sorted(on_duckdb.keys() - on_spark.keys())]
+    for key in sorted(on_spark.keys() & on_duckdb.keys()):
+        for col, s, d in zip(columns, on_spark[key], on_duckdb[key], strict=True):
+            if isinstance(s, float) and isinstance(d, float):
+                limit = tolerance * (max(1.0, abs(d)) if relative else 1.0)
+                if not (s == d or abs(s - d) <= limit):
+                    out.append(f"{model} {key} {col}: Spark {s!r}, DuckDB {d!r} (differ by {abs(s - d):.3g})")
+            elif s != d:
+                out.append(f"{model} {key} {col}: Spark {s!r}, DuckDB {d!r}")
+    return out
 
-    con = duckdb.connect(str(spark_build["warehouse"]), read_only=True)
-    try:
-        night = {(m, p): v for m, p, v in con.execute(
-            "select model, parameter, value from marts.clv_model_params").fetchall()}
-    finally:
-        con.close()
-    assert night, "the DuckDB night fitted no CLV parameters: nothing to compare"
-    assert set(refit) == set(night), (sorted(refit), sorted(night))
-    differing = [f"clv_model_params {m}.{p}: from Spark's data {refit[m, p]!r}, DuckDB night {night[m, p]!r}"
-                 for m, p in sorted(night) if abs(refit[m, p] - night[m, p]) > CLV_TOLERANCE]
-    assert not differing, "\n".join(differing)
+
+def test_the_clv_summary_built_on_spark_is_the_nights(spark_build):
+    """int_customer__clv_summary, computed with Spark DataFrame operations (bullseye.spark_clv), row for row
+    the Python model's: the same customers, x and dates exactly, the doubles within 1e-9."""
+    columns, on_spark, on_duckdb = _rows_by_key(spark_build, "int_customer__clv_summary", ("customer_id",))
+    assert len(on_duckdb) > 0
+    differing = _differences("int_customer__clv_summary", columns, on_spark, on_duckdb, SUMMARY_TOLERANCE, False)
+    assert not differing, f"{len(differing)} values differ:\n" + "\n".join(differing[:20])
+
+
+def test_the_clv_parameters_fitted_on_spark_are_the_nights(spark_build):
+    """int_customer__clv_params (the fit, a step on the driver over the summary Spark built) against the DuckDB
+    night's int_customer__clv_params, and against its clv_model_params once that mart is in :data:`SELECT`."""
+    checked = []
+    for model in ("int_customer__clv_params", "clv_model_params"):
+        if model not in spark_build["relations"]:
+            continue
+        columns, on_spark, on_duckdb = _rows_by_key(spark_build, model, ("model", "parameter"))
+        assert on_duckdb, f"the DuckDB night's {model} has no parameters: nothing to compare"
+        differing = _differences(model, columns, on_spark, on_duckdb, CLV_TOLERANCE, True)
+        assert not differing, "\n".join(differing)
+        checked.append(model)
+    assert "int_customer__clv_params" in checked
+
+
+def test_each_customers_clv_scored_on_spark_is_the_nights(spark_build):
+    """int_customer__clv, scored by bullseye.clv.score in mapInPandas on Spark with the parameters Spark fitted:
+    each customer's values within 1e-6 (relative above 1) of the DuckDB night's."""
+    columns, on_spark, on_duckdb = _rows_by_key(spark_build, "int_customer__clv", ("customer_id",))
+    assert len(on_duckdb) > 0
+    differing = _differences("int_customer__clv", columns, on_spark, on_duckdb, CLV_TOLERANCE, True)
+    assert not differing, f"{len(differing)} values differ:\n" + "\n".join(differing[:20])
