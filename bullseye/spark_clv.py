@@ -11,8 +11,9 @@
 The fit between them (``int_customer__clv_params``) is a maximum-likelihood fit over all customers at once: it
 runs as the generic step on the driver (bullseye.spark_steps), over the summary's one row per customer.
 
-Sums of money are taken as Spark's exact DECIMAL sums and turned into doubles at the end; the Python model sums
-doubles. The two agree to the last few bits (tests/test_spark_parity.py compares within 1e-9).
+Sums of money are Spark's exact DECIMAL sums, turned into doubles at the end, as the Python model's SQL does in
+DuckDB: the two summaries are the same doubles (tests/test_spark_parity.py compares them exactly), so the fit on
+each engine sees the same numbers.
 """
 
 from __future__ import annotations
