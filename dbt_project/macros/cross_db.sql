@@ -354,16 +354,18 @@ cast({{ a }} as double) / cast({{ b }} as double)
     the last place divided by count x 10^scale, one division. Spark's avg of a DECIMAL is a DECIMAL rounded to
     scale + 4 places (1/3 of 1.0 is 0.33333): here the exact DECIMAL sum, scaled to whole units, is divided as
     a DOUBLE. -#}
-{% macro avg_decimal_as_double(expr, scale) -%}
-    {{- return(adapter.dispatch('avg_decimal_as_double', 'bullseye')(expr, scale)) -}}
+{% macro avg_decimal_as_double(expr, scale, where=none) -%}
+    {{- return(adapter.dispatch('avg_decimal_as_double', 'bullseye')(expr, scale, where)) -}}
 {%- endmacro %}
 
-{% macro default__avg_decimal_as_double(expr, scale) -%}
-avg({{ expr }})
+{#- where: the aggregate's FILTER (WHERE ..), optional -#}
+{% macro default__avg_decimal_as_double(expr, scale, where=none) -%}
+avg({{ expr }}){% if where %} filter (where {{ where }}){% endif %}
 {%- endmacro %}
 
-{% macro spark__avg_decimal_as_double(expr, scale) -%}
-(cast(sum({{ expr }}) * {{ 10 ** scale }} as double) / (count({{ expr }}) * {{ 10 ** scale }}))
+{% macro spark__avg_decimal_as_double(expr, scale, where=none) -%}
+    {%- set f = ' filter (where ' ~ where ~ ')' if where else '' -%}
+(cast(sum({{ expr }}){{ f }} * {{ 10 ** scale }} as double) / (count({{ expr }}){{ f }} * {{ 10 ** scale }}))
 {%- endmacro %}
 
 
@@ -544,7 +546,8 @@ array_distinct(concat({{ a }}, {{ b }}))
 {%- endmacro %}
 
 
-{#- A date plus n days (DuckDB d + to_days(n), a TIMESTAMP; Spark date_add, a DATE: compare or cast to date). -#}
+{#- A date plus n days (DuckDB d + to_days(n), a TIMESTAMP; Spark date_add, a DATE: compare or cast to date).
+    Spark's date_add takes an INT (a BIGINT setting is cast). -#}
 {% macro add_days(expr, n) -%}
     {{- return(adapter.dispatch('add_days', 'bullseye')(expr, n)) -}}
 {%- endmacro %}
@@ -554,7 +557,7 @@ array_distinct(concat({{ a }}, {{ b }}))
 {%- endmacro %}
 
 {% macro spark__add_days(expr, n) -%}
-date_add({{ expr }}, {{ n }})
+date_add({{ expr }}, cast({{ n }} as int))
 {%- endmacro %}
 
 
@@ -603,20 +606,40 @@ split({{ expr }}, '[{{ sep }}]', -1)
 {%- endmacro %}
 
 
-{#- Every column of a relation but the ones named, read through `alias` (DuckDB alias.* exclude (..); Spark has no
-    * EXCLUDE: the relation's columns as the adapter lists them, in their order, at run time). -#}
-{% macro star_exclude(relation, alias, excluded) -%}
-    {{- return(adapter.dispatch('star_exclude', 'bullseye')(relation, alias, excluded)) -}}
+{#- The columns of a model's table, in their order, as the adapter lists them at run time: from the built table
+    itself, found through the graph; in a unit test, where ref() names the fixture (which has the table's columns)
+    and the graph is not there, in the project's schemas (intermediate, marts, staging) by the model's name. -#}
+{% macro _model_columns(model_name) -%}
+    {%- set node = (graph.get('nodes') or {}).get('model.bullseye.' ~ model_name) -%}
+    {%- set found = namespace(rel=none) -%}
+    {%- if node -%}
+        {%- set found.rel = adapter.get_relation(database=node.database, schema=node.schema,
+                                                 identifier=node.alias or node.name) -%}
+    {%- else -%}
+        {%- for schema in ['intermediate', 'marts', 'staging'] if found.rel is none -%}
+            {%- set found.rel = adapter.get_relation(database=none, schema=schema, identifier=model_name) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if found.rel is none -%}
+        {{ exceptions.raise_compiler_error("no table of the model " ~ model_name ~ " to read the columns of") }}
+    {%- endif -%}
+    {{- return(adapter.get_columns_in_relation(found.rel)) -}}
 {%- endmacro %}
 
-{% macro default__star_exclude(relation, alias, excluded) -%}
+{#- Every column of a model (ref'd as `alias`) but the ones named (DuckDB alias.* exclude (..); Spark has no
+    * EXCLUDE: the model's columns in their order, at run time). -#}
+{% macro star_exclude(model_name, alias, excluded) -%}
+    {{- return(adapter.dispatch('star_exclude', 'bullseye')(model_name, alias, excluded)) -}}
+{%- endmacro %}
+
+{% macro default__star_exclude(model_name, alias, excluded) -%}
 {{ alias }}.* exclude ({{ excluded | join(', ') }})
 {%- endmacro %}
 
-{% macro spark__star_exclude(relation, alias, excluded) -%}
+{% macro spark__star_exclude(model_name, alias, excluded) -%}
     {%- if not execute -%}{{ alias }}.*{%- else -%}
     {%- set names = [] -%}
-    {%- for c in adapter.get_columns_in_relation(relation) if c.name | lower not in excluded | map('lower') | list -%}
+    {%- for c in _model_columns(model_name) if c.name | lower not in excluded | map('lower') | list -%}
         {%- do names.append(alias ~ '.' ~ c.name) -%}
     {%- endfor -%}
 {{ names | join(', ') }}
@@ -651,27 +674,27 @@ cast(cast(round(cast({{ expr }} as double) * 100D, 0) as decimal(38, 0)) / 100 a
 {%- endmacro %}
 
 {% macro spark__sub_days(expr, n) -%}
-date_sub({{ expr }}, {{ n }})
+date_sub({{ expr }}, cast({{ n }} as int))
 {%- endmacro %}
 
 
-{#- Every column of a relation read through `alias`, some replaced in place by expressions (DuckDB
-    alias.* replace (expr as name, ..); Spark has no * REPLACE: the relation's columns at run time, in their
+{#- Every column of a model (ref'd as `alias`), some replaced in place by expressions (DuckDB
+    alias.* replace (expr as name, ..); Spark has no * REPLACE: the model's columns at run time, in their
     order). replacements: a list of (name, expr) pairs. -#}
-{% macro star_replace(relation, alias, replacements) -%}
-    {{- return(adapter.dispatch('star_replace', 'bullseye')(relation, alias, replacements)) -}}
+{% macro star_replace(model_name, alias, replacements) -%}
+    {{- return(adapter.dispatch('star_replace', 'bullseye')(model_name, alias, replacements)) -}}
 {%- endmacro %}
 
-{% macro default__star_replace(relation, alias, replacements) -%}
+{% macro default__star_replace(model_name, alias, replacements) -%}
 {{ alias }}.* replace ({% for name, expr in replacements %}{{ expr }} as {{ name }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
-{% macro spark__star_replace(relation, alias, replacements) -%}
+{% macro spark__star_replace(model_name, alias, replacements) -%}
     {%- if not execute -%}{{ alias }}.*{%- else -%}
     {%- set by_name = {} -%}
     {%- for name, expr in replacements -%}{%- do by_name.update({name | lower: expr}) -%}{%- endfor -%}
     {%- set items = [] -%}
-    {%- for c in adapter.get_columns_in_relation(relation) -%}
+    {%- for c in _model_columns(model_name) -%}
         {%- if c.name | lower in by_name -%}{%- do items.append(by_name[c.name | lower] ~ ' as ' ~ c.name) -%}
         {%- else -%}{%- do items.append(alias ~ '.' ~ c.name) -%}{%- endif -%}
     {%- endfor -%}
@@ -692,4 +715,49 @@ string_agg({{ expr }}, '{{ sep }}' order by {{ order_by }})
 
 {% macro spark__ordered_string_agg(expr, sep, order_by) -%}
 string_agg({{ expr }}, '{{ sep }}') within group (order by {{ order_by }})
+{%- endmacro %}
+
+
+{#- DuckDB's hash() of a text, a UBIGINT (Spark's hash() is Murmur3, 32 bits, another function): on Spark the
+    bz_duckdb_hash UDF (bullseye.dbt_plugin.duckdb_hash, DuckDB's own function) as a DECIMAL(20, 0), so that
+    hash(x) % n draws the same sample on both engines. -#}
+{% macro duckdb_hash(expr) -%}
+    {{- return(adapter.dispatch('duckdb_hash', 'bullseye')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__duckdb_hash(expr) -%}
+hash({{ expr }})
+{%- endmacro %}
+
+{% macro spark__duckdb_hash(expr) -%}
+cast(bz_duckdb_hash({{ expr }}) as decimal(20, 0))
+{%- endmacro %}
+
+
+{#- One row per element of a list of texts, named `alias` (DuckDB unnest([..]) , Spark explode(array(..))). -#}
+{% macro unnest_texts(values, alias) -%}
+    {{- return(adapter.dispatch('unnest_texts', 'bullseye')(values, alias)) -}}
+{%- endmacro %}
+
+{% macro default__unnest_texts(values, alias) -%}
+unnest([{% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as {{ alias }}
+{%- endmacro %}
+
+{% macro spark__unnest_texts(values, alias) -%}
+explode(array({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{% endfor %})) as {{ alias }}
+{%- endmacro %}
+
+
+{#- The natural logarithm as DuckDB computes it, to the last bit: on Spark the bz_duckdb_ln UDF (DuckDB's own ln,
+    bullseye.dbt_plugin.duckdb_ln; the JVM's ln differs by one unit in the last place on some values). -#}
+{% macro duckdb_ln(expr) -%}
+    {{- return(adapter.dispatch('duckdb_ln', 'bullseye')(expr)) -}}
+{%- endmacro %}
+
+{% macro default__duckdb_ln(expr) -%}
+ln({{ expr }})
+{%- endmacro %}
+
+{% macro spark__duckdb_ln(expr) -%}
+cast(bz_duckdb_ln(cast({{ expr }} as string)) as double)
 {%- endmacro %}
