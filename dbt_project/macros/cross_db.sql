@@ -336,7 +336,8 @@ cast(cast(cast(median(cast({{ expr }} * {{ 10 ** scale }} as bigint)) as bigint)
 
 
 {#- a / b as a DOUBLE: DuckDB's division of DECIMALs is a DOUBLE division already; Spark's is a DECIMAL one
-    (rounded to its scale), so both sides are cast to DOUBLE first, as DuckDB does. -#}
+    (rounded to its scale), so both sides are cast to DOUBLE first, as DuckDB does. The operands are pasted as they are on DuckDB:
+    parenthesize a compound one ('(a - b)'), or a / b binds to its last term. -#}
 {% macro divide_as_double(a, b) -%}
     {{- return(adapter.dispatch('divide_as_double', 'bullseye')(a, b)) -}}
 {%- endmacro %}

@@ -59,7 +59,7 @@ select
     coalesce(s.sent, 0) as sent, coalesce(s.delivered, 0) as delivered, coalesce(s.responded, 0) as responded,
     coalesce(s.converted, 0) as converted, coalesce(s.unmatched_contacts, 0) as unmatched_contacts,
     coalesce(s.revenue, 0) as revenue, coalesce(s.margin, 0) as margin, coalesce(s.cost, 0) as cost,
-    case when s.cost > 0 then {{ round_double(divide_as_double('s.margin - s.cost', 's.cost'), 4) }} end as roi,
+    case when s.cost > 0 then {{ round_double(divide_as_double('(s.margin - s.cost)', 's.cost'), 4) }} end as roi,
     l.treated, l.treated_order_rate, l.holdout, l.holdout_order_rate,
     l.treated_order_rate - l.holdout_order_rate as uplift,
     case when l.treated > 0 and l.holdout > 0 then
