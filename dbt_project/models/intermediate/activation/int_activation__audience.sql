@@ -1,6 +1,7 @@
 -- One row per person with everything a campaign's audience condition or rank_by may use
 -- (bullseye.activation.campaigns.AUDIENCE_COLUMNS lists them; a test keeps the two equal),
 -- plus the contact fields each channel needs and a household key for one-mail-per-household.
+{% set address_noise %}[\s,，。\.#-]{% endset %}
 with d as (select * from {{ ref('int_customer__profile') }}),
 wechat as (
     select m.customer_id, min(k.key_value) as wechat_unionid
@@ -10,7 +11,7 @@ wechat as (
     group by 1
 ),
 lists as (
-    select customer_id, list_sort(list_distinct(list(list_id))) as list_ids
+    select customer_id, {{ sorted_distinct_list('list_id') }} as list_ids
     from {{ ref('int_contact__list_terms') }} group by 1
 ),
 enquiries as (
@@ -30,17 +31,17 @@ prior as (
 -- the latest response to one of our contacts, so that a named person can follow each responder up
 responses as (
     select customer_id, max(responded_at) as last_responded_at,
-        arg_max(campaign_id, responded_at) as last_response_campaign,
-        arg_max(channel, responded_at) as last_response_channel,
-        arg_max(converted_order_id is not null, responded_at) as last_response_converted
+        {{ value_at_max('campaign_id', 'responded_at') }} as last_response_campaign,
+        {{ value_at_max('channel', 'responded_at') }} as last_response_channel,
+        {{ value_at_max('converted_order_id is not null', 'responded_at') }} as last_response_converted
     from {{ ref('int_campaign__contacts') }}
     where customer_id is not null and responded_at is not null
     group by 1
 )
 select
     d.customer_id, d.customer_status, d.is_customer, d.name, d.gender,
-    cast(date_diff('year', d.birth_date, {{ as_of_date() }})
-         - case when strftime(d.birth_date, '%m%d') > strftime({{ as_of_date() }}, '%m%d') then 1 else 0 end
+    cast({{ years_between('d.birth_date', as_of_date()) }}
+         - case when {{ month_day_text('d.birth_date') }} > {{ month_day_text(as_of_date()) }} then 1 else 0 end
          as integer) as age,
     d.province, d.city, d.district,
     s.value_tier, s.mvc_subtype, s.grade, s.lifecycle_stage, s.stage_since,
@@ -51,21 +52,22 @@ select
     -- own contact costs: what to rank customers on (profit_12m falls with every contact we make)
     cast(s.customer_profit_12m as double) as customer_profit_12m, s.share_of_wallet,
     l.lookalike_score, l.lookalike_percentile,
-    list_distinct(list_concat(coalesce(i.bought_categories, []), coalesce(i.browsed_only_categories, [])))
+    {{ distinct_concat('coalesce(i.bought_categories, ' ~ empty_text_list() ~ ')',
+                       'coalesce(i.browsed_only_categories, ' ~ empty_text_list() ~ ')') }}
         as interest_categories,
     i.price_style, n.next_best_category,
-    coalesce(li.list_ids, []::varchar[]) as list_ids, coalesce(d.is_on_purchased_list, false) as is_on_purchased_list,
+    coalesce(li.list_ids, {{ empty_text_list() }}) as list_ids, coalesce(d.is_on_purchased_list, false) as is_on_purchased_list,
     e.last_enquiry_at,
-    cast(date_diff('day', cast(e.last_enquiry_at as date), {{ as_of_date() }}) as integer) as days_since_enquiry,
+    cast({{ days_between('cast(e.last_enquiry_at as date)', as_of_date()) }} as integer) as days_since_enquiry,
     s.home_store_id, s.salesperson_id,
     coalesce(p.response_propensity, (select prior_rate from prior)) as response_propensity,
     rs.last_responded_at, rs.last_response_campaign, rs.last_response_channel, rs.last_response_converted,
-    cast(date_diff('day', cast(rs.last_responded_at as date), {{ as_of_date() }}) as integer) as days_since_response,
+    cast({{ days_between('cast(rs.last_responded_at as date)', as_of_date()) }} as integer) as days_since_response,
     -- contact fields
     d.phone, d.email, w.wechat_unionid, d.address,
     case when d.address is not null then
         md5(coalesce(d.province, '') || '|' || coalesce(d.city, '') || '|'
-            || lower(regexp_replace(d.address, '[\s,，。\.#-]', '', 'g')))
+            || lower({{ regexp_replace_all('d.address', address_noise, '') }}))
     end as household_key
 from d
 left join {{ ref('int_customer__segments') }} s using (customer_id)

@@ -20,14 +20,14 @@ lines as (
 ),
 -- each caller's last purchase, with what was in it
 last_order as (
-    select o.customer_id, o.order_key, o.order_date, o.amount, o.store_id
-    from orders o
-    where o.customer_id in (select customer_id from calls)
-    qualify row_number() over (partition by o.customer_id order by o.order_date desc, o.order_key desc) = 1
+    {% call select_first_per(from='orders', alias='o', partition_by='o.customer_id',
+        order_by='o.order_date desc, o.order_key desc', where='o.customer_id in (select customer_id from calls)') -%}
+    o.customer_id, o.order_key, o.order_date, o.amount, o.store_id
+    {%- endcall %}
 ),
 last_order_lines as (
-    select lo.customer_id, string_agg(distinct l.category, '|' order by l.category) as categories,
-        string_agg(distinct l.sku, '|' order by l.sku) as skus
+    select lo.customer_id, {{ sorted_distinct_string_agg('l.category', '|') }} as categories,
+        {{ sorted_distinct_string_agg('l.sku', '|') }} as skus
     from last_order lo
     join orders o using (customer_id, order_key)
     join lines l on l.source_system = o.source_system and l.order_id = o.order_id
@@ -36,7 +36,7 @@ last_order_lines as (
 -- the order a purchase anniversary or service step is about: its date and the products of that category
 trigger_order as (
     select t.customer_id, t.occurrence_key, o.order_date,
-        string_agg(distinct l.sku, '|' order by l.sku) as skus
+        {{ sorted_distinct_string_agg('l.sku', '|') }} as skus
     from {{ ref('int_activation__triggers') }} t
     join orders o on o.customer_id = t.customer_id and o.source_system = t.order_source_system
         and o.order_id = t.order_id
@@ -46,16 +46,17 @@ trigger_order as (
 ),
 -- the last contact reported back (contacts/), and what came of it
 last_contact as (
-    select customer_id, sent_at, campaign_id, channel,
+    {% call select_first_per(from=ref('int_campaign__contacts'), partition_by='customer_id',
+        order_by='sent_at desc, contact_id desc',
+        where='customer_id in (select customer_id from calls) and sent_at < ' ~ as_of_end()) -%}
+    customer_id, sent_at, campaign_id, channel,
         case when opt_out then 'opt_out'
              when complaint then 'complaint'
              when converted_order_id is not null then 'purchased'
              when responded_at is not null then 'responded'
              when delivered then 'reached'
              else 'not_reached' end as outcome
-    from {{ ref('int_campaign__contacts') }}
-    where customer_id in (select customer_id from calls) and sent_at < {{ as_of_end() }}
-    qualify row_number() over (partition by customer_id order by sent_at desc, contact_id desc) = 1
+    {%- endcall %}
 )
 select
     c.run_date, c.send_date, c.campaign_id, c.customer_id, c.occurrence_key, c.wave, c.wave_name,

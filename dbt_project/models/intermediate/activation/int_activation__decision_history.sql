@@ -11,13 +11,13 @@ where run_date <> {{ as_of_date() }}
 union all
 select
     cast(run_date as date) as run_date, cast(send_date as date) as send_date,
-    cast(campaign_id as varchar) as campaign_id, cast(customer_id as varchar) as customer_id,
-    cast(occurrence_key as varchar) as occurrence_key, cast(wave as integer) as wave,
-    cast(wave_name as varchar) as wave_name, cast(channel as varchar) as channel,
-    cast(decision as varchar) as decision, cast(reason as varchar) as reason, cast(detail as varchar) as detail,
+    cast(campaign_id as {{ text_type() }}) as campaign_id, cast(customer_id as {{ text_type() }}) as customer_id,
+    cast(occurrence_key as {{ text_type() }}) as occurrence_key, cast(wave as integer) as wave,
+    cast(wave_name as {{ text_type() }}) as wave_name, cast(channel as {{ text_type() }}) as channel,
+    cast(decision as {{ text_type() }}) as decision, cast(reason as {{ text_type() }}) as reason, cast(detail as {{ text_type() }}) as detail,
     cast(is_holdout as boolean) as is_holdout, cast(rank_score as double) as rank_score,
     cast(priority as integer) as priority,
     cast(send_after as timestamp) as send_after, cast(send_before as timestamp) as send_before,
-    cast(purpose as varchar) as purpose, cast(legal_basis as varchar) as legal_basis,
-    cast(sms_signature as varchar) as sms_signature, cast(sms_opt_out_text as varchar) as sms_opt_out_text
+    cast(purpose as {{ text_type() }}) as purpose, cast(legal_basis as {{ text_type() }}) as legal_basis,
+    cast(sms_signature as {{ text_type() }}) as sms_signature, cast(sms_opt_out_text as {{ text_type() }}) as sms_opt_out_text
 from {{ ref('int_activation__decisions') }}

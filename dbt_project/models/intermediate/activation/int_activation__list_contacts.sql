@@ -4,7 +4,7 @@
 -- writes. Kept with the night's build, so an export is always of the data its own night planned with.
 select
     t.run_date, t.campaign_id, t.customer_id, t.channel, t.is_holdout, t.rank_score,
-    a.* exclude (customer_id, household_key)
+    {{ star_exclude('int_activation__audience', 'a', ['customer_id', 'household_key']) }}
 from {{ ref('int_activation__list_history') }} t
 join {{ ref('int_activation__audience') }} a using (customer_id)
 where t.run_date = {{ as_of_date() }}

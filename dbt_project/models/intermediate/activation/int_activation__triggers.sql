@@ -18,7 +18,7 @@
 -- occurrence_key names the occasion, so waves and the ledger follow one occasion at a time; an
 -- order's occasions name its order_key (source_system:order_id), as order ids repeat across systems.
 {% set run = as_of_date() %}
-{% set send = "(" ~ as_of_date() ~ " + to_days((select send_day_offset from " ~ ref('int_contact__policy_settings') ~ ")))" %}
+{% set send = "(" ~ add_days(as_of_date(), "(select send_day_offset from " ~ ref('int_contact__policy_settings') ~ ")") ~ ")" %}
 {% set lookback = var('trigger_lookback_days') %}
 {% set horizon = var('trigger_horizon_days') %}
 with people as (
@@ -26,8 +26,9 @@ with people as (
 ),
 lunar as (  -- the lunar birthday on the customer's most recently updated CRM record that gives one
     select m.customer_id,
-        arg_max(struct_pack(month := c.lunar_birth_month, day := c.lunar_birth_day, leap := c.lunar_birth_leap),
-                coalesce(c.updated_at, c.joined_at, timestamp '1900-01-01')) as lb
+        {{ value_at_max(struct_of([('month', 'c.lunar_birth_month'), ('day', 'c.lunar_birth_day'),
+                                   ('leap', 'c.lunar_birth_leap')]),
+                        "coalesce(c.updated_at, c.joined_at, timestamp '1900-01-01')") }} as lb
     from {{ ref('stg_crm__customers') }} c
     join {{ ref('int_identity__customer_map') }} m on m.source = 'crm_customers'
         and m.source_record_id = c.source_record_id
@@ -71,13 +72,13 @@ dates as (
 -- (29 Feb falls on 28 Feb)
 yearly as (
     select customer_id, trigger_type, d,
-        cast(d + to_years(cast(year({{ send }}) - year(d) as integer)) as date) as this_year
+        cast({{ add_years('d', 'cast(year(' ~ send ~ ') - year(d) as integer)') }} as date) as this_year
     from dates
 ),
 occasions as (
     select customer_id, trigger_type,
         case when this_year < {{ send }}
-             then cast(d + to_years(cast(year({{ send }}) - year(d) + 1 as integer)) as date)
+             then cast({{ add_years('d', 'cast(year(' ~ send ~ ') - year(d) + 1 as integer)') }} as date)
              else this_year end as event_date
     from yearly
 ),
@@ -90,11 +91,12 @@ bought as (
     group by all
 ),
 anniversaries as (
-    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, y.years,
-        cast(b.order_date + to_years(y.years) as date) as event_date
+    select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category,
+        cast(y.years as bigint) as years,  -- a BIGINT, as DuckDB's range gives it (Spark's sequence: INT)
+        cast({{ add_years('b.order_date', 'y.years') }} as date) as event_date
     from bought b
-    cross join (select unnest(range(1, 16)) as years) y
-    where cast(b.order_date + to_years(y.years) as date)
+    cross join (select {{ unnest_range(1, 16, 'years') }}) y
+    where cast({{ add_years('b.order_date', 'y.years') }} as date)
           between {{ run }} - interval {{ lookback }} day and {{ run }} + interval {{ horizon }} day
 ),
 service as (
@@ -103,40 +105,41 @@ service as (
 ),
 steps as (
     select b.customer_id, b.order_key, b.order_id, b.order_source_system, b.category, p.step, p.action,
-        cast(b.order_date + to_days(p.offset_days) as date) as event_date, p.grace_days,
+        cast({{ add_days('b.order_date', 'p.offset_days') }} as date) as event_date, p.grace_days,
         exists (select 1 from service s
                 where s.customer_id = b.customer_id and s.ts >= b.order_date
-                  and s.ts < b.order_date + to_days(p.offset_days + p.grace_days)
-                  and list_contains(string_split(p.done_by, '|'), s.type)) as is_done
+                  and s.ts < {{ add_days('b.order_date', 'p.offset_days + p.grace_days') }}
+                  and {{ list_has(split_text('p.done_by', '|'), 's.type') }}) as is_done
     from bought b join {{ ref('service_plans') }} p using (category)
-    where cast(b.order_date + to_days(p.offset_days) as date)
+    where cast({{ add_days('b.order_date', 'p.offset_days') }} as date)
           between {{ run }} - interval {{ lookback }} day and {{ run }} + interval {{ horizon }} day
 )
-select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || cast(event_date as varchar)
+select customer_id, trigger_type, trigger_type || ':' || customer_id || ':' || cast(event_date as {{ text_type() }})
         as occurrence_key,
-    event_date, datediff('day', {{ send }}, event_date) as days_until,
-    null::varchar as category, null::integer as years, null::varchar as step, null::varchar as order_id,
-    null::varchar as order_source_system, null::varchar as festival, null::boolean as is_quiet_season
+    event_date, {{ days_between(send, 'event_date') }} as days_until,
+    cast(null as {{ text_type() }}) as category, cast(null as integer) as years, cast(null as {{ text_type() }}) as step,
+    cast(null as {{ text_type() }}) as order_id, cast(null as {{ text_type() }}) as order_source_system,
+    cast(null as {{ text_type() }}) as festival, cast(null as boolean) as is_quiet_season
 from occasions
 where event_date <= {{ send }} + interval {{ horizon }} day
 union all
-select customer_id, 'lunar_birthday', 'lunar_birthday:' || customer_id || ':' || cast(event_date as varchar),
-    event_date, datediff('day', {{ send }}, event_date), null, null, null, null, null, null, null
+select customer_id, 'lunar_birthday', 'lunar_birthday:' || customer_id || ':' || cast(event_date as {{ text_type() }}),
+    event_date, {{ days_between(send, 'event_date') }}, null, null, null, null, null, null, null
 from lunar_occasions
 where event_date <= {{ send }} + interval {{ horizon }} day
 union all
 select customer_id, 'festival', 'festival:' || festival || ':' || year,
-    event_date, datediff('day', {{ send }}, event_date), null, null, null, null, null, festival, null
+    event_date, {{ days_between(send, 'event_date') }}, null, null, null, null, null, festival, null
 from festivals
 union all
 select a.customer_id, 'purchase_anniversary',
     'purchase_anniversary:' || a.order_key || ':' || a.category || ':' || a.years,
-    a.event_date, datediff('day', {{ send }}, a.event_date), a.category, a.years, null, a.order_id,
+    a.event_date, {{ days_between(send, 'a.event_date') }}, a.category, a.years, null, a.order_id,
     a.order_source_system, null, q.is_quiet
 from anniversaries a left join quiet q using (category)
 union all
 select s.customer_id, 'service_step', 'service_step:' || s.order_key || ':' || s.step,
-    s.event_date, datediff('day', {{ send }}, s.event_date), s.category, null, s.step, s.order_id,
+    s.event_date, {{ days_between(send, 's.event_date') }}, s.category, null, s.step, s.order_id,
     s.order_source_system, null, q.is_quiet
 from steps s left join quiet q using (category)
 where not s.is_done

@@ -11,23 +11,25 @@ with orders as (
 ),
 contacts as (select * from {{ ref('int_campaign__contacts') }} where customer_id is not null),
 by_coupon as (
-    select o.order_key, c.contact_id, 'coupon' as method
-    from orders o join contacts c
-        on c.customer_id = o.customer_id and c.coupon_code = o.coupon_code and c.sent_at <= o.order_ts
-    qualify row_number() over (partition by o.order_key order by c.sent_at desc, c.contact_id) = 1
+    {% call select_first_per(from='(select o.order_key, c.contact_id, c.sent_at from orders o join contacts c
+        on c.customer_id = o.customer_id and c.coupon_code = o.coupon_code and c.sent_at <= o.order_ts)',
+        partition_by='order_key', order_by='sent_at desc, contact_id', alias='oc') -%}
+    order_key, contact_id, 'coupon' as method
+    {%- endcall %}
 ),
 by_window as (
-    select o.order_key, c.contact_id, 'window' as method
-    from orders o join contacts c
+    {% call select_first_per(from='(select o.order_key, c.contact_id, c.sent_at from orders o join contacts c
         on c.customer_id = o.customer_id and c.delivered and c.sent_at <= o.order_ts
-        and o.order_ts < c.sent_at + interval {{ var('attribution_window_days') }} day
-    where o.order_key not in (select order_key from by_coupon)
-    qualify row_number() over (partition by o.order_key order by c.sent_at desc, c.contact_id) = 1
+        and o.order_ts < c.sent_at + interval ' ~ var('attribution_window_days') ~ ' day
+    where o.order_key not in (select order_key from by_coupon))',
+        partition_by='order_key', order_by='sent_at desc, contact_id', alias='oc') -%}
+    order_key, contact_id, 'window' as method
+    {%- endcall %}
 ),
 credited as (select * from by_coupon union all select * from by_window)
 select o.order_id, o.source_system, o.order_key, o.customer_id, o.order_ts, o.amount, o.margin, o.coupon_code,
     c.contact_id, c.campaign_id, c.channel, c.sent_at, cr.method,
-    datediff('day', c.sent_at, o.order_ts) as days_after_contact
+    {{ days_between('c.sent_at', 'o.order_ts') }} as days_after_contact
 from credited cr
 join orders o using (order_key)
 join contacts c using (contact_id)

@@ -17,7 +17,8 @@
 {% set window = var('attribution_window_days') %}
 {% set min_holdout = var('incremental_min_holdout') %}
 with plans as (  -- earlier plans' people as they are tonight (merges followed)
-    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
+    select {{ star_replace('int_activation__list_history', 't',
+                           [('customer_id', 'coalesce(l.current_customer_id, t.customer_id)')]) }}
     from {{ ref('int_activation__list_history') }} t
     left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
     where t.run_date <= {{ as_of_date() }}
@@ -44,15 +45,18 @@ outcomes as (
     group by all
 ),
 treated_contacts as (  -- each sent contact to the plan it carried out, as campaign_results matches it
-    select c.contact_id, c.contact_cost, p.campaign_id, p.wave, p.customer_id, p.send_date
-    from {{ ref('int_campaign__contacts') }} c
-    cross join policy
-    join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
-        and p.channel = c.channel and not p.is_holdout
-        and c.sent_date between p.send_date - to_days(policy.ledger_match_days)
-                            and p.send_date + to_days(policy.ledger_match_days)
-    qualify row_number() over (partition by c.contact_id
-                               order by p.send_date desc nulls last, p.wave, p.occurrence_key) = 1
+    {% call select_first_per(from="(select c.contact_id, c.contact_cost, p.campaign_id, p.wave, p.customer_id,
+            p.send_date, p.occurrence_key
+        from " ~ ref('int_campaign__contacts') ~ " c
+        cross join policy
+        join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
+            and p.channel = c.channel and not p.is_holdout
+            and c.sent_date between " ~ sub_days('p.send_date', 'policy.ledger_match_days') ~ "
+                                and " ~ add_days('p.send_date', 'policy.ledger_match_days') ~ ")",
+        alias='cp', partition_by='contact_id',
+        order_by='send_date desc nulls last, wave nulls last, occurrence_key nulls last') -%}
+    contact_id, contact_cost, campaign_id, wave, customer_id, send_date
+    {%- endcall %}
 ),
 cost as (  -- of the contacts whose plan has matured
     select t.campaign_id, t.wave, sum(t.contact_cost) as treated_contact_cost
@@ -64,12 +68,12 @@ cost as (  -- of the contacts whose plan has matured
 arms as (
     select campaign_id, wave, min(wave_name) as wave_name,
         count(*) filter (where not is_holdout) as treated,
-        avg(ordered::int) filter (where not is_holdout) as treated_order_rate,
-        avg(window_margin) filter (where not is_holdout) as treated_margin_per_person,
+        avg(cast(ordered as int)) filter (where not is_holdout) as treated_order_rate,
+        {{ avg_decimal_as_double('window_margin', 2, where='not is_holdout') }} as treated_margin_per_person,
         var_samp(window_margin) filter (where not is_holdout) as treated_margin_var,
         count(*) filter (where is_holdout) as holdout,
-        avg(ordered::int) filter (where is_holdout) as holdout_order_rate,
-        avg(window_margin) filter (where is_holdout) as holdout_margin_per_person,
+        avg(cast(ordered as int)) filter (where is_holdout) as holdout_order_rate,
+        {{ avg_decimal_as_double('window_margin', 2, where='is_holdout') }} as holdout_margin_per_person,
         var_samp(window_margin) filter (where is_holdout) as holdout_margin_var
     from outcomes group by 1, 2
 ),
@@ -86,18 +90,18 @@ compared as (
 )
 select campaign_id, wave, wave_name,
     treated, treated_order_rate, holdout, holdout_order_rate,
-    {{ money('round(treated_margin_per_person, 2)') }} as treated_margin_per_person,
-    {{ money('round(holdout_margin_per_person, 2)') }} as holdout_margin_per_person,
+    {{ money(round_double('treated_margin_per_person', 2)) }} as treated_margin_per_person,
+    {{ money(round_double('holdout_margin_per_person', 2)) }} as holdout_margin_per_person,
     {{ money('round(treated_contact_cost, 2)') }} as treated_contact_cost,
-    {{ money('case when no_estimate is null then round(increment, 2) end') }} as incremental_margin,
-    {{ money('case when no_estimate is null then round(increment - half_width, 2) end') }} as incremental_margin_ci_low,
-    {{ money('case when no_estimate is null then round(increment + half_width, 2) end') }} as incremental_margin_ci_high,
+    {{ money('case when no_estimate is null then ' ~ round_double('increment', 2) ~ ' end') }} as incremental_margin,
+    {{ money('case when no_estimate is null then ' ~ round_double('increment - half_width', 2) ~ ' end') }} as incremental_margin_ci_low,
+    {{ money('case when no_estimate is null then ' ~ round_double('increment + half_width', 2) ~ ' end') }} as incremental_margin_ci_high,
     case when no_estimate is null and treated_contact_cost > 0
-         then round(increment / treated_contact_cost, 4) end as incremental_roi,
+         then {{ round_double('increment / treated_contact_cost', 4) }} end as incremental_roi,
     case when no_estimate is null and treated_contact_cost > 0
-         then round((increment - half_width) / treated_contact_cost, 4) end as incremental_roi_ci_low,
+         then {{ round_double('(increment - half_width) / treated_contact_cost', 4) }} end as incremental_roi_ci_low,
     case when no_estimate is null and treated_contact_cost > 0
-         then round((increment + half_width) / treated_contact_cost, 4) end as incremental_roi_ci_high,
+         then {{ round_double('(increment + half_width) / treated_contact_cost', 4) }} end as incremental_roi_ci_high,
     coalesce(no_estimate, case when treated_contact_cost = 0
         then 'incremental_roi: no contact cost reported for the treated people (no sent contact matched their plans)'
     end) as incremental_note

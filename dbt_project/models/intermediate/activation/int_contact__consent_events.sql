@@ -33,21 +33,23 @@ src as (
 consent_person as (
     select person_id as customer_id, channel, status, ts, coalesce(reason, 'consent file') as reason,
         'consents' as origin, _delivery_id, _line,
-        null::varchar as address_type, null::varchar as address_key
+        cast(null as {{ text_type() }}) as address_type, cast(null as {{ text_type() }}) as address_key
     from src where person_id is not null
 ),
-consent_address as (
-    select null::varchar as customer_id, channel, status, ts, coalesce(reason, 'consent file') as reason,
-        'consents' as origin, _delivery_id, _line, a.address_type, a.address_key
-    from src,
-    lateral (select 'phone' as address_type, src.phone_key as address_key
-             union all select 'email', src.email_key) a
-    where a.address_key is not null
+consent_address as (  -- one row per address the event names (a LATERAL union of the two broke Spark's optimizer)
+    {% for t in ['phone', 'email'] -%}
+    select cast(null as {{ text_type() }}) as customer_id, channel, status, ts, coalesce(reason, 'consent file') as reason,
+        'consents' as origin, _delivery_id, _line, '{{ t }}' as address_type, {{ t }}_key as address_key
+    from src
+    where {{ t }}_key is not null
+    {% if not loop.last %}union all
+    {% endif %}
+    {%- endfor %}
 ),
 consent_carriers as (
     select distinct k.customer_id, s.channel, s.status, s.ts,
         coalesce(s.reason, 'consent file') || ' (given for a shared ' || k.key_type || ')' as reason,
-        'consents' as origin, s._delivery_id, s._line, null::varchar as address_type, null::varchar as address_key
+        'consents' as origin, s._delivery_id, s._line, cast(null as {{ text_type() }}) as address_type, cast(null as {{ text_type() }}) as address_key
     from src s
     join carriers k on (k.key_type = 'phone' and k.key_value = s.phone_key and s.channel not in ('sms', 'phone', 'all'))
                     or (k.key_type = 'email' and k.key_value = s.email_key and s.channel not in ('email', 'all'))
@@ -63,13 +65,13 @@ refusals as (
 ),
 feedback_person as (
     select customer_id, 'all' as channel, 'do_not_contact' as status, refused_at as ts, refusal as reason,
-        'contacts' as origin, null::varchar as _delivery_id, null::bigint as _line,
-        null::varchar as address_type, null::varchar as address_key
+        'contacts' as origin, cast(null as {{ text_type() }}) as _delivery_id, cast(null as bigint) as _line,
+        cast(null as {{ text_type() }}) as address_type, cast(null as {{ text_type() }}) as address_key
     from refusals where customer_id is not null
 ),
 feedback_address as (
-    select null::varchar as customer_id, 'all' as channel, 'do_not_contact' as status, r.refused_at as ts,
-        r.refusal as reason, 'contacts' as origin, null::varchar as _delivery_id, null::bigint as _line,
+    select cast(null as {{ text_type() }}) as customer_id, 'all' as channel, 'do_not_contact' as status, r.refused_at as ts,
+        r.refusal as reason, 'contacts' as origin, cast(null as {{ text_type() }}) as _delivery_id, cast(null as bigint) as _line,
         case when r.channel in ('sms', 'phone') then 'phone' else 'email' end as address_type,
         coalesce(r.address_key,
                  case when r.channel in ('sms', 'phone') then d.phone when r.channel = 'email' then lower(d.email) end)

@@ -17,7 +17,7 @@ both_levels as (
     select customer_id, 'all', responded from c
 ),
 rates as (
-    select channel, avg(responded::int) as prior_rate, count(*) as channel_contacts
+    select channel, avg(cast(responded as int)) as prior_rate, count(*) as channel_contacts
     from both_levels group by channel
 )
 select b.customer_id, b.channel,

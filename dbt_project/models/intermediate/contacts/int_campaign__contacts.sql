@@ -15,7 +15,7 @@ select
     c.contact_id, c.campaign_id, c.channel, c.sent_at, cast(c.sent_at as date) as sent_date,
     coalesce(p.current_customer_id, kp.customer_id, ke.customer_id) as customer_id,
     c.delivered, c.opened, c.clicked, c.responded_at, c.coupon_code, c.converted_order_id,
-    c.opt_out or coalesce(list_contains((select sms_opt_out_replies from settings), upper(c.reply)), false)
+    c.opt_out or coalesce({{ list_has("(select sms_opt_out_replies from settings)", "upper(c.reply)") }}, false)
         as opt_out,
     c.complaint,
     c.reply,

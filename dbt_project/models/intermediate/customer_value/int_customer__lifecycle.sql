@@ -15,10 +15,10 @@
 -- of the latest night before its date, so it reproduces that night.
 {% set h = var('lifecycle_hysteresis') %}
 with prev as (
-    select customer_id, lifecycle_stage as prev_stage, last_purchase as prev_last_purchase
-    from {{ source('history', 'lifecycle_stages') }}
-    where as_of_date < {{ as_of_date() }}
-    qualify row_number() over (partition by customer_id order by as_of_date desc) = 1
+    {% call select_first_per(from=source('history', 'lifecycle_stages'), partition_by='customer_id',
+                             order_by='as_of_date desc', where='as_of_date < ' ~ as_of_date()) -%}
+    customer_id, lifecycle_stage as prev_stage, last_purchase as prev_last_purchase
+    {%- endcall %}
 ),
 f as (
     select
@@ -27,9 +27,9 @@ f as (
         r.purchase_days,
         r.first_purchase,
         r.last_purchase,
-        datediff('day', r.last_purchase, {{ as_of_date() }}) as recency_days,
+        {{ days_between('r.last_purchase', as_of_date()) }} as recency_days,
         r.rhythm_days,
-        datediff('day', r.last_purchase, {{ as_of_date() }}) / r.rhythm_days as silence_gaps,
+        {{ days_between('r.last_purchase', as_of_date()) }} / r.rhythm_days as silence_gaps,
         r.last_gap_days / r.rhythm_before_last_days as last_gap_in_gaps,
         case when c.repeat_purchases > 0 and r.rhythm_source in ('own', 'population') then c.p_alive end
             as p_alive,

@@ -42,10 +42,10 @@ growable as (
         and share_of_wallet < {{ var('mgc_max_share_of_wallet') }}
 ),
 stage as (
-    select customer_id, lifecycle_stage, as_of_date as stage_since, previous_stage
-    from {{ ref('int_customer__lifecycle') }}
-    where as_of_date <= {{ as_of_date() }}
-    qualify row_number() over (partition by customer_id order by as_of_date desc) = 1
+    {% call select_first_per(from=ref('int_customer__lifecycle'), partition_by='customer_id',
+                             order_by='as_of_date desc', where='as_of_date <= ' ~ as_of_date()) -%}
+    customer_id, lifecycle_stage, as_of_date as stage_since, previous_stage
+    {%- endcall %}
 )
 select
     d.customer_id,
@@ -73,9 +73,9 @@ select
     end as grade,
     s.lifecycle_stage,
     s.stage_since,
-    datediff('day', r.last_purchase, {{ as_of_date() }}) as recency_days,
+    {{ days_between('r.last_purchase', as_of_date()) }} as recency_days,
     -- silence counted in usual gaps between purchases: the lifecycle's main signal
-    datediff('day', r.last_purchase, {{ as_of_date() }}) / r.rhythm_days as silence_gaps,
+    {{ days_between('r.last_purchase', as_of_date()) }} / r.rhythm_days as silence_gaps,
     t.share_of_wallet,
     {{ money('t.value') }} as value,
     t.profit_12m,

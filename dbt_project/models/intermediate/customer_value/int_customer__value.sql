@@ -18,6 +18,12 @@
 --   comes from a real estimate the customer's spend reaches.
 -- Floats are summed over a list in a fixed order (list_sum(list(x order by key))): a plain sum
 -- adds in whatever order parallel threads deliver, and its last digits vary from run to run.
+{% set base_columns = ['customer_id', 'province', 'gender', 'age_band', 'first_purchase', 'last_purchase',
+    'purchase_days', 'tenure_days', 'orders_12m', 'revenue_12m', 'margin_12m', 'refunded_orders_12m',
+    'service_cost_12m', 'giveaway_cost_12m', 'return_cost_12m', 'contact_cost_12m', 'contacts_12m', 'margin_rate',
+    'clv_52w', 'stated_annual_budget'] %}
+{% set money_columns = ['revenue_12m', 'margin_12m', 'service_cost_12m', 'giveaway_cost_12m', 'return_cost_12m',
+    'contact_cost_12m', 'clv_52w', 'stated_annual_budget', 'customer_profit_12m', 'profit_12m', 'annual_budget'] %}
 {% set window_start %}({{ as_of_date() }} - interval {{ var('value_window_days') }} day){% endset %}
 with map as (select * from {{ ref('int_identity__customer_map') }}),
 orders as (
@@ -29,8 +35,8 @@ orders as (
 sales as (
     select customer_id,
         round(coalesce(sum(amount) filter (where not is_refunded and order_date > {{ window_start }}), 0), 2) as revenue_12m,
-        round(coalesce(list_sum(list(margin_est order by order_key)
-            filter (where not is_refunded and order_date > {{ window_start }})), 0), 2) as margin_12m,
+        {{ round_double('coalesce(' ~ list_sum_double(ordered_list('margin_est', 'order_key',
+            where='not is_refunded and order_date > ' ~ window_start)) ~ ', 0)', 2) }} as margin_12m,
         count(*) filter (where is_refunded and order_date > {{ window_start }}) as refunded_orders_12m,
         count(*) filter (where order_date > {{ window_start }}
                          and status not in ('cancelled', 'canceled')) as orders_12m
@@ -68,9 +74,9 @@ base as (
     select
         r.customer_id,
         d.province, d.gender,
-        cast(floor(datediff('year', d.birth_date, {{ as_of_date() }}) / 10) * 10 as integer) as age_band,
+        cast(floor({{ years_between('d.birth_date', as_of_date()) }} / 10) * 10 as integer) as age_band,
         r.first_purchase, r.last_purchase, r.purchase_days,
-        datediff('day', r.first_purchase, {{ as_of_date() }}) as tenure_days,
+        {{ days_between('r.first_purchase', as_of_date()) }} as tenure_days,
         coalesce(s.orders_12m, 0) as orders_12m,
         s.revenue_12m, s.margin_12m, s.refunded_orders_12m,
         coalesce(sv.service_cost, 0) as service_cost_12m,
@@ -93,17 +99,18 @@ base as (
 spenders as (select * from base where revenue_12m > 0),
 cell as (
     select province, gender, age_band, count(*) as peers,
-        quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget
+        {{ quantile_cont_decimal('revenue_12m', var('budget_percentile'), 2) }} as budget
     from spenders group by all
 ),
 prov as (
-    select province, count(*) as peers, quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget
+    select province, count(*) as peers, {{ quantile_cont_decimal('revenue_12m', var('budget_percentile'), 2) }} as budget
     from spenders group by all
 ),
-everyone as (select quantile_cont(revenue_12m, {{ var('budget_percentile') }}) as budget from spenders),
+everyone as (select {{ quantile_cont_decimal('revenue_12m', var('budget_percentile'), 2) }} as budget from spenders),
 estimated as (
     select b.*,
-        round(b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m, 2) as customer_profit_12m,
+        {{ round_double('b.margin_12m - b.service_cost_12m - b.giveaway_cost_12m - b.return_cost_12m', 2) }}
+            as customer_profit_12m,
         case
             when b.stated_annual_budget is not null then 'stated'
             when c.peers >= {{ var('budget_min_peers') }} then 'peers: province, gender, age band'
@@ -121,8 +128,9 @@ estimated as (
     cross join everyone e
 ),
 budgeted as (
-    select * exclude (estimate_source, budget_estimate),
-        round(customer_profit_12m - contact_cost_12m, 2) as profit_12m,
+    -- every column of estimated but estimate_source and budget_estimate (DuckDB's * EXCLUDE, which Spark lacks)
+    select {{ base_columns | join(', ') }}, customer_profit_12m,
+        {{ round_double('customer_profit_12m - contact_cost_12m', 2) }} as profit_12m,
         -- the estimate holds only when the customer's own spend fits in it
         case when coalesce(revenue_12m, 0) <= budget_estimate then estimate_source
              else 'unknown: spend above the estimate (' || estimate_source || ')' end as budget_source,
@@ -130,22 +138,14 @@ budgeted as (
     from estimated
 )
 -- every amount in the money type (macros/money.sql); the share and the gap are computed from the same values
-select * replace (
-    {{ money('revenue_12m') }} as revenue_12m,
-    {{ money('margin_12m') }} as margin_12m,
-    {{ money('service_cost_12m') }} as service_cost_12m,
-    {{ money('giveaway_cost_12m') }} as giveaway_cost_12m,
-    {{ money('return_cost_12m') }} as return_cost_12m,
-    {{ money('contact_cost_12m') }} as contact_cost_12m,
-    {{ money('clv_52w') }} as clv_52w,
-    {{ money('stated_annual_budget') }} as stated_annual_budget,
-    {{ money('customer_profit_12m') }} as customer_profit_12m,
-    {{ money('profit_12m') }} as profit_12m,
-    {{ money('annual_budget') }} as annual_budget
-),
-    case when annual_budget > 0 then revenue_12m / annual_budget end as share_of_wallet,
+-- the columns in budgeted's order, the amounts replaced in place (DuckDB's * REPLACE, which Spark lacks)
+select
+{%- for c in base_columns + ['customer_profit_12m', 'profit_12m', 'budget_source', 'annual_budget'] %}
+    {% if c == 'clv_52w' %}{{ double_to_money(c) }} as {{ c }}{% elif c in money_columns %}{{ money(c) }} as {{ c }}{% else %}{{ c }}{% endif %},
+{%- endfor %}
+    case when annual_budget > 0 then {{ divide_as_double('revenue_12m', 'annual_budget') }} end as share_of_wallet,
     -- what is left in the customer's wallet, at their margin (nothing when the wallet is unknown), plus
     -- the growth CLV expects
-    {{ money('round(coalesce(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
-          + greatest(coalesce(clv_52w, 0) - margin_12m, 0), 2)') }} as potential_gap
+    {{ money(round_double('coalesce(annual_budget - revenue_12m, 0) * coalesce(margin_rate, 0)
+          + greatest(coalesce(clv_52w, 0) - margin_12m, 0)', 2)) }} as potential_gap
 from budgeted

@@ -12,22 +12,27 @@
 -- policy's ledger_match_days of the send date); contacts that no plan of ours explains (another
 -- tool's campaigns) are reported with wave NULL.
 with plans as (  -- earlier plans' people as they are tonight (merges followed)
-    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
+    select {{ star_replace('int_activation__list_history', 't',
+                           [('customer_id', 'coalesce(l.current_customer_id, t.customer_id)')]) }}
     from {{ ref('int_activation__list_history') }} t
     left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
     where t.run_date <= {{ as_of_date() }}
 ),
 policy as (select * from {{ ref('int_contact__policy_settings') }}),
 contacts as (
-    select c.*, p.wave, p.wave_name
-    from {{ ref('int_campaign__contacts') }} c
-    cross join policy
-    left join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
-        and p.channel = c.channel and not p.is_holdout
-        and c.sent_date between p.send_date - to_days(policy.ledger_match_days)
-                            and p.send_date + to_days(policy.ledger_match_days)
-    qualify row_number() over (partition by c.contact_id
-                               order by p.send_date desc nulls last, p.wave, p.occurrence_key) = 1
+    -- plan_send_date and plan_occurrence_key: the order of the plans, not used further
+    {% call select_first_per(from="(select c.*, p.wave, p.wave_name, p.send_date as plan_send_date,
+            p.occurrence_key as plan_occurrence_key
+        from " ~ ref('int_campaign__contacts') ~ " c
+        cross join policy
+        left join plans p on p.campaign_id = c.campaign_id and p.customer_id = c.customer_id
+            and p.channel = c.channel and not p.is_holdout
+            and c.sent_date between " ~ sub_days('p.send_date', 'policy.ledger_match_days') ~ "
+                                and " ~ add_days('p.send_date', 'policy.ledger_match_days') ~ ")",
+        alias='cp', partition_by='contact_id',
+        order_by='plan_send_date desc nulls last, wave nulls last, plan_occurrence_key nulls last') -%}
+    *
+    {%- endcall %}
 ),
 credit as (
     select a.contact_id, count(*) as orders, sum(a.amount) as revenue, sum(coalesce(a.margin, 0)) as margin,
@@ -54,7 +59,7 @@ select
     coalesce(s.sent, 0) as sent, coalesce(s.delivered, 0) as delivered, coalesce(s.responded, 0) as responded,
     coalesce(s.converted, 0) as converted, coalesce(s.unmatched_contacts, 0) as unmatched_contacts,
     coalesce(s.revenue, 0) as revenue, coalesce(s.margin, 0) as margin, coalesce(s.cost, 0) as cost,
-    case when s.cost > 0 then round((s.margin - s.cost) / s.cost, 4) end as roi,
+    case when s.cost > 0 then {{ round_double(divide_as_double('(s.margin - s.cost)', 's.cost'), 4) }} end as roi,
     l.treated, l.treated_order_rate, l.holdout, l.holdout_order_rate,
     l.treated_order_rate - l.holdout_order_rate as uplift,
     case when l.treated > 0 and l.holdout > 0 then

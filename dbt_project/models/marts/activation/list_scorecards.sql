@@ -11,8 +11,8 @@ files as (
     from {{ ref('stg_meta__list_deliveries') }}
 ),
 delivered as (
-    select m.list_id, sum(f.rows_in)::bigint as rows_delivered, sum(f.rows_loaded)::bigint as rows_loaded,
-           sum(f.rows_quarantined)::bigint as rows_quarantined
+    select m.list_id, cast(sum(f.rows_in) as bigint) as rows_delivered, cast(sum(f.rows_loaded) as bigint) as rows_loaded,
+           cast(sum(f.rows_quarantined) as bigint) as rows_quarantined
     from manifests m join files f on f.folder = lower(m.list_id)
     group by 1
 ),
@@ -24,8 +24,8 @@ reasons as (
     group by 1, 2
 ),
 top_reasons as (
-    select list_id, string_agg(reason || ' (' || n || ')', '; ' order by n desc, reason) as top_quarantine_reasons
-    from (select *, row_number() over (partition by list_id order by n desc, reason) as rk from reasons)
+    select list_id, {{ ordered_string_agg("reason || ' (' || n || ')'", '; ', 'n desc, reason nulls last') }} as top_quarantine_reasons
+    from (select *, row_number() over (partition by list_id order by n desc, reason nulls last) as rk from reasons)
     where rk <= 3
     group by 1
 ),

@@ -7,8 +7,8 @@ with v as (
 select
     {{ as_of_date() }} as as_of_date,
     count(*) as validation_customers,
-    avg(is_mvc::int) as base_mvc_rate,
-    avg(is_mvc::int) filter (where from_top < 0.1) as top_decile_mvc_rate,
-    avg(is_mvc::int) filter (where from_top < 0.1) / nullif(avg(is_mvc::int), 0) as lift_top_decile,
-    avg(is_mvc::int) filter (where from_top < 0.2) / nullif(avg(is_mvc::int), 0) as lift_top_fifth
+    avg(cast(is_mvc as int)) as base_mvc_rate,
+    avg(cast(is_mvc as int)) filter (where from_top < 0.1) as top_decile_mvc_rate,
+    avg(cast(is_mvc as int)) filter (where from_top < 0.1) / nullif(avg(cast(is_mvc as int)), 0) as lift_top_decile,
+    avg(cast(is_mvc as int)) filter (where from_top < 0.2) / nullif(avg(cast(is_mvc as int)), 0) as lift_top_fifth
 from v

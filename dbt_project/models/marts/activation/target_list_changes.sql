@@ -11,12 +11,14 @@ previous_night as (
     group by 1
 ),
 prev as (
-    select t.* replace (coalesce(l.current_customer_id, t.customer_id) as customer_id)
-    from {{ ref('int_activation__list_history') }} t join previous_night p
-        on p.campaign_id = t.campaign_id and p.prev_run_date = t.run_date
-    left join {{ ref('int_identity__id_lineage') }} l on l.customer_id = t.customer_id
-    qualify row_number() over (partition by t.campaign_id, coalesce(l.current_customer_id, t.customer_id)
-                               order by t.is_holdout, t.customer_id) = 1
+    {% call select_first_per(from="(select " ~ star_replace('int_activation__list_history', 't',
+            [('customer_id', 'coalesce(l.current_customer_id, t.customer_id)')]) ~ ", t.customer_id as _bz_list_customer_id
+        from " ~ ref('int_activation__list_history') ~ " t join previous_night p
+            on p.campaign_id = t.campaign_id and p.prev_run_date = t.run_date
+        left join " ~ ref('int_identity__id_lineage') ~ " l on l.customer_id = t.customer_id)",
+        alias='t', partition_by='campaign_id, customer_id', order_by='is_holdout, _bz_list_customer_id') -%}
+    *
+    {%- endcall %}
 ),
 now_in as (select * from tonight where decision = 'included')
 select {{ as_of_date() }} as run_date, n.campaign_id, n.customer_id, 'added' as change, n.reason,

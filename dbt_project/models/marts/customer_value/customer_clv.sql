@@ -2,12 +2,12 @@
 -- (the Python model returns pandas floats: the amounts become the money type here, macros/money.sql):
 -- on a night without a fit the Python model returns an empty frame whose date column has no type.
 select
-    cast(customer_id as varchar) as customer_id,
+    cast(customer_id as {{ text_type() }}) as customer_id,
     cast(p_alive as double) as p_alive,
     cast(expected_purchases_52w as double) as expected_purchases_52w,
-    {{ money('expected_avg_order_value') }} as expected_avg_order_value,
-    {{ money('expected_revenue_52w') }} as expected_revenue_52w,
-    {{ money('clv_52w') }} as clv_52w,
+    {{ double_to_money('expected_avg_order_value') }} as expected_avg_order_value,
+    {{ double_to_money('expected_revenue_52w') }} as expected_revenue_52w,
+    {{ double_to_money('clv_52w') }} as clv_52w,
     cast(repeat_purchases as bigint) as repeat_purchases,
     cast(t_x_weeks as double) as t_x_weeks,
     cast(t_weeks as double) as t_weeks,

@@ -30,7 +30,7 @@ select
     value_tier,
     grade,
     count(*) as customers,
-    list_avg(list(share_of_wallet order by customer_id)) as avg_share_of_wallet,  -- over known wallets only
+    {{ list_avg_double(ordered_list("share_of_wallet", "customer_id")) }} as avg_share_of_wallet,  -- over known wallets only
     count(*) filter (where wallet_trend = 'growing') as wallet_growing,
     count(*) filter (where wallet_trend = 'shrinking') as wallet_shrinking,
     count(*) filter (where wallet_trend = 'stalled') as wallet_stalled,
