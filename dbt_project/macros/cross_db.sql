@@ -531,15 +531,18 @@ regexp_replace({{ expr }}, '{{ pattern | replace("\\", "\\\\") }}', '{{ replacem
 {%- endmacro %}
 
 
-{#- The distinct values of two lists (DuckDB list_distinct(list_concat(a, b)), Spark array_distinct(concat(a, b))).
-    NOT the same order: DuckDB's list_distinct returns the values in its hash table's order (['b','a','c','a']
-    gives ['c','a','b'] on duckdb 2.0.1), Spark's array_distinct in the order of first occurrence; the same set. -#}
+{#- The values of a then b without repeats, in the order of their first occurrence (int_activation__audience's
+    interest_categories: bought, then browsed only). Spark's array_distinct keeps that order; DuckDB's
+    list_distinct does not (its hash table's order: ['b','a','c','a'] gave ['c','a','b'] on duckdb 2.0.1), so on
+    DuckDB a value is kept where its first position is its own. NULL values are dropped on DuckDB (as
+    list_distinct did) and kept once on Spark; the lists passed here hold no NULLs. -#}
 {% macro distinct_concat(a, b) -%}
     {{- return(adapter.dispatch('distinct_concat', 'bullseye')(a, b)) -}}
 {%- endmacro %}
 
 {% macro default__distinct_concat(a, b) -%}
-list_distinct(list_concat({{ a }}, {{ b }}))
+list_filter(list_concat({{ a }}, {{ b }}),
+            lambda _bz_v, _bz_i: list_position(list_concat({{ a }}, {{ b }}), _bz_v) = _bz_i)
 {%- endmacro %}
 
 {% macro spark__distinct_concat(a, b) -%}
