@@ -237,27 +237,33 @@ def _run_stages(spark, cfg: RunConfig, root: Path, select: list[str], extra: lis
                 timings: dict[str, float]) -> tuple[list[NodeResult], list[dict]]:
     """Plan the stages from the spark target's manifest (dbt ls) and run them; the node results in build order
     and, per stage, its kind, node count and seconds."""
-    from bullseye.spark_steps import plan_stages, read_nodes, run_python_step
+    from bullseye.spark_steps import identity_step, plan_stages, read_nodes, run_identity_step, run_python_step
 
     t = time.perf_counter()
     selected = dbt_list(cfg, "--select", *select, *extra)
     graph = read_nodes(cfg.dbt_target / "manifest.json")
     stages = plan_stages(graph, selected)
+    step, not_run = identity_step(graph, selected)
     timings["plan_s"] = round(time.perf_counter() - t, 1)
+    # the selection reads identity state it cannot resolve on Spark: its nodes read the warehouse's, and say so
+    skipped = [NodeResult("identity", "step", "skipped", not_run, 0.0)] if not_run else []
     if not any(s.kind == "python" for s in stages):
         t = time.perf_counter()
         nodes = run_dbt(cfg, "build", "--select", *select, *extra)
         timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
-        return nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages), "seconds": timings["dbt_build_s"]}]
+        return skipped + nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages),
+                                  "seconds": timings["dbt_build_s"]}]
     stage_extra = extra if "--indirect-selection" in extra else [*extra, "--indirect-selection", "cautious"]
-    nodes: list[NodeResult] = []
+    nodes: list[NodeResult] = list(skipped)
     done: list[dict] = []
     for stage in stages:
         t = time.perf_counter()
         if stage.kind == "dbt":
             nodes += run_dbt(cfg, "build", "--select", *(graph[u].name for u in stage.nodes), *stage_extra)
         else:
-            nodes += [run_python_step(spark, graph[u], graph, root / "python_models", cfg.as_of)
+            nodes += [run_identity_step(spark, step, graph, root / "python_models", cfg.warehouse, cfg.as_of)
+                      if step is not None and u == step.unique_id
+                      else run_python_step(spark, graph[u], graph, root / "python_models", cfg.as_of)
                       for u in stage.nodes]
         done.append({"kind": stage.kind, "nodes": len(stage.nodes), "seconds": round(time.perf_counter() - t, 1)})
     timings["dbt_build_s"] = round(sum(s["seconds"] for s in done if s["kind"] == "dbt"), 1)
