@@ -16,8 +16,12 @@ What runs where:
      Python model runs Spark-natively when bullseye.spark_steps.native_steps has it (the CLV summary and scores,
      bullseye.spark_clv), else on the driver: its inputs collected from Spark into DuckDB and its own
      ``model(dbt, session)`` run there, so its inputs must fit in the driver's memory. Each step is a NodeResult
-     (status success, its message saying which kind ran) among dbt's. The snapshot (customer_segments_history) does
-     not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which reads it.
+     (status success, its message saying which kind ran) among dbt's. Identity resolution is a step too, as in the
+     night (bullseye.spark_steps.run_identity_step): when the selection builds the identity inputs and reads
+     identity state, it runs between them with its pairs scored on Splink's Spark backend and writes the identity
+     sources (clusters, registry, journal) to Spark over the ones exported in 2. The snapshot
+     (customer_segments_history) does not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which
+     reads it.
 A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
 through ``python -m bullseye.spark build``.
 

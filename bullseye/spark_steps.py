@@ -18,6 +18,15 @@ A step is one of two kinds:
   connection as ``session``. This is no distributed computation: every input must fit in the driver's memory,
   as it must in the DuckDB night. It keeps the model's code the one definition on both engines.
 
+The identity step (:func:`run_identity_step`) is the night's (bullseye.identity.step.run_identity), planned as a
+pseudo-node (:func:`identity_step`, :data:`IDENTITY_STEP`) when the selection reads identity state and builds the
+identity inputs: after the stage that built int_identity__records, int_identity__edges and the identity_overrides
+seed, before every node reading an ``identity`` source. It runs on the driver over a DuckDB copy of the warehouse's
+identity state and the inputs collected from Spark, its candidate pairs scored on Spark (resolver.resolve's
+``scorer``: bullseye.identity.spark_match.SparkScorer), and writes identity.clusters, registry and journal to Spark
+in place of the copies exported from the warehouse. A selection reading identity state without the inputs gets a
+"skipped" result saying so.
+
 The result (a pandas DataFrame or a DuckDB relation) is written as Parquet under ``<spark dir>/python_models/``
 and declared as the Spark table dbt-spark would have made (the node's schema and alias), with DuckDB's column types
 (DECIMAL stays DECIMAL, DATE a date, lists arrays; a column of DuckDB's NULL type becomes a string column of

@@ -4,7 +4,9 @@ The shared demo night (tests.conftest.demo_night: scale 0.1, seed 7) is the Duck
 session mode, in this process, one core) builds from its warehouse's sources :data:`SELECT`: every SQL model that
 no dbt Python model feeds (the selection of dbt_project/docs/spark_port.md: 50 models, 4 seeds) and the dbt Python
 models whose parents build on Spark, each as a step of bullseye.spark.build between the dbt calls
-(bullseye.spark_steps; the CLV summary and scores on Spark DataFrames, bullseye.spark_clv). Then each built
+(bullseye.spark_steps; the CLV summary and scores on Spark DataFrames, bullseye.spark_clv), and identity
+resolution as the night's step (after dbt built its inputs, before the models reading identity state), its pairs
+scored with Splink's Spark backend: every customer id downstream is Spark's. Then each built
 relation is compared with the DuckDB night's table: rows, non-NULL counts and sums per column
 (bullseye.spark.compare); the sets of customer ids; the counts per RFM segment; every DECIMAL column's sum,
 exactly; the CLV summary row by row (the same doubles: both engines sum money as DECIMAL and make it a double at
@@ -36,9 +38,11 @@ SELECT = ["path:models/staging", "+customer_identity_map", "+dim_customer", "+cu
           "+customer_next_best_category", "+customer_rfm", "+fct_orders", "+kpi_category_penetration",
           "+kpi_store_monthly", "+int_contact__list_terms", "+category_associations", "+order_lines_unattached",
           "+int_service__interactions", "+int_sales__category_seasons", "+int_orders__margin",
-          "+int_customer__purchase_rhythm", "+int_identity__edges", "+int_identity__id_lineage", *PYTHON_STEPS]
+          "+int_customer__purchase_rhythm", "+int_identity__edges", "+int_identity__id_lineage", "identity_overrides",
+          *PYTHON_STEPS]
 EXPECTED_MODELS = 50 + len(PYTHON_STEPS)
-EXPECTED_SEEDS = 4
+# identity_overrides: no model reads it, the identity step does (as the night selects it, config.IDENTITY_INPUTS)
+EXPECTED_SEEDS = 5
 SPARK_NATIVE = {"int_customer__clv_summary", "int_customer__clv"}  # bullseye.spark_steps.native_steps
 MONEY_COLUMNS = ("amount", "discount_amount", "cost_of_goods", "margin")
 # The summary's doubles are the same bits on both engines: money is summed as DECIMAL and made a double at the end
@@ -102,7 +106,51 @@ def test_the_selection_builds_every_sql_model_no_python_model_feeds_and_the_pyth
     assert sorted(steps) == sorted(PYTHON_STEPS), steps
     native = {name for name, message in steps.items() if "Spark-native" in message}
     assert native == SPARK_NATIVE, steps
-    assert [s["kind"] for s in spark_build["stages"]] == ["dbt", "python"], spark_build["stages"]
+    # dbt; the Python steps and the identity step; dbt of what reads identity state; the CLV steps reading it
+    assert [s["kind"] for s in spark_build["stages"]] == ["dbt", "python", "dbt", "python"], spark_build["stages"]
+
+
+def test_the_identity_step_ran_on_spark_between_its_inputs_and_its_readers(spark_build):
+    """The night's identity step is a step of the Spark build: its pairs scored on Spark (every pair: mode full,
+    with the night's stored model), after the identity inputs were built and before int_identity__clusters."""
+    nodes = spark_build["nodes"]
+    names = [n.name for n in nodes]
+    (step,) = [n for n in nodes if n.resource_type == "step" and n.name == "identity"]
+    assert step.status == "success", step.message
+    assert "scored on Spark" in step.message and "mode full" in step.message, step.message
+    import duckdb
+
+    con = duckdb.connect(str(spark_build["warehouse"]), read_only=True)
+    try:
+        (night_matches,) = con.execute("select match_edges from identity.runs where as_of = ?",
+                                       [date.fromisoformat(DEMO_NIGHT)]).fetchall()[0]
+    finally:
+        con.close()
+    assert f" {night_matches} matches at" in step.message, (night_matches, step.message)
+    position = names.index("identity")
+    assert names.index("int_identity__edges") < position < names.index("int_identity__clusters"), names
+    assert names.index("identity_overrides") < position
+
+
+@pytest.mark.parametrize(("relation", "columns"), [
+    ("identity.clusters", "source, source_record_id, customer_id"),
+    ("identity.registry", "record, customer_id, valid_from, valid_to"),
+    ("intermediate.int_identity__clusters", "source, source_record_id, customer_id"),
+])
+def test_the_identity_resolved_on_spark_is_the_nights(spark_build, relation, columns):
+    """identity.clusters and identity.registry as the Spark build's identity step wrote them (not the copies
+    exported from the warehouse: their files are the step's), and the model reading them, against the DuckDB
+    night's. customer_identity_map is compared in test_the_customer_ids_are_the_same."""
+    spark = spark_build["spark"]
+    if relation.startswith("identity."):
+        location = [r.data_type for r in spark.sql(f"describe table extended {relation}").collect()
+                    if r.col_name == "Location"]
+        assert location and "/python_models/identity/" in location[0], (relation, location)
+    on_spark, on_duckdb = _both(spark_build, f"select {columns} from {relation}")
+    s, d = set(on_spark), set(on_duckdb)
+    assert s == d, (f"{relation} ({columns}): {len(s - d)} only on Spark, e.g. {sorted(s - d, key=repr)[:5]}; "
+                    f"{len(d - s)} only in DuckDB, e.g. {sorted(d - s, key=repr)[:5]}")
+    assert len(on_spark) == len(s) == len(on_duckdb) and len(s) > 0
 
 
 def test_every_built_relation_has_the_duckdb_rows_counts_and_sums(spark_build):
