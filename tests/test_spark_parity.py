@@ -80,7 +80,9 @@ def spark_build(demo_night, tmp_path_factory):
             relations = built_relations(res["nodes"], res["manifest"])
             res["relations"] = {rel.split(".")[1]: rel for rel in relations}
             res["warehouse"] = warehouse
-            print(f"spark build timings: {res['timings']}")
+            print(f"spark build timings: {res['timings']}; stages: {res['stages']}; "
+                  + "; ".join(f"{n.name} {n.seconds} s: {n.message}" for n in res["nodes"]
+                              if n.resource_type == "step"))
             yield res
         finally:
             res["spark"].stop()
