@@ -432,11 +432,17 @@ def run_identity_step(spark, step: Node, nodes: dict[str, Node], out_dir: Path, 
     else:
         scored = (f"scored on Spark (Splink SparkAPI): {scorer.records_sent} records, {scorer.pairs_returned} "
                   f"pairs returned, {run['match_edges']} matches at >= {run['match_threshold']}")
-    trained = (f"model trained tonight on DuckDB ({as_of})" if run["mode"] == "retrain"
-               else f"stored model trained on {run['model_trained_on']}")
+    if run["mode"] == "retrain":  # no usable stored model: resolver trained one, on DuckDB, as the night does
+        trained = f"model trained tonight on DuckDB ({as_of})"
+    elif run["mode"] == "keys only":
+        trained = "no match model"
+    else:
+        trained = f"stored model trained on {run['model_trained_on']}"
     message = (f"identity step, mode {run['mode']}, {scored}; {trained}; {run['records']} records, "
                f"{run['people']} people; written to Spark: "
                + ", ".join(f"identity.{name} ({rows} rows)" for name, rows in written.items()))
+    if run.get("blocked"):  # the night would stop before publishing; the Spark build only says so
+        message += f"; identity drift: {run['block_reason']}"
     return NodeResult("identity", "step", "success", message, round(time.perf_counter() - t, 3))
 
 

@@ -37,7 +37,7 @@ MODES = ("auto", "incremental", "full", "retrain")
 
 # How candidate pairs are scored: (con, model, match input table, threshold, new_table) -> the frame of
 # matching.predict (unique_id_l, unique_id_r, match_weight, match_probability, guard). DuckDB's by default;
-# the Spark build passes Splink's Spark backend (bullseye.identity.spark_match.spark_scorer).
+# the Spark build passes Splink's Spark backend (bullseye.identity.spark_match.SparkScorer).
 Scorer = Callable[..., pd.DataFrame]
 
 
