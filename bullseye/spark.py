@@ -16,8 +16,12 @@ What runs where:
      Python model runs Spark-natively when bullseye.spark_steps.native_steps has it (the CLV summary and scores,
      bullseye.spark_clv), else on the driver: its inputs collected from Spark into DuckDB and its own
      ``model(dbt, session)`` run there, so its inputs must fit in the driver's memory. Each step is a NodeResult
-     (status success, its message saying which kind ran) among dbt's. The snapshot (customer_segments_history) does
-     not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which reads it.
+     (status success, its message saying which kind ran) among dbt's. Identity resolution is a step too, as in the
+     night (bullseye.spark_steps.run_identity_step): when the selection builds the identity inputs and reads
+     identity state, it runs between them with its pairs scored on Splink's Spark backend and writes the identity
+     sources (clusters, registry, journal) to Spark over the ones exported in 2. The snapshot
+     (customer_segments_history) does not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which
+     reads it.
 A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
 through ``python -m bullseye.spark build``.
 
@@ -237,27 +241,33 @@ def _run_stages(spark, cfg: RunConfig, root: Path, select: list[str], extra: lis
                 timings: dict[str, float]) -> tuple[list[NodeResult], list[dict]]:
     """Plan the stages from the spark target's manifest (dbt ls) and run them; the node results in build order
     and, per stage, its kind, node count and seconds."""
-    from bullseye.spark_steps import plan_stages, read_nodes, run_python_step
+    from bullseye.spark_steps import identity_step, plan_stages, read_nodes, run_identity_step, run_python_step
 
     t = time.perf_counter()
     selected = dbt_list(cfg, "--select", *select, *extra)
     graph = read_nodes(cfg.dbt_target / "manifest.json")
     stages = plan_stages(graph, selected)
+    step, not_run = identity_step(graph, selected)
     timings["plan_s"] = round(time.perf_counter() - t, 1)
+    # the selection reads identity state it cannot resolve on Spark: its nodes read the warehouse's, and say so
+    skipped = [NodeResult("identity", "step", "skipped", not_run, 0.0)] if not_run else []
     if not any(s.kind == "python" for s in stages):
         t = time.perf_counter()
         nodes = run_dbt(cfg, "build", "--select", *select, *extra)
         timings["dbt_build_s"] = round(time.perf_counter() - t, 1)
-        return nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages), "seconds": timings["dbt_build_s"]}]
+        return skipped + nodes, [{"kind": "dbt", "nodes": sum(len(s.nodes) for s in stages),
+                                  "seconds": timings["dbt_build_s"]}]
     stage_extra = extra if "--indirect-selection" in extra else [*extra, "--indirect-selection", "cautious"]
-    nodes: list[NodeResult] = []
+    nodes: list[NodeResult] = list(skipped)
     done: list[dict] = []
     for stage in stages:
         t = time.perf_counter()
         if stage.kind == "dbt":
             nodes += run_dbt(cfg, "build", "--select", *(graph[u].name for u in stage.nodes), *stage_extra)
         else:
-            nodes += [run_python_step(spark, graph[u], graph, root / "python_models", cfg.as_of)
+            nodes += [run_identity_step(spark, step, graph, root / "python_models", cfg.warehouse, cfg.as_of)
+                      if step is not None and u == step.unique_id
+                      else run_python_step(spark, graph[u], graph, root / "python_models", cfg.as_of)
                       for u in stage.nodes]
         done.append({"kind": stage.kind, "nodes": len(stage.nodes), "seconds": round(time.perf_counter() - t, 1)})
     timings["dbt_build_s"] = round(sum(s["seconds"] for s in done if s["kind"] == "dbt"), 1)

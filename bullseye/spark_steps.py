@@ -18,6 +18,15 @@ A step is one of two kinds:
   connection as ``session``. This is no distributed computation: every input must fit in the driver's memory,
   as it must in the DuckDB night. It keeps the model's code the one definition on both engines.
 
+The identity step (:func:`run_identity_step`) is the night's (bullseye.identity.step.run_identity), planned as a
+pseudo-node (:func:`identity_step`, :data:`IDENTITY_STEP`) when the selection reads identity state and builds the
+identity inputs: after the stage that built int_identity__records, int_identity__edges and the identity_overrides
+seed, before every node reading an ``identity`` source. It runs on the driver over a DuckDB copy of the warehouse's
+identity state and the inputs collected from Spark, its candidate pairs scored on Spark (resolver.resolve's
+``scorer``: bullseye.identity.spark_match.SparkScorer), and writes identity.clusters, registry and journal to Spark
+in place of the copies exported from the warehouse. A selection reading identity state without the inputs gets a
+"skipped" result saying so.
+
 The result (a pandas DataFrame or a DuckDB relation) is written as Parquet under ``<spark dir>/python_models/``
 and declared as the Spark table dbt-spark would have made (the node's schema and alias), with DuckDB's column types
 (DECIMAL stays DECIMAL, DATE a date, lists arrays; a column of DuckDB's NULL type becomes a string column of
@@ -32,7 +41,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -95,11 +104,51 @@ class Stage:
     nodes: tuple[str, ...]
 
 
+# The identity step as a pseudo-node of the plan: the identity sources (identity.clusters, .registry, .journal) are
+# its outputs, the identity inputs its parents (bullseye.identity.step, as the night runs it between dbt calls).
+IDENTITY_STEP = "step.bullseye.identity"
+IDENTITY_SOURCE = "identity"  # the dbt source the step writes (dbt_project/models/staging/_sources.yml)
+# bullseye.identity.step's RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED (not imported: planning needs no Splink)
+IDENTITY_INPUTS = (("model", "int_identity__records"), ("model", "int_identity__edges"),
+                   ("seed", "identity_overrides"))
+
+
+def identity_step(nodes: dict[str, Node], selected: list[str]) -> tuple[Node | None, str | None]:
+    """The identity step's pseudo-node when the selection both reads identity state (a selected node has an
+    ``identity`` source as parent) and builds the identity inputs (records, edges, overrides seed); its parents
+    are the inputs. Otherwise None, and why when identity state is read (those nodes then read the identity
+    tables exported from the DuckDB warehouse: the build must say so); None, None when nothing reads it."""
+    chosen = {u for u in selected if u in nodes and nodes[u].resource_type in BUILDABLE}
+    sources = {u for u, n in nodes.items() if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE}
+    readers = sorted(nodes[u].name for u in chosen if sources & set(nodes[u].parents))
+    if not readers:
+        return None, None
+    by_name = {(n.resource_type, n.name): u for u, n in nodes.items()}
+    inputs = [by_name.get(key) for key in IDENTITY_INPUTS]
+    missing = [name for (_, name), u in zip(IDENTITY_INPUTS, inputs, strict=True) if u is None or u not in chosen]
+    if missing:
+        return None, (f"identity step not run: {', '.join(readers)} read identity state but the selection does not "
+                      f"build {', '.join(missing)}; they read the identity tables copied from the DuckDB warehouse")
+    return Node(IDENTITY_STEP, "identity", "step", "python", IDENTITY_SOURCE, "step",
+                parents=tuple(u for u in inputs if u is not None)), None
+
+
 def plan_stages(nodes: dict[str, Node], selected: list[str]) -> list[Stage]:
     """The selected buildable nodes in stages: each dbt stage holds every SQL node whose selected parents are
     built or in the same stage (dbt orders them), each Python stage every Python model whose selected parents are
-    built, in dependency order. Parents outside the selection are taken as built already, as dbt does."""
+    built, in dependency order. Parents outside the selection are taken as built already, as dbt does.
+
+    When :func:`identity_step` plans it, the identity step (:data:`IDENTITY_STEP`) is a driver step of a Python
+    stage after its inputs are built, and each node reading an identity source waits for it."""
     chosen = [u for u in selected if u in nodes and nodes[u].resource_type in BUILDABLE]
+    step, _ = identity_step(nodes, selected)
+    if step is not None:
+        sources = {u for u, n in nodes.items() if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE}
+        nodes = {**nodes, step.unique_id: step}
+        for u in chosen:
+            if sources & set(nodes[u].parents):
+                nodes[u] = replace(nodes[u], parents=(*nodes[u].parents, step.unique_id))
+        chosen.append(step.unique_id)
     pending, done, stages = set(chosen), set(), []
     order = {u: i for i, u in enumerate(chosen)}
     while pending:
@@ -120,13 +169,18 @@ def plan_stages(nodes: dict[str, Node], selected: list[str]) -> list[Stage]:
 
 def _ready(nodes: dict[str, Node], pending: set[str], done: set[str], python: bool) -> set[str]:
     """The pending nodes of one language whose pending parents are all of that language and ready too."""
-    ready = {u for u in pending if nodes[u].is_python == python}
+    ready = {u for u in pending if _on_driver(nodes[u]) == python}
     changed = True
     while changed:  # drop a node with a parent that is neither built nor ready, until nothing changes
         blocked = {u for u in ready if any(p in pending and p not in ready for p in nodes[u].parents)}
         ready -= blocked
         changed = bool(blocked)
     return ready
+
+
+def _on_driver(node: Node) -> bool:
+    """A Python model or the identity step: run by this build, not by a dbt call."""
+    return node.is_python or node.unique_id == IDENTITY_STEP
 
 
 def _topological(nodes: dict[str, Node], group: set[str], order: dict[str, int]) -> list[str]:
@@ -316,3 +370,84 @@ def run_python_step(spark, node: Node, nodes: dict[str, Node], out_dir: Path, as
         raise TransformError(f"Python model {node.name} failed as a {kind} step on Spark: "
                              f"{type(exc).__name__}: {exc}") from exc
     return NodeResult(node.name, "model", "success", message, round(time.perf_counter() - t, 3))
+
+
+# --------------------------------------------------------------------------- the identity step (driver, Spark scoring)
+def copy_identity_state(con, warehouse: Path) -> None:
+    """The warehouse's ``identity`` schema (registry, journal, match model, match cache ...) copied into ``con``:
+    the step writes its copy, never the warehouse (the DuckDB night's, which may be running beside it)."""
+    import duckdb
+
+    src = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [t for (t,) in src.execute("select table_name from information_schema.tables "
+                                             "where table_schema = 'identity' order by table_name").fetchall()]
+    finally:
+        src.close()
+    con.execute(f"attach '{warehouse}' as __bz_wh (read_only)")
+    try:
+        con.execute("create schema if not exists identity")
+        for table in tables:
+            con.execute(f'create table identity."{table}" as select * from __bz_wh.identity."{table}"')
+    finally:
+        con.execute("detach __bz_wh")
+
+
+def run_identity_step(spark, step: Node, nodes: dict[str, Node], out_dir: Path, warehouse: Path,
+                      as_of: date) -> NodeResult:
+    """The night's identity step (bullseye.identity.step.run_identity) in the Spark build: on the driver, over a
+    DuckDB copy of the warehouse's identity state (resolver.resolve first rolls back what the night ``as_of`` and
+    later wrote, so a warehouse that already ran the night gives the state before it) and the identity inputs
+    collected from Spark, with every candidate pair scored on Spark (mode ``full``, the stored model;
+    bullseye.identity.spark_match.SparkScorer). A night without a usable stored model trains one here, on DuckDB,
+    as the night does; the message says so. Then every ``identity`` source the dbt project reads (clusters,
+    registry, journal) replaces the copy exported from the warehouse at the start of the build, with the same
+    column types. A failure raises TransformError naming the step: no fallback to the exported tables."""
+    import duckdb
+
+    t = time.perf_counter()
+    try:
+        from bullseye.identity.resolver import IdentityConfig
+        from bullseye.identity.spark_match import SparkScorer
+        from bullseye.identity.step import run_identity
+
+        con = duckdb.connect()
+        try:
+            copy_identity_state(con, warehouse)
+            collect_inputs(spark, con, step, nodes)
+            relations = {nodes[u].name: _duck_name(nodes[u]) for u in step.parents}
+            scorer = SparkScorer(spark)
+            result = run_identity(con, as_of, IdentityConfig(mode="full"), relations, scorer)
+            sources = sorted((u for u, n in nodes.items()
+                              if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE),
+                             key=lambda u: nodes[u].name)
+            written = {nodes[u].name: _write_duckdb_table(spark, con, nodes[u], out_dir) for u in sources}
+        finally:
+            con.close()
+    except Exception as exc:
+        raise TransformError(f"identity step failed on Spark: {type(exc).__name__}: {exc}") from exc
+    run = result.run
+    if scorer.calls == 0:  # keys only (too few records to train): nothing was scored, on any engine
+        scored = f"no pairs scored ({run.get('matching_note')})"
+    else:
+        scored = (f"scored on Spark (Splink SparkAPI): {scorer.records_sent} records, {scorer.pairs_returned} "
+                  f"pairs returned, {run['match_edges']} matches at >= {run['match_threshold']}")
+    if run["mode"] == "retrain":  # no usable stored model: resolver trained one, on DuckDB, as the night does
+        trained = f"model trained tonight on DuckDB ({as_of})"
+    elif run["mode"] == "keys only":
+        trained = "no match model"
+    else:
+        trained = f"stored model trained on {run['model_trained_on']}"
+    message = (f"identity step, mode {run['mode']}, {scored}; {trained}; {run['records']} records, "
+               f"{run['people']} people; written to Spark: "
+               + ", ".join(f"identity.{name} ({rows} rows)" for name, rows in written.items()))
+    if run.get("blocked"):  # the night would stop before publishing; the Spark build only says so
+        message += f"; identity drift: {run['block_reason']}"
+    return NodeResult("identity", "step", "success", message, round(time.perf_counter() - t, 3))
+
+
+def _write_duckdb_table(spark, con, node: Node, out_dir: Path) -> int:
+    """``con``'s table of the node's schema and name as the node's Spark table (Parquet, DuckDB's column types,
+    as bullseye.spark.export_sources writes the warehouse's). Returns its rows."""
+    con.execute("drop table if exists _bz_result")  # write_duckdb_result creates it from a relation
+    return write_duckdb_result(spark, con, con.table(_duck_name(node)), node, out_dir)

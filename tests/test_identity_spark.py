@@ -127,3 +127,33 @@ def test_the_resolver_clusters_alike(scored):
     # one partition: each DuckDB cluster is exactly one Spark cluster
     assert pd.crosstab(d, s).astype(bool).sum(axis=1).eq(1).all()
     assert d.nunique() == s.nunique() < len(d)
+
+
+def test_resolve_with_the_spark_scorer_is_the_duckdb_resolution(scored, spark):
+    """resolver.resolve's ``scorer`` hook (what the Spark build's identity step passes): the same night resolved
+    with the stored model, its pairs scored by DuckDB (the default) and by SparkScorer, gives the same customer ids
+    (ids are minted from the clusters, so equal ids mean equal clusters) and the same match edges."""
+    from datetime import date
+
+    from bullseye.identity.spark_match import SparkScorer
+
+    _, model, duck, _ = scored
+    spark_scorer = SparkScorer(spark)
+    nights = []
+    for scorer in (None, spark_scorer):
+        con = duckdb.connect()
+        try:
+            load(con, _rows())
+            state.ensure(con)
+            state.save_model(con, model, date(2026, 11, 1), len(duck))
+            night = resolver.resolve(con, "recs", "edg", date(2026, 11, 24), resolver.IdentityConfig(mode="full"),
+                                     scorer=scorer)
+            nights.append(night)
+        finally:
+            con.close()
+    on_duckdb, on_spark = nights
+    assert spark_scorer.calls == 1 and spark_scorer.pairs_returned == len(duck)
+    assert on_spark.run["mode"] == on_duckdb.run["mode"] == "full"
+    assert on_spark.run["match_edges"] == on_duckdb.run["match_edges"] > 0
+    cols = ["source", "source_record_id", "customer_id", "match_rule"]
+    assert on_spark.records[cols].equals(on_duckdb.records[cols])

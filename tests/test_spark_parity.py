@@ -4,11 +4,13 @@ The shared demo night (tests.conftest.demo_night: scale 0.1, seed 7) is the Duck
 session mode, in this process, one core) builds from its warehouse's sources :data:`SELECT`: the whole project
 but the snapshot and kpi_monthly (92 models, 7 seeds), the 10 dbt Python models each as a step of
 bullseye.spark.build between the dbt calls (bullseye.spark_steps; the CLV summary and scores on Spark
-DataFrames, bullseye.spark_clv). Then each built relation is compared with the DuckDB night's table: rows,
-non-NULL counts and sums per column (bullseye.spark.compare); the sets of customer ids; the customers per RFM
-segment, value tier, lifecycle stage and MVC subtype; every DECIMAL column's sum, exactly; the CLV summary row by
-row (the same doubles: both engines sum money as DECIMAL and make it a double at the end); the CLV parameters and
-each customer's CLV within 1e-6; the order of each audience member's interest categories.
+DataFrames, bullseye.spark_clv), and identity resolution as the night's step (after dbt built its inputs, before
+the models reading identity state), its pairs scored with Splink's Spark backend: every customer id downstream is
+Spark's. Then each built relation is compared with the DuckDB night's table: rows, non-NULL counts and sums per
+column (bullseye.spark.compare); the sets of customer ids; the customers per RFM segment, value tier, lifecycle
+stage and MVC subtype; every DECIMAL column's sum, exactly; the CLV summary row by row (the same doubles: both
+engines sum money as DECIMAL and make it a double at the end); the CLV parameters and each customer's CLV within
+1e-6; the order of each audience member's interest categories.
 
 Needs the [spark] extra and Java 17 (`make test` installs the extra). Spark's files stay under this module's
 temporary folder; the session is stopped at the end.
@@ -32,7 +34,9 @@ PYTHON_STEPS = ["int_calendar__festivals", "int_calendar__lunar_birthdays", "int
                 "int_contact__ledger", "int_contact__policy_state", "int_activation__decisions"]
 # The one selection of the Spark build: the whole project (every model and the seeds they read) but the snapshot,
 # which dbt-spark builds only on a Delta or Iceberg table (no such jar here), and kpi_monthly, which reads it.
-SELECT = ["+path:models", "path:seeds"]  # identity_overrides: read by the identity step, not by a model
+# path:seeds for identity_overrides: no model reads it, the identity step does (as the night selects it,
+# config.IDENTITY_INPUTS)
+SELECT = ["+path:models", "path:seeds"]
 EXCLUDE = ["customer_segments_history", "kpi_monthly"]
 EXPECTED_MODELS = 92  # the project's 93 models but kpi_monthly
 EXPECTED_SEEDS = 7
@@ -73,7 +77,9 @@ def spark_build(demo_night, tmp_path_factory):
             relations = built_relations(res["nodes"], res["manifest"])
             res["relations"] = {rel.split(".")[1]: rel for rel in relations}
             res["warehouse"] = warehouse
-            print(f"spark build timings: {res['timings']}")
+            print(f"spark build timings: {res['timings']}; stages: {res['stages']}; "
+                  + "; ".join(f"{n.name} {n.seconds} s: {n.message}" for n in res["nodes"]
+                              if n.resource_type == "step"))
             yield res
         finally:
             res["spark"].stop()
@@ -101,7 +107,50 @@ def test_the_selection_builds_every_sql_model_no_python_model_feeds_and_the_pyth
     native = {name for name, message in steps.items() if "Spark-native" in message}
     assert native == SPARK_NATIVE, steps
     kinds = [s["kind"] for s in spark_build["stages"]]
-    assert kinds[0] == "dbt" and kinds.count("python") >= 1 and kinds[-1] == "dbt", spark_build["stages"]
+    assert kinds[0] == "dbt" and kinds.count("python") >= 2 and kinds[-1] == "dbt", spark_build["stages"]
+
+
+def test_the_identity_step_ran_on_spark_between_its_inputs_and_its_readers(spark_build):
+    """The night's identity step is a step of the Spark build: its pairs scored on Spark (every pair: mode full,
+    with the night's stored model), after the identity inputs were built and before int_identity__clusters."""
+    nodes = spark_build["nodes"]
+    names = [n.name for n in nodes]
+    (step,) = [n for n in nodes if n.resource_type == "step" and n.name == "identity"]
+    assert step.status == "success", step.message
+    assert "scored on Spark" in step.message and "mode full" in step.message, step.message
+    import duckdb
+
+    con = duckdb.connect(str(spark_build["warehouse"]), read_only=True)
+    try:
+        (night_matches,) = con.execute("select match_edges from identity.runs where as_of = ?",
+                                       [date.fromisoformat(DEMO_NIGHT)]).fetchall()[0]
+    finally:
+        con.close()
+    assert f" {night_matches} matches at" in step.message, (night_matches, step.message)
+    position = names.index("identity")
+    assert names.index("int_identity__edges") < position < names.index("int_identity__clusters"), names
+    assert names.index("identity_overrides") < position
+
+
+@pytest.mark.parametrize(("relation", "columns"), [
+    ("identity.clusters", "source, source_record_id, customer_id"),
+    ("identity.registry", "record, customer_id, valid_from, valid_to"),
+    ("intermediate.int_identity__clusters", "source, source_record_id, customer_id"),
+])
+def test_the_identity_resolved_on_spark_is_the_nights(spark_build, relation, columns):
+    """identity.clusters and identity.registry as the Spark build's identity step wrote them (not the copies
+    exported from the warehouse: their files are the step's), and the model reading them, against the DuckDB
+    night's. customer_identity_map is compared in test_the_customer_ids_are_the_same."""
+    spark = spark_build["spark"]
+    if relation.startswith("identity."):
+        location = [r.data_type for r in spark.sql(f"describe table extended {relation}").collect()
+                    if r.col_name == "Location"]
+        assert location and "/python_models/identity/" in location[0], (relation, location)
+    on_spark, on_duckdb = _both(spark_build, f"select {columns} from {relation}")
+    s, d = set(on_spark), set(on_duckdb)
+    assert s == d, (f"{relation} ({columns}): {len(s - d)} only on Spark, e.g. {sorted(s - d, key=repr)[:5]}; "
+                    f"{len(d - s)} only in DuckDB, e.g. {sorted(d - s, key=repr)[:5]}")
+    assert len(on_spark) == len(s) == len(on_duckdb) and len(s) > 0
 
 
 def test_every_built_relation_has_the_duckdb_rows_counts_and_sums(spark_build):

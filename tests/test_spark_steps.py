@@ -69,3 +69,51 @@ def test_a_python_model_that_cannot_run_stops_the_build_by_name():
     py = _node("int_missing_model", "python")
     with pytest.raises(TransformError, match="Python model int_missing_model failed as a generic"):
         run_python_step(None, py, _graph(py), None, date(2026, 11, 24))
+
+
+def _identity_graph(*extra: Node) -> dict[str, Node]:
+    """The identity part of the project: inputs, the identity sources, the models reading them."""
+    src = {t: Node(f"source.bullseye.identity.{t}", t, "source", "sql", "identity", t, source_name="identity")
+           for t in ("clusters", "registry", "journal")}
+    seed = Node("seed.bullseye.identity_overrides", "identity_overrides", "seed", "sql", "ref", "identity_overrides")
+    return _graph(*src.values(), seed, _node("stg"), _node("int_identity__records", parents=("stg",)),
+                  _node("int_identity__edges", parents=("int_identity__records",)),
+                  _node("int_identity__clusters", parents=(src["clusters"].unique_id,)),
+                  _node("int_identity__id_lineage", parents=(src["journal"].unique_id, src["registry"].unique_id)),
+                  _node("customer_identity_map", parents=("int_identity__clusters",)),
+                  _node("py", "python", ("stg",)), *extra)
+
+
+def test_the_identity_step_runs_after_its_inputs_and_before_the_nodes_reading_identity_state():
+    """As the night runs it (bullseye.pipeline: dbt builds the identity inputs, the step resolves them, dbt builds
+    the rest): the step is a driver step after the stage building records, edges and the overrides seed, and the
+    nodes reading identity.clusters / registry / journal wait for it."""
+    from bullseye.spark_steps import IDENTITY_STEP, identity_step
+
+    g = _identity_graph()
+    selected = [u for u in g if not u.startswith("source.")]
+    step, why = identity_step(g, selected)
+    assert why is None and step is not None
+    assert set(step.parents) == {"model.bullseye.int_identity__records", "model.bullseye.int_identity__edges",
+                                 "seed.bullseye.identity_overrides"}
+    assert plan_stages(g, selected) == [
+        Stage("dbt", ("seed.bullseye.identity_overrides", "model.bullseye.stg", "model.bullseye.int_identity__records",
+                      "model.bullseye.int_identity__edges")),
+        Stage("python", ("model.bullseye.py", IDENTITY_STEP)),
+        Stage("dbt", ("model.bullseye.int_identity__clusters", "model.bullseye.int_identity__id_lineage",
+                      "model.bullseye.customer_identity_map"))]
+    assert "model.bullseye.int_identity__clusters" in g and IDENTITY_STEP not in g  # the graph is left as it was
+
+
+def test_without_its_inputs_the_identity_step_is_not_planned_and_says_why():
+    """A selection reading identity state without building the inputs (no overrides seed here) reads the
+    warehouse's exported identity tables: one dbt call, and the reason naming what is missing."""
+    from bullseye.spark_steps import identity_step
+
+    g = _identity_graph()
+    selected = [u for u in g if not u.startswith("source.") and u != "seed.bullseye.identity_overrides"
+                and u != "model.bullseye.py"]
+    step, why = identity_step(g, selected)
+    assert step is None and "identity_overrides" in why and "int_identity__clusters" in why
+    assert [s.kind for s in plan_stages(g, selected)] == ["dbt"]
+    assert identity_step(g, ["model.bullseye.stg", "model.bullseye.py"]) == (None, None)  # nothing reads it

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -33,6 +34,11 @@ from bullseye.night import failpoint
 log = logging.getLogger(__name__)
 CONTACT_KEYS = ("phone", "email")
 MODES = ("auto", "incremental", "full", "retrain")
+
+# How candidate pairs are scored: (con, model, match input table, threshold, new_table) -> the frame of
+# matching.predict (unique_id_l, unique_id_r, match_weight, match_probability, guard). DuckDB's by default;
+# the Spark build passes Splink's Spark backend (bullseye.identity.spark_match.SparkScorer).
+Scorer = Callable[..., pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,13 @@ def match_input_sql(records: str, edges: str) -> str:
 
 
 def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: date,
-            config: IdentityConfig = IdentityConfig(), overrides: pd.DataFrame | None = None) -> NightResult:
-    """Resolve identities for the night ``as_of``; updates the ``identity`` schema."""
+            config: IdentityConfig = IdentityConfig(), overrides: pd.DataFrame | None = None,
+            scorer: Scorer | None = None) -> NightResult:
+    """Resolve identities for the night ``as_of``; updates the ``identity`` schema.
+
+    ``scorer`` scores the candidate pairs (default ``matching.predict``, Splink on this DuckDB connection); it is
+    the one part that may run elsewhere (the Spark build scores on Spark): features, training, clustering and ids
+    stay here, so both engines share them."""
     t0 = time.perf_counter()
     clock = _Clock()
     state.ensure(con)
@@ -96,7 +107,7 @@ def resolve(con: duckdb.DuckDBPyConnection, records: str, edges: str, as_of: dat
                                         postcode, member_card, web_login, list_ref)) as row_hash
         from __bz_match_input""")
     n_named = con.execute("select count(*) from __bz_match_input").fetchall()[0][0]
-    mode, trained_on, rescored, note = _score(con, as_of, config, n_named)
+    mode, trained_on, rescored, note = _score(con, as_of, config, n_named, scorer or matching.predict)
     clock.lap("match")
 
     matches = con.execute("select count(*) from identity.match_edges where match_probability >= ? and guard is null",
@@ -143,7 +154,8 @@ class _Clock:
         self._t = now
 
 
-def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str, date | None, int, str | None]:
+def _score(con, as_of: date, config: IdentityConfig, n_named: int,
+           scorer: Scorer) -> tuple[str, date | None, int, str | None]:
     """Bring identity.match_edges up to date with tonight's match input.
 
     Returns the mode run, the date the model used was trained on, the records scored,
@@ -176,10 +188,10 @@ def _score(con, as_of: date, config: IdentityConfig, n_named: int) -> tuple[str,
                        or unique_id_r in (select unique_id from __bz_changed)""")
         rescored = con.execute("select count(*) from __bz_changed").fetchall()[0][0]
         if rescored:
-            new = matching.predict(con, model, "__bz_match_input", floor, new_table="__bz_changed")
+            new = scorer(con, model, "__bz_match_input", floor, new_table="__bz_changed")
             state.append(con, "match_edges", new)
     else:
-        new = matching.predict(con, model, "__bz_match_input", floor)
+        new = scorer(con, model, "__bz_match_input", floor)
         con.execute("delete from identity.match_edges")
         state.append(con, "match_edges", new)
         rescored = n_named

@@ -10,7 +10,9 @@ What runs where:
     match_weight, match_probability, guard);
   - :func:`train_on_spark`: the plan (column fill rates, pair counts) is made in DuckDB, Splink's training
     steps (prior, u by random sampling with a seed, EM per block) run on Spark;
-  - clustering and stable ids stay in Python (``graph``, ``resolver._cluster``) on the returned pairs.
+  - clustering and stable ids stay in Python (``graph``, ``resolver._cluster``) on the returned pairs;
+  - :class:`SparkScorer` is ``resolver.resolve``'s scorer hook on Spark: the Spark build's identity step
+    (bullseye.spark_steps.run_identity_step) resolves a night with it, so its pairs are scored here.
 damerau_levenshtein comes from the jar inside the splink package, which ``bullseye.config.spark_conf`` puts in
 the session (``spark.jars``; SparkAPI registers its functions). Jaro-Winkler does not: the jar's counts otherwise
 than DuckDB's, so the Spark levels call DuckDB's jaro_winkler_similarity through a pandas UDF
@@ -81,6 +83,28 @@ def match_on_spark(spark, records, model: matching.MatchModel, threshold: float,
         return matching.predict_on(api, model, records, threshold)
     existing = records.join(new.select("unique_id"), on="unique_id", how="left_anti")
     return matching.predict_on(api, model, records, threshold, (existing, new))
+
+
+class SparkScorer:
+    """resolver.resolve's ``scorer`` on Spark: ``matching.predict``'s arguments (the DuckDB connection holding the
+    featured match input, model, table, threshold, new_table), the featured records sent to Spark
+    (:func:`to_spark`) and scored by :func:`match_on_spark`. Counts what it did, for the step's message."""
+
+    def __init__(self, spark) -> None:
+        self.spark = spark
+        self.calls = 0
+        self.records_sent = 0
+        self.pairs_returned = 0
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, model: matching.MatchModel, table: str, threshold: float,
+                 new_table: str | None = None) -> pd.DataFrame:
+        records = to_spark(self.spark, con, table)
+        new = to_spark(self.spark, con, new_table) if new_table is not None else None
+        pairs = match_on_spark(self.spark, records, model, threshold, new)
+        self.calls += 1
+        self.records_sent += con.execute(f"select count(*) from {new_table or table}").fetchall()[0][0]
+        self.pairs_returned += len(pairs)
+        return pairs
 
 
 def train_on_spark(spark, con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> matching.MatchModel:

@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 
 from bullseye.config import IDENTITY_INPUTS
-from bullseye.identity.resolver import IdentityConfig, NightResult, resolve
+from bullseye.identity.resolver import IdentityConfig, NightResult, Scorer, resolve
 
 # What dbt builds before the identity step (dbt selection syntax), and the models the step reads.
 INPUTS_SELECTOR = IDENTITY_INPUTS
@@ -23,10 +23,11 @@ RECORDS_MODEL, EDGES_MODEL, OVERRIDES_SEED = "int_identity__records", "int_ident
 
 
 def run_identity(con: duckdb.DuckDBPyConnection, as_of: date, config: IdentityConfig,
-                 relations: dict[str, str]) -> NightResult:
-    """Resolve tonight's identities and write ``identity.clusters`` (with the night it is for)."""
+                 relations: dict[str, str], scorer: Scorer | None = None) -> NightResult:
+    """Resolve tonight's identities and write ``identity.clusters`` (with the night it is for). ``scorer``:
+    resolver.resolve's (the Spark build's identity step scores on Spark, bullseye.spark_steps)."""
     overrides = con.execute(f"select * from {relations[OVERRIDES_SEED]}").df()
-    result = resolve(con, relations[RECORDS_MODEL], relations[EDGES_MODEL], as_of, config, overrides)
+    result = resolve(con, relations[RECORDS_MODEL], relations[EDGES_MODEL], as_of, config, overrides, scorer)
     clusters = result.records.assign(as_of=as_of)
     con.register("__bz_clusters", clusters)
     try:
