@@ -20,8 +20,9 @@ What runs where:
      night (bullseye.spark_steps.run_identity_step): when the selection builds the identity inputs and reads
      identity state, it runs between them with its pairs scored on Splink's Spark backend and writes the identity
      sources (clusters, registry, journal) to Spark over the ones exported in 2. The snapshot
-     (customer_segments_history) does not run on Spark (no Delta or Iceberg here); nor does kpi_monthly, which
-     reads it.
+     (customer_segments_history) is not built on Spark (no Delta or Iceberg here): its table is carried over from
+     the warehouse with the sources (:func:`snapshot_tables`), so kpi_monthly, which reads it, builds; a selection
+     must exclude the snapshot itself.
 A plain ``dbt build --target spark`` from a shell would start a session of its own without the UDFs: run it
 through ``python -m bullseye.spark build``.
 
@@ -86,6 +87,16 @@ def source_tables(manifest: Path) -> list[tuple[str, str]]:
     """(schema, table) of every source the dbt project declares."""
     doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
     return sorted({(s["schema"], s["identifier"]) for s in doc["sources"].values()})
+
+
+def snapshot_tables(manifest: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every snapshot of the dbt project. dbt-spark builds a snapshot only on a table format with
+    MERGE (Delta, Iceberg, Hudi), whose jars cannot be fetched here, so the Spark build does not build snapshots:
+    it carries each one's table over from the DuckDB warehouse, as it does the sources (the snapshot is history
+    kept between nights), and says so in its result; models reading a snapshot (kpi_monthly) then build on Spark."""
+    doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    return sorted({(n["schema"], n.get("alias") or n["name"]) for n in doc["nodes"].values()
+                   if n["resource_type"] == "snapshot"})
 
 
 def export_sources(warehouse: Path, out: Path, tables: list[tuple[str, str]]) -> dict[tuple[str, str], Path]:
@@ -217,10 +228,11 @@ def build(warehouse: Path, home: Path, as_of: date, select: list[str], *extra: s
     t = time.perf_counter()
     manifest = compile_manifest(root / "parse")
     exported = export_sources(warehouse, root / "sources", source_tables(manifest))
+    carried = export_sources(warehouse, root / "snapshots", snapshot_tables(manifest))
     timings["export_sources_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     spark = session(root)
-    register_sources(spark, exported)
+    register_sources(spark, {**exported, **carried})
     timings["session_and_sources_s"] = round(time.perf_counter() - t, 1)
     # dbt's target and logs of the Spark run go under the spark dir: the DuckDB run's own are left alone
     cfg = RunConfig(landing=root, warehouse=warehouse, as_of=as_of, home=root)
@@ -234,7 +246,8 @@ def build(warehouse: Path, home: Path, as_of: date, select: list[str], *extra: s
         else:
             os.environ[DBT_TARGET_ENV] = saved
     return {"spark": spark, "nodes": nodes, "manifest": cfg.dbt_target / "manifest.json", "timings": timings,
-            "sources": len(exported), "stages": stages}
+            "sources": len(exported), "stages": stages,
+            "snapshots_carried_over": sorted(f"{schema}.{table}" for schema, table in carried)}
 
 
 def _run_stages(spark, cfg: RunConfig, root: Path, select: list[str], extra: list[str],
@@ -297,12 +310,16 @@ def main(argv: list[str] | None = None) -> int:
         extra += ["--indirect-selection", args.indirect_selection]
     res = build(warehouse, home, args.as_of, args.select, *extra)
     report: dict = {"as_of": args.as_of.isoformat(), "select": args.select, "sources": res["sources"],
+                    "snapshots_carried_over": res["snapshots_carried_over"],
                     "timings": res["timings"], "stages": res["stages"], "nodes": [asdict(n) for n in res["nodes"]]}
     for n in res["nodes"]:
         print(f"{n.resource_type:10} {n.name:60} {n.status:8} {n.seconds:6.1f}s {n.message}")
     for i, st in enumerate(res["stages"], 1):
         print(f"stage {i}: {st['kind']:6} {st['nodes']:3} nodes {st['seconds']:6.1f}s")
     print(f"sources exported: {res['sources']}; " + ", ".join(f"{k} {v}" for k, v in res["timings"].items()))
+    if res["snapshots_carried_over"]:
+        print("snapshots not built on Spark (no table format with MERGE here), carried over from the DuckDB "
+              "warehouse: " + ", ".join(res["snapshots_carried_over"]) + " (exclude them from the selection)")
     if args.compare:
         rows = compare(res["spark"], warehouse, built_relations(res["nodes"], res["manifest"]))
         report["comparison"] = [{**asdict(c), "equal": c.equal} for c in rows]

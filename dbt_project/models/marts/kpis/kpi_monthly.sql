@@ -11,7 +11,7 @@
 -- Silence is measured against the customer's usual gap as known at the run date.
 with days as (
     select p.customer_id, p.order_date,
-        datediff('day', lag(p.order_date) over (partition by p.customer_id order by p.order_date), p.order_date)
+        {{ days_between('lag(p.order_date) over (partition by p.customer_id order by p.order_date)', 'p.order_date') }}
             / r.rhythm_days as gap_in_gaps
     from {{ ref('int_customer__purchase_days') }} p
     join {{ ref('int_customer__purchase_rhythm') }} r using (customer_id)
@@ -53,14 +53,14 @@ select
     cast(c.month as date) as month,
     coalesce(h.home_store_id, 'none') as home_store_id,
     coalesce(h.salesperson_id, 'none') as salesperson_id,
-    sum(c.new_customers)::bigint as new_customers,
-    sum(c.dormant_woken)::bigint as dormant_woken,
-    sum(c.lost_won_back)::bigint as lost_won_back,
-    sum(c.grade_upgrades)::bigint as grade_upgrades,
-    sum(c.grade_downgrades)::bigint as grade_downgrades,
-    sum(c.bought)::bigint as buyers,
-    sum(c.grade_entries)::bigint as grade_entries,  -- after buyers: the columns before them keep their places
-    sum(c.grade_exits)::bigint as grade_exits
+    cast(sum(c.new_customers) as bigint) as new_customers,
+    cast(sum(c.dormant_woken) as bigint) as dormant_woken,
+    cast(sum(c.lost_won_back) as bigint) as lost_won_back,
+    cast(sum(c.grade_upgrades) as bigint) as grade_upgrades,
+    cast(sum(c.grade_downgrades) as bigint) as grade_downgrades,
+    cast(sum(c.bought) as bigint) as buyers,
+    cast(sum(c.grade_entries) as bigint) as grade_entries,  -- after buyers: the columns before them keep their places
+    cast(sum(c.grade_exits) as bigint) as grade_exits
 from per_customer c
 left join {{ ref('int_customer__home_store') }} h using (customer_id)
 group by all
