@@ -33,44 +33,7 @@ UDFS = {
     "bz_gender": normalize.gender,
     "bz_name_pinyin": normalize.name_pinyin,
     "bz_lunar_birthday": normalize.lunar_birthday,
-    # DuckDB's own hash() for Spark (issue 18): the models call hash() on DuckDB; on Spark, whose hash() is
-    # another function (Murmur3, 32 bits), dbt_project/macros/cross_db.sql's duckdb_hash calls this one
-    "bz_duckdb_hash": lambda value: duckdb_hash(value),
-    # and DuckDB's ln(), to the last bit (Spark's ln, the JVM's, differs from it by one unit in the last place on
-    # some values: int_lookalike__scores' weights)
-    "bz_duckdb_ln": lambda value: duckdb_ln(value),
 }
-
-
-_hash_con = None
-
-
-def duckdb_hash(value: str | None) -> str:
-    """DuckDB's hash() of a text (a UBIGINT), as decimal text: what ``hash(x)`` gives in a DuckDB model, so that a
-    stable sample drawn by hash (int_lookalike__scores' validation fold) is the same on Spark. Computed by DuckDB
-    itself (an in-memory connection per process), not re-implemented: hash() is DuckDB's internal function, which
-    may change between DuckDB versions, and then the DuckDB build changes with it. NULL has a hash too."""
-    return str(_duckdb().execute("select hash(cast(? as varchar))", [value]).fetchone()[0])
-
-
-def duckdb_ln(value: str | None) -> str | None:
-    """DuckDB's ln() of a DOUBLE given as text, as text that reads back as the same DOUBLE (Python's repr is the
-    shortest such text; Spark's cast of a DOUBLE to text reads back exactly too); NULL in (or text that is not a
-    number), NULL out."""
-    if value is None:
-        return None
-    result = _duckdb().execute("select ln(try_cast(? as double))", [value]).fetchone()[0]
-    return None if result is None else repr(result)
-
-
-def _duckdb():
-    """The in-memory DuckDB connection of this process for duckdb_hash and duckdb_ln."""
-    global _hash_con
-    if _hash_con is None:
-        import duckdb
-
-        _hash_con = duckdb.connect()
-    return _hash_con
 
 
 # what bullseye.normalize's answers depend on

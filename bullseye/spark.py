@@ -73,6 +73,7 @@ def register_udfs(spark) -> None:
     """The normalizers the staging models call, as Spark SQL functions (string -> string), NULL in, NULL out
     as the functions decide (the DuckDB plugin's null_handling="special"). bz_legal_basis is a SQL macro in
     the DuckDB warehouse (bullseye.ingest.licences.basis_macro_sql); on Spark the Python reading it mirrors."""
+    from pyspark.sql.functions import pandas_udf
     from pyspark.sql.types import StringType
 
     from bullseye.dbt_plugin import UDFS  # the same functions the DuckDB plugin registers
@@ -81,6 +82,42 @@ def register_udfs(spark) -> None:
     udfs = {**UDFS, "bz_legal_basis": normalize_basis}
     for name, fn in udfs.items():
         spark.udf.register(name, fn, StringType())
+    for name, expression in DUCKDB_FUNCTIONS.items():
+        spark.udf.register(name, pandas_udf(duckdb_batch(expression), "string"))
+
+
+# DuckDB's own hash() and ln() on Spark (macros/cross_db.sql: duckdb_hash, duckdb_ln), so that the lookalike
+# models' validation fold (drawn by hash) and scores (logs of rates) are the same to the last bit on both engines:
+# Spark's hash() is another function (Murmur3, 32 bits), and the JVM's ln differs from DuckDB's by one unit in the
+# last place on some values (72 of 589 scores at scale 0.1). DuckDB computes them, not a re-implementation: hash()
+# is DuckDB's internal function and may change between its versions, and the DuckDB build changes with it.
+# Text in, text out (the macros cast back): the hash as the decimal text of its UBIGINT, the log as text that
+# reads back as the same DOUBLE.
+DUCKDB_FUNCTIONS = {
+    "bz_duckdb_hash": "cast(hash(cast(v as varchar)) as varchar)",
+    "bz_duckdb_ln": "ln(try_cast(v as double))",
+}
+
+
+def duckdb_batch(expression: str):
+    """A pandas UDF body: ``expression`` (over the column ``v``) evaluated by an in-memory DuckDB on a batch of
+    values, one query per batch rather than per row; NULL stays NULL, a DOUBLE comes back as its repr."""
+    import pandas as pd
+
+    def run(values: pd.Series) -> pd.Series:
+        import duckdb
+
+        frame = pd.DataFrame({"i": range(len(values)), "v": values.to_numpy(dtype=object)})
+        con = duckdb.connect()
+        try:
+            con.register("frame", frame)
+            rows = con.execute(f"select {expression} as r from frame order by i").fetchall()
+        finally:
+            con.close()
+        return pd.Series([None if r is None else repr(r) if isinstance(r, float) else str(r) for (r,) in rows],
+                         dtype=object)
+
+    return run
 
 
 def source_tables(manifest: Path) -> list[tuple[str, str]]:

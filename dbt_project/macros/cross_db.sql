@@ -723,7 +723,7 @@ string_agg({{ expr }}, '{{ sep }}') within group (order by {{ order_by }})
 
 
 {#- DuckDB's hash() of a text, a UBIGINT (Spark's hash() is Murmur3, 32 bits, another function): on Spark the
-    bz_duckdb_hash UDF (bullseye.dbt_plugin.duckdb_hash, DuckDB's own function) as a DECIMAL(20, 0), so that
+    bz_duckdb_hash UDF (bullseye.spark.DUCKDB_FUNCTIONS, DuckDB's own function) as a DECIMAL(20, 0), so that
     hash(x) % n draws the same sample on both engines. -#}
 {% macro duckdb_hash(expr) -%}
     {{- return(adapter.dispatch('duckdb_hash', 'bullseye')(expr)) -}}
@@ -753,7 +753,7 @@ explode(array({% for v in values %}'{{ v }}'{% if not loop.last %}, {% endif %}{
 
 
 {#- The natural logarithm as DuckDB computes it, to the last bit: on Spark the bz_duckdb_ln UDF (DuckDB's own ln,
-    bullseye.dbt_plugin.duckdb_ln; the JVM's ln differs by one unit in the last place on some values). -#}
+    bullseye.spark.DUCKDB_FUNCTIONS; the JVM's ln differs by one unit in the last place on some values). -#}
 {% macro duckdb_ln(expr) -%}
     {{- return(adapter.dispatch('duckdb_ln', 'bullseye')(expr)) -}}
 {%- endmacro %}
