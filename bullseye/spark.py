@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
+
 from bullseye.config import DBT_TARGET_ENV, RunConfig, resolve_paths, spark_conf, spark_dir
 from bullseye.transform import NodeResult, compile_manifest, dbt_list, run_dbt
 
@@ -101,8 +103,8 @@ DUCKDB_FUNCTIONS = {
 
 def duckdb_batch(expression: str):
     """A pandas UDF body: ``expression`` (over the column ``v``) evaluated by an in-memory DuckDB on a batch of
-    values, one query per batch rather than per row; NULL stays NULL, a DOUBLE comes back as its repr."""
-    import pandas as pd
+    values, one query per batch rather than per row; NULL stays NULL, a DOUBLE comes back as its repr. (pyspark
+    reads the body's type hints from this module's globals: pandas is imported at the top for that.)"""
 
     def run(values: pd.Series) -> pd.Series:
         import duckdb

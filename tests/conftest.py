@@ -172,7 +172,8 @@ SLOW_TESTS: dict[str, tuple[str, ...]] = {
 
 # The longest files first: `make test` runs the files on two workers (pytest-xdist, --dist loadfile), which take
 # files in collection order, so a long file collected last would run alone at the end.
-LONGEST_FIRST = ("test_airflow.py", "test_spark_parity.py", "test_segments.py", "test_nights.py", "test_forget.py")
+LONGEST_FIRST = ("test_airflow.py", "test_spark_parity.py", "test_segments.py", "test_nights.py", "test_forget.py",
+                 "test_identity_spark.py")
 
 
 def pytest_collection_modifyitems(config, items):
