@@ -113,13 +113,18 @@ IDENTITY_INPUTS = (("model", "int_identity__records"), ("model", "int_identity__
                    ("seed", "identity_overrides"))
 
 
+def identity_sources(nodes: dict[str, Node]) -> set[str]:
+    """The unique ids of the ``identity`` sources (the state the identity step writes and models read)."""
+    return {u for u, n in nodes.items() if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE}
+
+
 def identity_step(nodes: dict[str, Node], selected: list[str]) -> tuple[Node | None, str | None]:
     """The identity step's pseudo-node when the selection both reads identity state (a selected node has an
     ``identity`` source as parent) and builds the identity inputs (records, edges, overrides seed); its parents
     are the inputs. Otherwise None, and why when identity state is read (those nodes then read the identity
     tables exported from the DuckDB warehouse: the build must say so); None, None when nothing reads it."""
     chosen = {u for u in selected if u in nodes and nodes[u].resource_type in BUILDABLE}
-    sources = {u for u, n in nodes.items() if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE}
+    sources = identity_sources(nodes)
     readers = sorted(nodes[u].name for u in chosen if sources & set(nodes[u].parents))
     if not readers:
         return None, None
@@ -143,7 +148,7 @@ def plan_stages(nodes: dict[str, Node], selected: list[str]) -> list[Stage]:
     chosen = [u for u in selected if u in nodes and nodes[u].resource_type in BUILDABLE]
     step, _ = identity_step(nodes, selected)
     if step is not None:
-        sources = {u for u, n in nodes.items() if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE}
+        sources = identity_sources(nodes)
         nodes = {**nodes, step.unique_id: step}
         for u in chosen:
             if sources & set(nodes[u].parents):
@@ -418,9 +423,7 @@ def run_identity_step(spark, step: Node, nodes: dict[str, Node], out_dir: Path, 
             relations = {nodes[u].name: _duck_name(nodes[u]) for u in step.parents}
             scorer = SparkScorer(spark)
             result = run_identity(con, as_of, IdentityConfig(mode="full"), relations, scorer)
-            sources = sorted((u for u, n in nodes.items()
-                              if n.resource_type == "source" and n.source_name == IDENTITY_SOURCE),
-                             key=lambda u: nodes[u].name)
+            sources = sorted(identity_sources(nodes), key=lambda u: nodes[u].name)
             written = {nodes[u].name: _write_duckdb_table(spark, con, nodes[u], out_dir) for u in sources}
         finally:
             con.close()
